@@ -1,0 +1,1 @@
+"""The pure core: deciders (decide/evolve/initial state) for each aggregate. No I/O here."""

@@ -1,0 +1,76 @@
+"""Encode an envelope as a CloudEvents binary-mode message (``ce-*`` headers + JSON body) and back.
+
+Pure: works on a header mapping and bytes, so the NATS adapter stays thin and this is unit-tested.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from events.base import DomainEvent, UnknownEventType, registry
+from events.envelope import AggregateRef, Envelope
+from events.upcasting import SchemaVersionError, upcast
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+
+class DecodeError(ValueError):
+    """A stored message cannot be turned into an event: the reason says why (poison message)."""
+
+
+def encode(envelope: Envelope[Any]) -> tuple[dict[str, str], bytes]:
+    headers = {
+        "ce-specversion": SPEC_VERSION,
+        "ce-id": envelope.id,
+        "ce-source": envelope.source,
+        "ce-type": envelope.type,
+        "ce-subject": envelope.subject,
+        "ce-time": envelope.occurred_at.isoformat(),
+        "ce-recordedat": envelope.recorded_at.isoformat(),
+        "ce-schemaversion": str(envelope.schema_version),
+        "ce-actor": envelope.actor,
+        "ce-correlationid": envelope.correlation_id,
+        "content-type": CONTENT_TYPE,
+    }
+    if envelope.causation_id:
+        headers["ce-causationid"] = envelope.causation_id
+    body = envelope.data.model_dump_json().encode()
+    return headers, body
+
+
+def decode(headers: Mapping[str, str], body: bytes, position: int | None = None) -> Envelope[Any]:
+    try:
+        type_name = headers["ce-type"]
+        version = int(headers["ce-schemaversion"])
+        model = registry.model_for(type_name)
+        payload = json.loads(body)
+        if not isinstance(payload, dict):
+            raise DecodeError("event body is not a JSON object")
+        payload = upcast(type_name, version, payload, model.VERSION)
+        data: DomainEvent = model.model_validate(payload)
+        return Envelope[Any](
+            id=headers["ce-id"],
+            type=type_name,
+            schema_version=model.VERSION,
+            source=headers["ce-source"],
+            aggregate=AggregateRef.parse(headers["ce-subject"]),
+            occurred_at=datetime.fromisoformat(headers["ce-time"]),
+            recorded_at=datetime.fromisoformat(headers["ce-recordedat"]),
+            actor=headers["ce-actor"],
+            correlation_id=headers["ce-correlationid"],
+            causation_id=headers.get("ce-causationid"),
+            data=data,
+            position=position,
+        )
+    except KeyError as missing:
+        raise DecodeError(f"missing CloudEvents header {missing.args[0]}") from None
+    except (UnknownEventType, SchemaVersionError) as exc:
+        raise DecodeError(f"{type(exc).__name__}: {exc}") from exc
+    except (ValidationError, ValueError) as exc:
+        raise DecodeError(f"invalid event: {exc}") from exc

@@ -1,0 +1,144 @@
+"""Networks of allies (bondgenotennetwerken) and their membership.
+
+Contact details and community affiliations are personal data; affiliations can reveal religion
+or origin (special category, GDPR art. 9). They live only in the ``personal`` parts below, so a
+later change can encrypt them per ally (and erase them by discarding the ally's key) without
+touching the rest of the event.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from events.base import DomainEvent, event
+from events.envelope import AreaCode, Token
+from events.signals import Community, Theme
+
+DEFAULT_SIZE_CAP = 15
+MIN_SIZE_CAP = 10
+MAX_SIZE_CAP = 15
+
+
+class Availability(StrEnum):
+    ALWAYS = "always"  # altijd bereikbaar
+    OFFICE_HOURS = "office_hours"  # kantooruren
+    EVENINGS = "evenings"  # avonden en weekend
+    UNAVAILABLE = "unavailable"  # tijdelijk niet beschikbaar
+
+
+class AllyPersonal(BaseModel):
+    """Personal data of an ally: name, contact details and community affiliations."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    phone: str = Field(pattern=r"^\+?[0-9 ()-]{8,20}$")
+    email: EmailStr | None = None
+    communities: tuple[Community, ...] = Field(default=(), max_length=10)
+
+
+class DutyContactPersonal(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    phone: str = Field(pattern=r"^\+?[0-9 ()-]{8,20}$")
+    email: EmailStr | None = None
+
+
+class DutyRole(StrEnum):
+    POLICE = "police"
+    MUNICIPALITY = "municipality"
+
+
+@event
+class NetworkFormed(DomainEvent):
+    TYPE = "nl.bondgenoten.network.formed"
+
+    network_id: Token
+    name: str = Field(min_length=1, max_length=120)
+    area: AreaCode
+    areas: tuple[AreaCode, ...] = Field(min_length=1)
+    size_cap: int = Field(default=DEFAULT_SIZE_CAP, ge=MIN_SIZE_CAP, le=MAX_SIZE_CAP)
+
+
+@event
+class AllyEnrolled(DomainEvent):
+    TYPE = "nl.bondgenoten.network.ally-enrolled"
+
+    network_id: Token
+    ally_id: Token
+    areas: tuple[AreaCode, ...] = Field(min_length=1)
+    themes: tuple[Theme, ...] = ()
+    availability: Availability = Availability.ALWAYS
+    consent_to_be_called: bool
+    personal: AllyPersonal
+
+
+@event
+class AllyLeft(DomainEvent):
+    TYPE = "nl.bondgenoten.network.ally-left"
+
+    network_id: Token
+    ally_id: Token
+    reason: str = Field(default="", max_length=200)
+
+
+@event
+class AllyAvailabilityChanged(DomainEvent):
+    TYPE = "nl.bondgenoten.network.ally-availability-changed"
+
+    network_id: Token
+    ally_id: Token
+    availability: Availability
+
+
+@event
+class DutyContactAssigned(DomainEvent):
+    """The on-duty police or municipality professional for a network (e.g. wijkagent, OOV-adviseur).
+    Assigning a new one replaces the previous holder of that role."""
+
+    TYPE = "nl.bondgenoten.network.duty-contact-assigned"
+
+    network_id: Token
+    role: DutyRole
+    contact_id: Token
+    function: str = Field(min_length=1, max_length=80)
+    personal: DutyContactPersonal
+
+
+class CallOutcome(StrEnum):
+    REACHED = "reached"  # bereikt
+    NO_ANSWER = "no_answer"  # geen gehoor
+    CALL_BACK_LATER = "call_back_later"  # later terugbellen
+
+
+@event
+class CallOutcomeRecorded(DomainEvent):
+    """Someone called an ally from a call list (belt een bondgenoot) and recorded the result."""
+
+    TYPE = "nl.bondgenoten.contact.call-outcome-recorded"
+
+    network_id: Token
+    ally_id: Token
+    outcome: CallOutcome
+    caller: Token
+    escalation_id: Token | None = None
+    note: str = Field(default="", max_length=500)
+
+
+__all__ = [
+    "AllyAvailabilityChanged",
+    "AllyEnrolled",
+    "AllyLeft",
+    "AllyPersonal",
+    "Availability",
+    "CallOutcome",
+    "CallOutcomeRecorded",
+    "DutyContactAssigned",
+    "DutyContactPersonal",
+    "DutyRole",
+    "NetworkFormed",
+    "Theme",
+]

@@ -1,0 +1,84 @@
+"""Signals (signalen): what allies, police and the municipality notice in their constituency."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from events.base import DomainEvent, event
+from events.envelope import AreaCode, Token
+
+MAX_SUMMARY_CHARS = 2000
+
+
+class SourceRole(StrEnum):
+    """Who reports: an ally (bondgenoot), the police (politie) or the municipality (gemeente)."""
+
+    ALLY = "ally"
+    POLICE = "police"
+    MUNICIPALITY = "municipality"
+
+
+class Evidence(StrEnum):
+    """How the reporter knows: seen themselves, heard from others, or expected (verwachting)."""
+
+    OBSERVED = "observed"
+    HEARD = "heard"
+    EXPECTED = "expected"
+
+
+class TensionLevel:
+    """The reporter's judgement of tension, 1..5 (the 'thermometer', thermometeren).
+
+    1 calm (rustig), 2 unrest (onrust), 3 tension (spanning: could escalate),
+    4 high (hoog: confrontation likely), 5 acute (acuut: escalation imminent or under way).
+    """
+
+    MIN = 1
+    MAX = 5
+
+
+Theme = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+Community = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lat: float | None = Field(default=None, ge=50.5, le=53.8)
+    lon: float | None = Field(default=None, ge=3.2, le=7.3)
+    description: str | None = Field(default=None, max_length=200)
+
+
+class Reporter(BaseModel):
+    """An ally id, or a police/municipality role (e.g. ``wijkagent``, ``oov-adviseur``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: SourceRole
+    id: Token
+
+
+@event
+class SignalReceived(DomainEvent):
+    TYPE = "nl.bondgenoten.signal.received"
+    VERSION = 1
+
+    signal_id: Token
+    reporter: Reporter
+    network_id: Token
+    area: AreaCode
+    themes: tuple[Theme, ...] = Field(min_length=1, max_length=5)
+    communities: tuple[Community, ...] = Field(default=(), max_length=10)
+    level: int = Field(ge=TensionLevel.MIN, le=TensionLevel.MAX)
+    evidence: Evidence
+    summary: str = Field(min_length=1, max_length=MAX_SUMMARY_CHARS)
+    location: Location | None = None
+    major_incident: bool = False
+    idempotency_key: str | None = Field(default=None, max_length=128)
+
+    @property
+    def source_role(self) -> SourceRole:
+        return self.reporter.role
