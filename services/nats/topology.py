@@ -1,0 +1,170 @@
+"""The streams and buckets this service owns, created or verified at start-up.
+
+We never overwrite an existing stream's configuration (FastStream's ``declare=True`` would). A
+missing stream is created with our defaults; an existing one is checked for the properties the
+code relies on. Operator tuning (replicas, limits, placement) is left alone; a property the code
+cannot work without (subjects, file storage, atomic batches) stops start-up with a clear message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+log = structlog.get_logger(__name__)
+
+DAY_S = 86_400.0
+
+
+class TopologyError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Names of everything in NATS, derived from two prefixes so tests can isolate themselves."""
+
+    stream_prefix: str = "BG"
+    subject_prefix: str = "bg"
+    duplicate_window_s: float = 120.0
+
+    @property
+    def events_stream(self) -> str:
+        return f"{self.stream_prefix}_EVENTS"
+
+    @property
+    def events_subjects(self) -> str:
+        return f"{self.subject_prefix}.ev.>"
+
+    def event_subject(self, kind: str, municipality: str, area: str, aggregate_id: str) -> str:
+        return f"{self.subject_prefix}.ev.{kind}.{municipality}.{area}.{aggregate_id}"
+
+    def kind_filter(self, kind: str) -> str:
+        return f"{self.subject_prefix}.ev.{kind}.>"
+
+    @property
+    def rejected_stream(self) -> str:
+        return f"{self.stream_prefix}_REJECTED"
+
+    def rejected_subject(self, channel: str) -> str:
+        return f"{self.subject_prefix}.rejected.{channel}"
+
+    @property
+    def dlq_stream(self) -> str:
+        return f"{self.stream_prefix}_DLQ"
+
+    def dlq_subject(self, consumer: str) -> str:
+        return f"{self.subject_prefix}.dlq.{consumer}"
+
+    @property
+    def timers_stream(self) -> str:
+        return f"{self.stream_prefix}_TIMERS"
+
+    @property
+    def timers_subjects(self) -> str:
+        return f"{self.subject_prefix}.timer.>"
+
+    @property
+    def projections_bucket(self) -> str:
+        return f"{self.stream_prefix}_projections"
+
+    def command_subject(self, name: str) -> str:
+        return f"{self.subject_prefix}.cmd.{name}"
+
+    def stream_configs(self) -> list[StreamSpec]:
+        return [
+            StreamSpec(
+                StreamConfig(
+                    name=self.events_stream,
+                    description="Bondgenoten event log: the single source of truth",
+                    subjects=[self.events_subjects],
+                    storage=StorageType.FILE,
+                    retention=RetentionPolicy.LIMITS,
+                    # If an operator ever sets limits, refuse new writes rather than drop history.
+                    discard=DiscardPolicy.NEW,
+                    duplicate_window=self.duplicate_window_s,
+                    allow_atomic=True,
+                    deny_delete=True,
+                    deny_purge=True,
+                ),
+                required={"storage": "file", "allow_atomic": True, "retention": "limits"},
+            ),
+            StreamSpec(
+                StreamConfig(
+                    name=self.rejected_stream,
+                    description="Rejected input with the reason it was refused",
+                    subjects=[f"{self.subject_prefix}.rejected.>"],
+                    storage=StorageType.FILE,
+                    # Rejected input may hold personal data in free text: keep it 90 days.
+                    max_age=90 * DAY_S,
+                ),
+                required={"storage": "file"},
+            ),
+            StreamSpec(
+                StreamConfig(
+                    name=self.dlq_stream,
+                    description="Events a consumer could not process (dead letters), with reasons",
+                    subjects=[f"{self.subject_prefix}.dlq.>"],
+                    storage=StorageType.FILE,
+                ),
+                required={"storage": "file"},
+            ),
+            StreamSpec(
+                StreamConfig(
+                    name=self.timers_stream,
+                    description="Durable timers: scheduled messages that fire workflow deadlines",
+                    subjects=[self.timers_subjects],
+                    storage=StorageType.FILE,
+                    allow_msg_schedules=True,
+                    duplicate_window=self.duplicate_window_s,
+                ),
+                required={"storage": "file", "allow_msg_schedules": True},
+            ),
+        ]
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    config: StreamConfig
+    required: dict[str, Any] = field(default_factory=dict)
+
+
+def _value(v: Any) -> Any:
+    return getattr(v, "value", v)
+
+
+async def ensure_streams(js: JetStreamContext, topology: Topology) -> None:
+    for spec in topology.stream_configs():
+        await ensure_stream(js, spec)
+
+
+async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
+    name = spec.config.name
+    assert name is not None
+    try:
+        info = await js.stream_info(name)
+    except NotFoundError:
+        await js.add_stream(spec.config)
+        log.info("stream.created", stream=name)
+        return
+    existing = info.config
+    problems = []
+    missing_subjects = set(spec.config.subjects or []) - set(existing.subjects or [])
+    if missing_subjects:
+        problems.append(f"subjects {sorted(missing_subjects)} not bound")
+    for key, wanted in spec.required.items():
+        have = _value(getattr(existing, key, None))
+        if have != wanted:
+            problems.append(f"{key} is {have!r}, this service needs {wanted!r}")
+    if problems:
+        raise TopologyError(
+            f"stream {name} exists with settings this service cannot work with: "
+            + "; ".join(problems)
+            + ". It was left unchanged; fix it with `nats stream edit` or remove it."
+        )
+    log.debug("stream.verified", stream=name)

@@ -1,0 +1,41 @@
+"""Runtime settings from the environment (twelve-factor): one place, typed, documented."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    nats_url: str | None = None
+    """Connect to this server or cluster (comma-separated URLs). Unset: start an embedded one."""
+    data_dir: Path = Path(".bondgenoten")
+    """Embedded server store and local state."""
+    nats_port: int = 4222
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    stream_prefix: str = "BG"
+    subject_prefix: str = "bg"
+    duplicate_window_s: float = 120.0
+    source: str = "/bondgenoten"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            nats_url=os.environ.get("NATS_URL") or None,
+            data_dir=Path(os.environ.get("BONDGENOTEN_DATA_DIR", ".bondgenoten")),
+            nats_port=int(os.environ.get("BONDGENOTEN_NATS_PORT", "4222")),
+            http_host=os.environ.get("BONDGENOTEN_HTTP_HOST", "127.0.0.1"),
+            http_port=int(os.environ.get("BONDGENOTEN_HTTP_PORT", "8080")),
+            stream_prefix=os.environ.get("BONDGENOTEN_STREAM_PREFIX", "BG"),
+            subject_prefix=os.environ.get("BONDGENOTEN_SUBJECT_PREFIX", "bg"),
+            duplicate_window_s=_env_float("BONDGENOTEN_DUPLICATE_WINDOW_S", 120.0),
+        )
