@@ -1,0 +1,238 @@
+"""The event store: an adapter that keeps the log in a NATS JetStream stream.
+
+* One subject per aggregate (``bg.ev.<kind>.<municipality>.<area>.<id>``): the subject's last
+  sequence is the aggregate's version, so ``Nats-Expected-Last-Subject-Sequence`` gives optimistic
+  concurrency per aggregate, and consumers filter by kind, municipality or area with wildcards.
+* Every message carries ``Nats-Msg-Id`` = event id: a retried append inside the duplicate window
+  is acknowledged as a duplicate and stores nothing. Outside the window the expected-sequence check
+  catches it, and we then find the event already in the aggregate and report a no-op.
+* Several events for one aggregate are appended as one JetStream atomic batch: all or nothing,
+  one fsync (see docs/research/jetstream-batch-and-schedules.md).
+* ``js.publish`` (a request) is used rather than ``publish_async``: the latter never resolves its
+  future on an expected-sequence error, which would hide exactly the conflicts we need to see.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError, NotFoundError
+
+from domain.errors import ConcurrencyConflict
+from events.codec import decode, encode
+from events.envelope import AggregateRef, Envelope, municipality_of
+from services.nats.jetstream_ext import (
+    BatchDuplicateMsgId,
+    ExpectedSequenceConflict,
+    OutgoingMessage,
+    publish_atomic_batch,
+)
+from services.nats.topology import Topology
+
+log = structlog.get_logger(__name__)
+
+WRONG_LAST_SEQUENCE = 10071
+FETCH_BATCH = 500
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    positions: tuple[int, ...]
+    version: int
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    """A stored message before decoding: what a consumer dead-letters if decoding fails."""
+
+    position: int
+    subject: str
+    headers: dict[str, str]
+    body: bytes
+
+    def decode(self) -> Envelope[Any]:
+        return decode(self.headers, self.body, position=self.position)
+
+
+class EventStore:
+    def __init__(self, nc: NatsClient, topology: Topology, *, timeout_s: float = 5.0) -> None:
+        self._nc = nc
+        self._js: JetStreamContext = nc.jetstream(timeout=timeout_s)
+        self._topology = topology
+        self._timeout = timeout_s
+
+    @property
+    def topology(self) -> Topology:
+        return self._topology
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self._js
+
+    def subject_of(self, ref: AggregateRef) -> str:
+        return self._topology.event_subject(ref.kind, municipality_of(ref.area), ref.area, ref.id)
+
+    async def append(
+        self, events: Sequence[Envelope[Any]], expected_version: int | None
+    ) -> AppendResult:
+        """Append events of one aggregate. ``expected_version``: ``None`` = any, ``0`` = the
+        aggregate must not exist yet, ``n`` = its last position must be ``n``."""
+        if not events:
+            raise ValueError("nothing to append")
+        ref = events[0].aggregate
+        if any(e.aggregate != ref for e in events):
+            raise ValueError("one append covers one aggregate")
+        subject = self.subject_of(ref)
+        try:
+            if len(events) == 1:
+                return await self._append_one(subject, events[0], expected_version)
+            return await self._append_batch(subject, events, expected_version)
+        except ConcurrencyConflict:
+            existing = await self._already_stored(ref, [e.id for e in events])
+            if existing is not None:
+                return existing
+            raise
+
+    async def _append_one(
+        self, subject: str, event: Envelope[Any], expected: int | None
+    ) -> AppendResult:
+        headers, body = encode(event)
+        headers["Nats-Msg-Id"] = event.id
+        if expected is not None:
+            headers["Nats-Expected-Last-Subject-Sequence"] = str(expected)
+        try:
+            ack = await self._js.publish(subject, body, timeout=self._timeout, headers=headers)
+        except APIError as exc:
+            if exc.err_code == WRONG_LAST_SEQUENCE:
+                raise ConcurrencyConflict(subject, expected) from exc
+            raise
+        return AppendResult((ack.seq,), ack.seq, duplicate=bool(ack.duplicate))
+
+    async def _append_batch(
+        self, subject: str, events: Sequence[Envelope[Any]], expected: int | None
+    ) -> AppendResult:
+        messages = []
+        for i, event in enumerate(events):
+            headers, body = encode(event)
+            headers["Nats-Msg-Id"] = event.id
+            if i == 0 and expected is not None:
+                headers["Nats-Expected-Last-Subject-Sequence"] = str(expected)
+            messages.append(OutgoingMessage(subject, body, headers))
+        try:
+            ack = await publish_atomic_batch(self._nc, messages, timeout=self._timeout)
+        except (ExpectedSequenceConflict, BatchDuplicateMsgId) as exc:
+            # A batch holding an already-stored Nats-Msg-Id is refused whole rather than
+            # deduplicated; append() then checks whether this exact batch is already stored.
+            raise ConcurrencyConflict(subject, expected) from exc
+        last = ack.seq
+        first = last - len(events) + 1
+        return AppendResult(tuple(range(first, last + 1)), last)
+
+    async def _already_stored(self, ref: AggregateRef, ids: list[str]) -> AppendResult | None:
+        """After a conflict: were these very events appended before (a retry after the window)?"""
+        stored, version = await self.load(ref)
+        by_id = {e.id: e.position for e in stored}
+        if all(i in by_id for i in ids):
+            positions = tuple(p for i in ids if (p := by_id[i]) is not None)
+            return AppendResult(positions, version, duplicate=True)
+        return None
+
+    async def version(self, ref: AggregateRef) -> int:
+        """The aggregate's last position (0 if it has no events). Answered by the stream leader."""
+        try:
+            msg = await self._js.get_last_msg(self._topology.events_stream, self.subject_of(ref))
+        except NotFoundError:
+            return 0
+        return int(msg.seq or 0)
+
+    async def load(self, ref: AggregateRef) -> tuple[list[Envelope[Any]], int]:
+        """All events of one aggregate in order, and its version for the next append."""
+        version = await self.version(ref)
+        if version == 0:
+            return [], 0
+        events = [
+            raw.decode()
+            async for raw in self.read_raw(filter_subjects=[self.subject_of(ref)], until=version)
+        ]
+        return events, version
+
+    async def last_position(self) -> int:
+        info = await self._js.stream_info(self._topology.events_stream)
+        return int(info.state.last_seq)
+
+    async def read(
+        self,
+        from_position: int = 1,
+        *,
+        filter_subjects: Sequence[str] | None = None,
+        as_of: datetime | None = None,
+    ) -> AsyncIterator[Envelope[Any]]:
+        """Events in log order from ``from_position`` up to the end of the log when called.
+
+        With ``as_of``, stop at the first event recorded after that moment: the log as it was then.
+        """
+        async for raw in self.read_raw(from_position, filter_subjects=filter_subjects):
+            event = raw.decode()
+            if as_of is not None and event.recorded_at > as_of:
+                return
+            yield event
+
+    async def read_raw(
+        self,
+        from_position: int = 1,
+        *,
+        filter_subjects: Sequence[str] | None = None,
+        until: int | None = None,
+    ) -> AsyncIterator[RawEvent]:
+        """Stored messages in log order, through an ephemeral pull consumer on the stream leader
+        (read-after-write consistent, unlike Direct Get from a follower)."""
+        stop = until if until is not None else await self.last_position()
+        if stop < from_position:
+            return
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=max(1, from_position),
+            ack_policy=AckPolicy.NONE,
+            filter_subjects=list(filter_subjects) if filter_subjects else None,
+            inactive_threshold=30.0,
+            mem_storage=True,
+            num_replicas=1,
+        )
+        stream = self._topology.events_stream
+        config.name = self._nc._nuid.next().decode()
+        info = await self._js.add_consumer(stream, config)
+        if not info.num_pending:
+            with contextlib.suppress(Exception):
+                await self._js.delete_consumer(stream, config.name)
+            return
+        sub = await self._js.pull_subscribe_bind(consumer=config.name, stream=stream)
+        try:
+            while True:
+                msgs = await sub.fetch(FETCH_BATCH, timeout=self._timeout)
+                for msg in msgs:
+                    meta = msg.metadata
+                    seq = meta.sequence.stream
+                    if seq > stop:
+                        return
+                    yield _raw(msg, seq)
+                    if seq == stop or meta.num_pending == 0:
+                        return
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+            with contextlib.suppress(Exception):
+                await self._js.delete_consumer(stream, config.name)
+
+
+def _raw(msg: Msg, seq: int) -> RawEvent:
+    return RawEvent(seq, msg.subject, dict(msg.headers or {}), msg.data)

@@ -1,0 +1,77 @@
+"""The embedded nats-server never outlives the service: not on Ctrl-C, not on kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from services.nats.embedded import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by init) counts as gone.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def _server_pid(log: Path, deadline_s: float = 20) -> int:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        text = log.read_text()
+        if "service.ready" in text:
+            started = next(line for line in text.splitlines() if "nats.embedded.started" in line)
+            return int(json.loads(started)["pid"])
+        time.sleep(0.05)
+    raise AssertionError("service did not start: " + log.read_text()[-2000:])
+
+
+def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    log = tmp_path / "service.log"
+    env = dict(
+        os.environ,
+        BONDGENOTEN_DATA_DIR=str(tmp_path / "data"),
+        BONDGENOTEN_NATS_PORT=str(free_port()),
+        BONDGENOTEN_HTTP_PORT=str(free_port()),
+    )
+    env.pop("NATS_URL", None)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "run"], env=env, stdout=out, stderr=out
+        )
+    return proc, _server_pid(log)
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_ctrl_c_stops_the_embedded_server(tmp_path: Path) -> None:
+    proc, server = _start(tmp_path)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=15) == 0
+    assert _gone_within(server, 5)
+
+
+def test_kill_9_of_the_service_takes_the_server_down(tmp_path: Path) -> None:
+    proc, server = _start(tmp_path)
+    proc.kill()
+    proc.wait(timeout=5)
+    assert _gone_within(server, 5)
