@@ -155,6 +155,16 @@ class EventStore:
             return 0
         return int(msg.seq or 0)
 
+    async def find(self, kind: str, aggregate_id: str) -> AggregateRef | None:
+        """Locate an aggregate by kind and id when its area is not known to the caller."""
+        pattern = self._topology.event_subject(kind, "*", "*", aggregate_id)
+        try:
+            msg = await self._js.get_last_msg(self._topology.events_stream, pattern)
+        except NotFoundError:
+            return None
+        *_, area, agg_id = (msg.subject or "").split(".")
+        return AggregateRef(kind=kind, area=area, id=agg_id)
+
     async def load(self, ref: AggregateRef) -> tuple[list[Envelope[Any]], int]:
         """All events of one aggregate in order, and its version for the next append."""
         version = await self.version(ref)

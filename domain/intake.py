@@ -1,0 +1,189 @@
+"""Signal intake (signaalinname): turn untrusted input into a ``SignalReceived`` or precise errors.
+
+Two layers of checks, both pure: the shape (pydantic, per field) and the facts the input must
+agree with (known network and area, the reporter is a member, the theme vocabulary, a time that
+is not in the future). Every refusal names the field and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from events.envelope import AreaCode, AwareDatetime, Token, deterministic_id, municipality_of
+from events.signals import (
+    MAX_SUMMARY_CHARS,
+    Community,
+    Evidence,
+    Location,
+    Reporter,
+    SignalReceived,
+    SourceRole,
+    TensionLevel,
+    Theme,
+)
+
+MAX_INPUT_BYTES = 64 * 1024
+FUTURE_TOLERANCE = timedelta(minutes=5)
+MAX_AGE = timedelta(days=366)
+
+
+class SignalSubmission(BaseModel):
+    """What a reporter sends (HTTP JSON body or NATS request payload)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    reporter: Token = Field(
+        description="ally id, or a police/municipality role such as 'wijkagent'"
+    )
+    source_role: SourceRole
+    network_id: Token
+    area: AreaCode
+    themes: list[Theme] = Field(min_length=1, max_length=5)
+    communities: list[Community] = Field(default_factory=list, max_length=10)
+    level: int = Field(
+        ge=TensionLevel.MIN,
+        le=TensionLevel.MAX,
+        description="1 calm, 2 unrest, 3 tension, 4 high, 5 acute",
+    )
+    evidence: Evidence
+    occurred_at: AwareDatetime
+    summary: str = Field(min_length=1, max_length=MAX_SUMMARY_CHARS)
+    location: Location | None = None
+    major_incident: bool = False
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+    code: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message, "code": self.code}
+
+
+class InvalidInput(ValueError):
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class KnownNetwork:
+    network_id: str
+    areas: frozenset[str]
+    members: frozenset[str]
+
+    def covers(self, area: str) -> bool:
+        return area in self.areas or municipality_of(area) in self.areas
+
+
+@dataclass(frozen=True)
+class IntakeContext:
+    """The facts a signal is checked against, read from projections by the caller."""
+
+    networks: Mapping[str, KnownNetwork]
+    themes: frozenset[str]
+    now: datetime
+    future_tolerance: timedelta = FUTURE_TOLERANCE
+    max_age: timedelta = MAX_AGE
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_submission(raw: bytes | str | Mapping[str, Any]) -> SignalSubmission:
+    """Shape checks: JSON syntax, size, types, ranges. Raises ``InvalidInput``."""
+    if isinstance(raw, bytes | str):
+        size = len(raw.encode() if isinstance(raw, str) else raw)
+        if size > MAX_INPUT_BYTES:
+            raise InvalidInput(
+                [FieldError("$", f"input is {size} bytes, at most {MAX_INPUT_BYTES}", "too_large")]
+            )
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InvalidInput([FieldError("$", f"invalid JSON: {exc}", "invalid_json")]) from None
+    else:
+        data = raw
+    if not isinstance(data, dict):
+        raise InvalidInput([FieldError("$", "expected a JSON object", "invalid_type")])
+    try:
+        return SignalSubmission.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(pydantic_errors(exc)) from None
+
+
+def pydantic_errors(exc: ValidationError) -> list[FieldError]:
+    return [
+        FieldError(
+            ".".join(str(p) for p in err["loc"]) or "$",
+            err["msg"],
+            err["type"],
+        )
+        for err in exc.errors(include_url=False)
+    ]
+
+
+def decide_signal(submission: SignalSubmission, context: IntakeContext) -> SignalReceived:
+    """Fact checks; returns the event to append. Raises ``InvalidInput`` listing every problem."""
+    errors: list[FieldError] = []
+    network = context.networks.get(submission.network_id)
+    if network is None:
+        errors.append(FieldError("network_id", "unknown network", "unknown_network"))
+    elif not network.covers(submission.area):
+        errors.append(FieldError("area", "area is not covered by this network", "unknown_area"))
+    if (
+        network is not None
+        and submission.source_role is SourceRole.ALLY
+        and submission.reporter not in network.members
+    ):
+        errors.append(FieldError("reporter", "not an ally of this network", "unknown_reporter"))
+    unknown = [t for t in submission.themes if t not in context.themes]
+    if unknown:
+        errors.append(
+            FieldError(
+                "themes", f"unknown theme(s) {unknown}; see GET /api/v1/themes", "unknown_theme"
+            )
+        )
+    if submission.occurred_at > context.now + context.future_tolerance:
+        errors.append(
+            FieldError(
+                "occurred_at",
+                f"lies more than {int(context.future_tolerance.total_seconds())} s in the future",
+                "in_future",
+            )
+        )
+    elif submission.occurred_at < context.now - context.max_age:
+        errors.append(FieldError("occurred_at", "lies more than a year in the past", "too_old"))
+    if errors:
+        raise InvalidInput(errors)
+    return SignalReceived(
+        signal_id=signal_id_for(submission),
+        reporter=Reporter(role=submission.source_role, id=submission.reporter),
+        network_id=submission.network_id,
+        area=submission.area,
+        themes=tuple(dict.fromkeys(submission.themes)),
+        communities=tuple(dict.fromkeys(submission.communities)),
+        level=submission.level,
+        evidence=submission.evidence,
+        summary=submission.summary,
+        location=submission.location,
+        major_incident=submission.major_incident,
+        idempotency_key=submission.idempotency_key,
+    )
+
+
+def signal_id_for(submission: SignalSubmission) -> str:
+    """With an idempotency key the id is derived from it, so the same key yields the same signal."""
+    if submission.idempotency_key is None:
+        return uuid.uuid4().hex
+    return deterministic_id(
+        "signal", submission.source_role.value, submission.reporter, submission.idempotency_key
+    )

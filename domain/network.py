@@ -1,0 +1,112 @@
+"""Network membership decider (bondgenotennetwerk): the consistency boundary for the size cap.
+
+``decide(command, state) -> events`` refuses what the network's rules forbid; ``evolve`` folds
+the network's own events into the small state those rules need (members, cap), nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.decider import Decider
+from domain.errors import Conflict, DomainError, NotFound
+from events.base import DomainEvent
+from events.network import (
+    AllyAvailabilityChanged,
+    AllyEnrolled,
+    AllyLeft,
+    DutyContactAssigned,
+    NetworkFormed,
+)
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FormNetwork(_Command):
+    event: NetworkFormed
+
+
+class EnrollAlly(_Command):
+    event: AllyEnrolled
+
+
+class RemoveAlly(_Command):
+    network_id: str
+    ally_id: str
+    reason: str = ""
+
+
+class ChangeAvailability(_Command):
+    event: AllyAvailabilityChanged
+
+
+class AssignDutyContact(_Command):
+    event: DutyContactAssigned
+
+
+NetworkCommand = FormNetwork | EnrollAlly | RemoveAlly | ChangeAvailability | AssignDutyContact
+
+
+@dataclass(frozen=True)
+class NetworkState:
+    network_id: str | None = None
+    area: str | None = None
+    areas: frozenset[str] = field(default_factory=frozenset)
+    size_cap: int = 0
+    members: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def exists(self) -> bool:
+        return self.network_id is not None
+
+
+INITIAL = NetworkState()
+
+
+def decide(command: NetworkCommand, state: NetworkState) -> Sequence[DomainEvent]:
+    if isinstance(command, FormNetwork):
+        if state.exists:
+            raise Conflict(f"network {state.network_id} already exists", field="network_id")
+        return [command.event]
+    if not state.exists:
+        raise NotFound("unknown network", field="network_id")
+    if isinstance(command, EnrollAlly):
+        ally = command.event.ally_id
+        if ally in state.members:
+            raise Conflict(f"ally {ally} is already a member", field="ally_id")
+        if len(state.members) >= state.size_cap:
+            raise DomainError(
+                f"network is full: {len(state.members)} of at most {state.size_cap} allies",
+                field="network_id",
+            )
+        return [command.event]
+    if isinstance(command, RemoveAlly | ChangeAvailability):
+        ally = command.ally_id if isinstance(command, RemoveAlly) else command.event.ally_id
+        if ally not in state.members:
+            raise NotFound(f"ally {ally} is not a member", field="ally_id")
+        if isinstance(command, RemoveAlly):
+            return [AllyLeft(network_id=command.network_id, ally_id=ally, reason=command.reason)]
+        return [command.event]
+    return [command.event]  # AssignDutyContact: a new holder replaces the previous one
+
+
+def evolve(state: NetworkState, event: DomainEvent) -> NetworkState:
+    match event:
+        case NetworkFormed():
+            return NetworkState(
+                event.network_id, event.area, frozenset(event.areas), event.size_cap, frozenset()
+            )
+        case AllyEnrolled():
+            return replace(state, members=state.members | {event.ally_id})
+        case AllyLeft():
+            return replace(state, members=state.members - {event.ally_id})
+        case _:
+            return state
+
+
+network_decider: Decider[NetworkCommand, NetworkState] = Decider(decide, evolve, INITIAL)

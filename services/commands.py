@@ -1,0 +1,87 @@
+"""Run a command against an aggregate: load, decide, append; on a conflict, reload and re-decide.
+
+Event ids derive from the command id, so a client retrying the same command (after a timeout,
+say) produces the same ids and the store turns the retry into a no-op.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import structlog
+
+from domain.decider import Decider
+from domain.errors import ConcurrencyConflict
+from events.envelope import AggregateRef, Envelope, deterministic_id, new_envelope
+from services.clock import Clock
+from services.eventstore import AppendResult, EventStore
+
+log = structlog.get_logger(__name__)
+C = TypeVar("C")
+S = TypeVar("S")
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class CommandMeta:
+    command_id: str
+    actor: str
+    source: str
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    events: tuple[Envelope[Any], ...]
+    result: AppendResult | None
+    duplicate: bool = False
+
+
+def _already_done(stored: list[Envelope[Any]], command_id: str) -> tuple[Envelope[Any], ...]:
+    """A retried command whose events are in the log already: answer as before, decide nothing."""
+    ids = {deterministic_id(command_id, str(i)) for i in range(len(stored))}
+    if deterministic_id(command_id, "0") not in {e.id for e in stored}:
+        return ()
+    return tuple(e for e in stored if e.id in ids)
+
+
+async def execute(
+    store: EventStore,
+    clock: Clock,
+    ref: AggregateRef,
+    decider: Decider[C, S],
+    command: C,
+    meta: CommandMeta,
+) -> Outcome:
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        stored, version = await store.load(ref)
+        done = _already_done(stored, meta.command_id)
+        if done:
+            return Outcome(done, None, duplicate=True)
+        decided = decider.run((e.data for e in stored), command)
+        if not decided:
+            return Outcome((), None)
+        now = clock.now()
+        envelopes = tuple(
+            new_envelope(
+                event,
+                aggregate=ref,
+                actor=meta.actor,
+                source=meta.source,
+                recorded_at=now,
+                correlation_id=meta.correlation_id or meta.command_id,
+                causation_id=meta.causation_id or meta.command_id,
+                event_id=deterministic_id(meta.command_id, str(i)),
+            )
+            for i, event in enumerate(decided)
+        )
+        try:
+            result = await store.append(envelopes, expected_version=version)
+        except ConcurrencyConflict:
+            log.debug("command.conflict", aggregate=ref.cloudevents_subject, attempt=attempt)
+            continue
+        return Outcome(envelopes, result)
+    raise ConcurrencyConflict(ref.cloudevents_subject, None)
