@@ -1,0 +1,32 @@
+"""Dead letters: an event a consumer cannot process is parked with its reason, never dropped.
+
+The original headers and body are kept byte for byte, plus ``Bg-Dlq-*`` headers saying which
+consumer gave up, on which log position, and why. The publish is acknowledged by JetStream
+before the consumer moves on, so a message is always either processed or parked.
+"""
+
+from __future__ import annotations
+
+from nats.js import JetStreamContext
+
+from services.eventstore import RawEvent
+from services.nats.topology import Topology
+
+MAX_REASON = 1000
+
+
+async def park(
+    js: JetStreamContext, topology: Topology, consumer: str, raw: RawEvent, reason: str
+) -> None:
+    headers = dict(raw.headers)
+    headers.update(
+        {
+            "Bg-Dlq-Consumer": consumer,
+            "Bg-Dlq-Position": str(raw.position),
+            "Bg-Dlq-Subject": raw.subject,
+            "Bg-Dlq-Reason": reason[:MAX_REASON].replace("\r", " ").replace("\n", " "),
+            # Parking the same position twice (a crash right after parking) stores it once.
+            "Nats-Msg-Id": f"dlq:{consumer}:{raw.position}",
+        }
+    )
+    await js.publish(topology.dlq_subject(consumer), raw.body, headers=headers)

@@ -1,0 +1,249 @@
+"""Keeps one projection up to date from the log, and survives crashes without drift.
+
+* Transport: a durable pull consumer per projection, filtered to the kinds it reads, fetched in
+  batches and applied strictly in log order by one task (no concurrent handling, so no reorder).
+* Truth of progress: the snapshot, which stores the state *and* the log position it reflects in
+  one object (JetStream object store), so they can never disagree. On start the runner loads it
+  and, if the durable consumer is ahead of the snapshot (a crash after acking, before saving),
+  re-creates the consumer at ``checkpoint + 1``. Events at or below the checkpoint are skipped:
+  a redelivered event changes nothing.
+* Failures: an event that cannot be decoded, or whose ``evolve`` raises after a few tries, is
+  parked in the dead-letter stream with the reason and the runner goes on; the rest is not
+  blocked. Infrastructure errors (NATS down, snapshot write failed) do not skip anything: the
+  runner stops, and on restart resumes from its snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import structlog
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType
+from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
+from nats.js.object_store import ObjectStore
+
+from events.codec import DecodeError
+from projections.base import Projection
+from services.deadletter import park
+from services.eventstore import EventStore, RawEvent
+
+log = structlog.get_logger(__name__)
+S = TypeVar("S")
+
+FETCH_BATCH = 256
+FETCH_WAIT_S = 1.0
+SNAPSHOT_EVERY_EVENTS = 2000
+SNAPSHOT_EVERY_S = 1.0
+EVOLVE_TRIES = 3
+
+
+@dataclass
+class Snapshot(Generic[S]):
+    state: S
+    checkpoint: int
+
+
+async def snapshot_bucket(js: JetStreamContext, bucket: str) -> ObjectStore:
+    try:
+        return await js.object_store(bucket)
+    except BucketNotFoundError:
+        return await js.create_object_store(
+            bucket, description="Projection snapshots with checkpoints", storage=StorageType.FILE
+        )
+
+
+def encode_snapshot(projection: Projection[S], snap: Snapshot[S]) -> bytes:
+    head = json.dumps(
+        {
+            "projection": projection.name,
+            "version": projection.version,
+            "checkpoint": snap.checkpoint,
+        }
+    ).encode()
+    return zlib.compress(head + b"\n" + projection.dump(snap.state), level=1)
+
+
+def decode_snapshot(projection: Projection[S], blob: bytes) -> Snapshot[S] | None:
+    head, _, body = zlib.decompress(blob).partition(b"\n")
+    meta = json.loads(head)
+    if meta.get("projection") != projection.name or meta.get("version") != projection.version:
+        return None  # logic changed since: rebuild from the log
+    return Snapshot(projection.load(body), int(meta["checkpoint"]))
+
+
+class ProjectionRunner(Generic[S]):
+    def __init__(self, store: EventStore, projection: Projection[S]) -> None:
+        self.store = store
+        self.projection = projection
+        self.state: S = projection.initial()
+        self.checkpoint = 0
+        self.dead_letters = 0
+        self._js = store.js
+        self._topology = store.topology
+        self._objects: ObjectStore | None = None
+        self._advanced = asyncio.Condition()
+        self._dirty = 0
+        self._last_save = time.monotonic()
+
+    @property
+    def consumer_name(self) -> str:
+        return f"projection_{self.projection.name}"
+
+    def filter_subjects(self) -> list[str]:
+        return [self._topology.kind_filter(kind) for kind in self.projection.kinds]
+
+    async def load_snapshot(self) -> None:
+        self._objects = await snapshot_bucket(self._js, self._topology.projections_bucket)
+        try:
+            result = await self._objects.get(self.projection.name)
+        except (ObjectNotFoundError, NotFoundError):
+            return
+        snap = decode_snapshot(self.projection, result.data or b"")
+        if snap is not None:
+            self.state, self.checkpoint = snap.state, snap.checkpoint
+
+    async def save_snapshot(self) -> None:
+        if self._objects is None:
+            self._objects = await snapshot_bucket(self._js, self._topology.projections_bucket)
+        blob = encode_snapshot(self.projection, Snapshot(self.state, self.checkpoint))
+        await self._objects.put(self.projection.name, blob)
+        self._dirty = 0
+        self._last_save = time.monotonic()
+
+    async def _consumer(self) -> Any:
+        stream = self._topology.events_stream
+        name = self.consumer_name
+        exists = False
+        try:
+            info = await self._js.consumer_info(stream, name)
+            if (info.ack_floor.stream_seq if info.ack_floor else 0) > self.checkpoint:
+                # Acked beyond what the snapshot holds: those events must be applied again.
+                await self._js.delete_consumer(stream, name)
+            else:
+                exists = True
+        except NotFoundError:
+            pass
+        if not exists:
+            await self._js.add_consumer(
+                stream,
+                ConsumerConfig(
+                    durable_name=name,
+                    name=name,
+                    deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                    opt_start_seq=self.checkpoint + 1,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    ack_wait=30.0,
+                    max_deliver=-1,
+                    max_ack_pending=FETCH_BATCH * 4,
+                    filter_subjects=self.filter_subjects(),
+                ),
+            )
+        return await self._js.pull_subscribe_bind(durable=name, stream=stream)
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        """Consume until cancelled. A broken connection or consumer is re-bound after a pause;
+        the in-memory state stays consistent with its checkpoint, so nothing is skipped."""
+        await self.load_snapshot()
+        pause = 0.1
+        while True:
+            try:
+                sub = await self._consumer()
+                log.info("projection.started", projection=self.projection.name, at=self.checkpoint)
+                if ready is not None:
+                    ready.set()
+                pause = 0.1
+                await self._consume(sub)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "projection.interrupted",
+                    projection=self.projection.name,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+    async def _consume(self, sub: Any) -> None:
+        try:
+            while True:
+                try:
+                    msgs = await sub.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
+                except TimeoutError:
+                    msgs = []
+                for msg in msgs:
+                    await self._handle(msg)
+                if self._dirty and (
+                    self._dirty >= SNAPSHOT_EVERY_EVENTS
+                    or time.monotonic() - self._last_save >= SNAPSHOT_EVERY_S
+                ):
+                    await self.save_snapshot()
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _handle(self, msg: Any) -> None:
+        seq = int(msg.metadata.sequence.stream)
+        if seq > self.checkpoint:
+            raw = RawEvent(seq, msg.subject, dict(msg.headers or {}), msg.data)
+            await self.apply(raw)
+        await msg.ack()
+
+    async def apply(self, raw: RawEvent) -> None:
+        """Apply one stored event (in log order), or park it with its reason."""
+        try:
+            event = raw.decode()
+        except DecodeError as exc:
+            await self._park(raw, f"undecodable: {exc}")
+        else:
+            for attempt in range(1, EVOLVE_TRIES + 1):
+                try:
+                    self.state = self.projection.evolve(self.state, event)
+                    break
+                except Exception as exc:
+                    if attempt == EVOLVE_TRIES:
+                        await self._park(raw, f"evolve failed: {type(exc).__name__}: {exc}")
+        self.checkpoint = raw.position
+        self._dirty += 1
+        async with self._advanced:
+            self._advanced.notify_all()
+
+    async def _park(self, raw: RawEvent, reason: str) -> None:
+        await park(self._js, self._topology, self.consumer_name, raw, reason)
+        self.dead_letters += 1
+        log.warning(
+            "projection.dead_letter",
+            projection=self.projection.name,
+            position=raw.position,
+            event_type=raw.headers.get("ce-type"),
+            event_id=raw.headers.get("ce-id"),
+        )
+
+    async def wait_for(self, position: int, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
+        """Wait until the projection reflects the log up to ``position`` (read-your-writes)."""
+
+        async def reached() -> None:
+            async with self._advanced:
+                await self._advanced.wait_for(lambda: self.checkpoint >= position)
+
+        try:
+            await asyncio.wait_for(reached(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def rebuild(self) -> None:
+        """Fold the whole log from scratch, save the snapshot, restart the consumer after it."""
+        self.state, self.checkpoint = self.projection.initial(), 0
+        async for raw in self.store.read_raw(filter_subjects=self.filter_subjects()):
+            await self.apply(raw)
+        await self.save_snapshot()
+        with contextlib.suppress(NotFoundError):
+            await self._js.delete_consumer(self._topology.events_stream, self.consumer_name)

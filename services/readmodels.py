@@ -1,0 +1,69 @@
+"""The live read models of this process, and as-of queries answered by replaying the log."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from domain.intake import KnownNetwork
+from projections.base import fold
+from projections.call_lists import CallList, CallListProjection, CallListState, call_list
+from projections.tension_map import TensionMapProjection, TensionMapView, tension_view
+from services.clock import Clock
+from services.eventstore import EventStore
+from services.projection_runner import ProjectionRunner
+
+
+class ReadModels:
+    def __init__(self, store: EventStore, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self.tension_projection = TensionMapProjection()
+        self.tension = ProjectionRunner(store, self.tension_projection)
+        self.calls = ProjectionRunner(store, CallListProjection())
+
+    @property
+    def runners(self) -> list[ProjectionRunner[Any]]:
+        return [self.tension, self.calls]
+
+    async def start(self, group: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
+        """Start every runner and wait until each has loaded its snapshot and bound its consumer."""
+        tasks = []
+        for runner in self.runners:
+            ready = asyncio.Event()
+            name = f"projection:{runner.projection.name}"
+            tasks.append(group.create_task(runner.run(ready), name=name))
+            await ready.wait()
+        return tasks
+
+    async def tension_map(
+        self, at: datetime | None = None, *, area: str | None = None, theme: str | None = None
+    ) -> TensionMapView:
+        projection = self.tension_projection
+        if at is None:
+            return tension_view(
+                self.tension.state, self.clock.now(), projection.config, area=area, theme=theme
+            )
+        events = [
+            e
+            async for e in self.store.read(filter_subjects=self.tension.filter_subjects(), as_of=at)
+        ]
+        state = fold(projection, events)
+        return tension_view(state, at, projection.config, area=area, theme=theme)
+
+    def call_list(self, area: str, themes: Sequence[str], communities: Sequence[str]) -> CallList:
+        return call_list(
+            self.calls.state, area=area, themes=themes, communities=communities, at=self.clock.now()
+        )
+
+    @property
+    def networks(self) -> CallListState:
+        return self.calls.state
+
+    def known_network(self, network_id: str) -> KnownNetwork | None:
+        network = self.calls.state.networks.get(network_id)
+        if network is None:
+            return None
+        return KnownNetwork(network_id, frozenset(network.areas), frozenset(network.members))
