@@ -2,28 +2,114 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
 
 import structlog
+import uvicorn
+from faststream.nats import NatsBroker
 
-from services.bootstrap import infrastructure
+from projections.labels_nl import DEFAULT_THEMES
+from services.bootstrap import Infrastructure, infrastructure
+from services.clock import Clock
+from services.http.api import ApiDeps, create_api
+from services.intake import SignalIntake
+from services.nats_api import create_broker
+from services.readmodels import ReadModels
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
+class _Uvicorn(uvicorn.Server):
+    """Leave SIGINT/SIGTERM to the service, which stops uvicorn in order with the rest."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[no-untyped-def]
+        yield
+
+
+@dataclass
+class Service:
+    infra: Infrastructure
+    read: ReadModels
+    intake: SignalIntake
+    broker: NatsBroker
+    http: _Uvicorn
+
+    @property
+    def http_url(self) -> str:
+        cfg = self.http.config
+        return f"http://{cfg.host}:{cfg.port}"
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, clock: Clock | None = None, *, projections_only: bool = False
+) -> AsyncIterator[Service]:
+    async with infrastructure(settings, clock) as infra, asyncio.TaskGroup() as tasks:
+        read = ReadModels(infra.store, infra.clock)
+        loops = await read.start(tasks)
+        themes = frozenset(DEFAULT_THEMES)
+        intake = SignalIntake(infra.store, infra.clock, lambda: themes, read.known_network)
+        broker = create_broker(infra.nats_url, infra.topology, intake)
+        api = create_api(ApiDeps(infra.store, infra.clock, intake, read, themes))
+        http = _Uvicorn(
+            uvicorn.Config(
+                api,
+                host=settings.http_host,
+                port=settings.http_port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+            )
+        )
+        service = Service(infra, read, intake, broker, http)
+        try:
+            if not projections_only:
+                await broker.start()
+                loops.append(tasks.create_task(http.serve(), name="http"))
+                while not http.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+                    await asyncio.sleep(0.01)
+            yield service
+        finally:
+            http.should_exit = True
+            await broker.stop()
+            for task in loops:  # stop the long-running loops; the group then exits
+                task.cancel()
+
+
 async def run_service(settings: Settings, *, demo: bool, until: Awaitable[None]) -> None:
-    async with infrastructure(settings) as infra:
+    async with running(settings) as service:
         log.info(
             "service.ready",
-            nats=infra.nats_url,
-            embedded=infra.embedded is not None,
-            events_stream=infra.topology.events_stream,
+            nats=service.infra.nats_url,
+            http=service.http_url,
+            embedded=service.infra.embedded is not None,
         )
-        print(f"Bondgenoten escalation service: NATS at {infra.nats_url}", flush=True)
+        print(
+            f"Bondgenoten escalation service\n"
+            f"  NATS      {service.infra.nats_url}\n"
+            f"  HTTP API  {service.http_url}/api/v1  (OpenAPI: /api/v1/openapi.json,"
+            f" docs: /api/v1/docs)",
+            flush=True,
+        )
+        if demo:
+            from services.demo import play_demo
+
+            await play_demo(service)
         await until
     log.info("service.stopped")
 
 
 async def rebuild(settings: Settings, names: list[str] | None) -> None:
-    raise SystemExit("no projections yet")
+    """Rebuild projections from the log (run while the service is stopped)."""
+    async with infrastructure(settings) as infra:
+        read = ReadModels(infra.store, infra.clock)
+        for runner in read.runners:
+            if names and runner.projection.name not in names:
+                continue
+            await runner.rebuild()
+            print(f"rebuilt {runner.projection.name} up to position {runner.checkpoint}")

@@ -1,0 +1,130 @@
+"""The demo played by ``bondgenoten run --demo``: seeds Almere through the real HTTP API and
+prints what the crisis organisation would see. Idempotency keys make it safe to play again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from projections.call_lists import CallList
+from projections.labels_nl import (
+    BAND_LABELS,
+    SENTENCES,
+    TREND_LABELS,
+    call_reason_label,
+    community_label,
+    theme_label,
+)
+from projections.tension_map import Band, TensionMapView
+from services import demo_data as data
+
+if TYPE_CHECKING:
+    from services.app import Service
+
+ACTOR = {"X-Actor": "municipality:oov-almere"}
+
+
+def say(key: str, **values: Any) -> None:
+    print(SENTENCES[key].format(**values), flush=True)
+
+
+async def _post(client: httpx.AsyncClient, url: str, key: str, body: dict[str, Any]) -> None:
+    response = await client.post(url, json=body, headers={**ACTOR, "Idempotency-Key": key})
+    if response.status_code not in (200, 201):
+        raise RuntimeError(f"demo: {url} answered {response.status_code}: {response.text}")
+
+
+async def seed_networks(client: httpx.AsyncClient) -> None:
+    for network in data.NETWORKS:
+        await _post(client, "/api/v1/networks", f"demo-form-{network['network_id']}", network)
+    for network_id, allies in data.ALLIES.items():
+        for ally in allies:
+            url = f"/api/v1/networks/{network_id}/allies"
+            await _post(client, url, f"demo-enrol-{ally['ally_id']}", ally)
+    for network_id, role, body in data.DUTY_CONTACTS:
+        response = await client.put(
+            f"/api/v1/networks/{network_id}/duty-contacts/{role}",
+            json=body,
+            headers={**ACTOR, "Idempotency-Key": f"demo-duty-{network_id}-{role}"},
+        )
+        response.raise_for_status()
+
+
+async def submit_signals(
+    client: httpx.AsyncClient, service: Service, signals: list[dict[str, Any]]
+) -> None:
+    now = service.infra.clock.now()
+    for s in signals:
+        body = {k: v for k, v in s.items() if k != "minutes_ago"}
+        body["occurred_at"] = (now - timedelta(minutes=s["minutes_ago"])).isoformat()
+        response = await client.post("/api/v1/signals", json=body)
+        if response.status_code not in (200, 201):
+            raise RuntimeError(f"demo: signal refused: {response.text}")
+
+
+def print_tension_map(view: TensionMapView, area: str) -> None:
+    say("tension_map_title", area=area, at=view.at.strftime("%d-%m-%Y %H:%M"))
+    shown = [c for c in view.cells if c.band is not Band.NORMAL]
+    for cell in shown:
+        say(
+            "tension_cell",
+            area=cell.area,
+            theme=theme_label(cell.theme),
+            band=BAND_LABELS[cell.band],
+            trend=TREND_LABELS[cell.trend],
+            score=cell.score,
+            reporters=cell.distinct_reporters,
+            roles=cell.distinct_roles,
+        )
+    if not shown:
+        say("tension_empty")
+
+
+def print_call_list(calls: CallList) -> None:
+    say(
+        "call_list_title",
+        area=calls.area,
+        themes=", ".join(theme_label(t) for t in calls.themes),
+        communities=", ".join(community_label(c) for c in calls.communities),
+    )
+    for entry in calls.entries:
+        reasons = "; ".join(call_reason_label(r) for r in entry.reasons)
+        say("call_entry", rank=entry.rank, name=entry.name, phone=entry.phone, reasons=reasons)
+    for duty in calls.duty_contacts:
+        say(
+            "duty_entry",
+            role=duty.role.value,
+            function=duty.function,
+            name=duty.name,
+            phone=duty.phone,
+        )
+    for gap in calls.coverage_gaps:
+        say("coverage_gap", community=community_label(gap))
+    if not calls.coverage_gaps:
+        say("no_gaps")
+
+
+async def play_demo(service: Service) -> None:
+    read = service.read
+    async with httpx.AsyncClient(base_url=service.http_url, timeout=10) as client:
+        say("demo_step", text="Netwerken, bondgenoten en dienstdoende contacten (Almere)")
+        await seed_networks(client)
+        await read.calls.wait_for(await service.infra.store.last_position())
+        say("demo_step", text="Langzaam oplopende spanning rond de komst van een azc (Poort)")
+        await submit_signals(client, service, data.AZC_SIGNALS)
+        say("demo_step", text="Demonstratie: jongeren op scooters onderweg (Stad)")
+        await submit_signals(client, service, data.DEMONSTRATION_SIGNALS)
+        await read.tension.wait_for(await service.infra.store.last_position())
+        print_tension_map(await read.tension_map(area=data.MUNICIPALITY), data.MUNICIPALITY)
+        say("demo_step", text="Wie bellen we? (bellijst)")
+        print_call_list(
+            read.call_list("GM0034-stad", ["demonstration"], ["youth", "moroccan", "turkish"])
+        )
+        say("demo_step", text="Een onvolledige melding wordt afgewezen, en bewaard")
+        response = await client.post(
+            "/api/v1/signals", json={"reporter": "a-stad-1", "source_role": "ally", "level": 9}
+        )
+        first = response.json()["errors"][0]
+        say("rejected", status=response.status_code, field=first["field"], message=first["message"])

@@ -1,0 +1,294 @@
+"""A small, realistic demo: Almere (GM0034) with three allies networks. Fictional people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MUNICIPALITY = "GM0034"
+
+NETWORKS: list[dict[str, Any]] = [
+    {
+        "network_id": "almere-haven",
+        "name": "Bondgenoten Almere Haven",
+        "area": "GM0034-haven",
+        "areas": ["GM0034-haven"],
+        "size_cap": 12,
+    },
+    {
+        "network_id": "almere-poort",
+        "name": "Bondgenoten Almere Poort",
+        "area": "GM0034-poort",
+        "areas": ["GM0034-poort"],
+        "size_cap": 12,
+    },
+    {
+        "network_id": "almere-stad",
+        "name": "Bondgenoten Almere Stad",
+        "area": "GM0034-stad",
+        "areas": ["GM0034-stad", "GM0034-haven"],
+        "size_cap": 12,
+    },
+]
+
+
+def _ally(
+    ally_id: str,
+    name: str,
+    phone: str,
+    communities: list[str],
+    areas: list[str],
+    themes: list[str],
+    consent: bool = True,
+    availability: str = "always",
+) -> dict[str, Any]:
+    return {
+        "ally_id": ally_id,
+        "areas": areas,
+        "themes": themes,
+        "availability": availability,
+        "consent_to_be_called": consent,
+        "personal": {"name": name, "phone": phone, "communities": communities},
+    }
+
+
+ALLIES: dict[str, list[dict[str, Any]]] = {
+    "almere-haven": [
+        _ally(
+            "a-haven-1",
+            "Fatima el Amrani",
+            "+31 6 1000 0001",
+            ["moroccan", "muslim"],
+            ["GM0034-haven"],
+            ["youth_nuisance", "polarisation"],
+        ),
+        _ally(
+            "a-haven-2",
+            "Henk de Vries",
+            "+31 6 1000 0002",
+            ["residents"],
+            ["GM0034-haven"],
+            ["youth_nuisance"],
+        ),
+        _ally(
+            "a-haven-3",
+            "Priya Ramdin",
+            "+31 6 1000 0003",
+            ["surinamese", "schools"],
+            ["GM0034-haven"],
+            ["accident", "violent_incident"],
+        ),
+        _ally(
+            "a-haven-4",
+            "Kevin Bakker",
+            "+31 6 1000 0004",
+            ["sports", "youth"],
+            ["GM0034-haven"],
+            ["youth_nuisance"],
+            availability="evenings",
+        ),
+    ],
+    "almere-poort": [
+        _ally(
+            "a-poort-1",
+            "Yusuf Demir",
+            "+31 6 2000 0001",
+            ["turkish", "muslim"],
+            ["GM0034-poort"],
+            ["asylum_reception", "polarisation"],
+        ),
+        _ally(
+            "a-poort-2",
+            "Marieke Jansen",
+            "+31 6 2000 0002",
+            ["residents", "christian"],
+            ["GM0034-poort"],
+            ["asylum_reception"],
+        ),
+        _ally(
+            "a-poort-3",
+            "Ahmed Yilmaz",
+            "+31 6 2000 0003",
+            ["entrepreneurs", "turkish"],
+            ["GM0034-poort"],
+            ["undermining"],
+        ),
+        _ally(
+            "a-poort-4",
+            "Sanne Visser",
+            "+31 6 2000 0004",
+            ["lgbti"],
+            ["GM0034-poort"],
+            ["discrimination"],
+            consent=False,
+        ),
+    ],
+    "almere-stad": [
+        _ally(
+            "a-stad-1",
+            "Ronald Kromo",
+            "+31 6 3000 0001",
+            ["surinamese", "youth"],
+            ["GM0034-stad"],
+            ["demonstration", "public_order"],
+        ),
+        _ally(
+            "a-stad-2",
+            "Esther Cohen",
+            "+31 6 3000 0002",
+            ["jewish"],
+            ["GM0034-stad"],
+            ["discrimination", "demonstration"],
+        ),
+        _ally(
+            "a-stad-3",
+            "Mohamed Bouzid",
+            "+31 6 3000 0003",
+            ["moroccan", "youth"],
+            ["GM0034-stad", "GM0034-haven"],
+            ["demonstration", "youth_nuisance"],
+        ),
+        _ally(
+            "a-stad-4",
+            "Ingrid Smit",
+            "+31 6 3000 0004",
+            ["schools"],
+            ["GM0034-stad"],
+            ["accident"],
+            availability="office_hours",
+        ),
+    ],
+}
+
+DUTY_CONTACTS: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        nid,
+        role,
+        {
+            "contact_id": f"{nid}-{role}",
+            "function": function,
+            "personal": {"name": name, "phone": phone},
+        },
+    )
+    for nid, role, function, name, phone in [
+        ("almere-haven", "police", "wijkagent", "Wijkagent Haven", "+31 6 9000 0001"),
+        ("almere-haven", "municipality", "OOV-adviseur", "OOV Almere", "+31 6 9000 0002"),
+        ("almere-poort", "police", "wijkagent", "Wijkagent Poort", "+31 6 9000 0003"),
+        ("almere-poort", "municipality", "OOV-adviseur", "OOV Almere", "+31 6 9000 0002"),
+        ("almere-stad", "police", "teamchef", "Teamchef Almere", "+31 6 9000 0004"),
+        ("almere-stad", "municipality", "OOV-adviseur", "OOV Almere", "+31 6 9000 0002"),
+    ]
+]
+
+
+def signal(
+    key: str,
+    reporter: str,
+    role: str,
+    network: str,
+    area: str,
+    themes: list[str],
+    level: int,
+    evidence: str,
+    minutes_ago: float,
+    summary: str,
+    communities: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "idempotency_key": key,
+        "reporter": reporter,
+        "source_role": role,
+        "network_id": network,
+        "area": area,
+        "themes": themes,
+        "level": level,
+        "evidence": evidence,
+        "minutes_ago": minutes_ago,
+        "summary": summary,
+        "communities": communities or [],
+    }
+
+
+# An asylum centre (azc) is coming to Poort: slowly rising tension over two days.
+AZC_SIGNALS = [
+    signal(
+        "azc-1",
+        "a-poort-2",
+        "ally",
+        "almere-poort",
+        "GM0034-poort",
+        ["asylum_reception"],
+        2,
+        "heard",
+        2880,
+        "Buurtbewoners praten onrustig over de komst van het azc.",
+    ),
+    signal(
+        "azc-2",
+        "a-poort-1",
+        "ally",
+        "almere-poort",
+        "GM0034-poort",
+        ["asylum_reception"],
+        3,
+        "observed",
+        1500,
+        "Flyers tegen het azc in de brievenbussen.",
+        ["residents"],
+    ),
+    signal(
+        "azc-3",
+        "wijkagent-poort",
+        "police",
+        "almere-poort",
+        "GM0034-poort",
+        ["asylum_reception"],
+        4,
+        "observed",
+        180,
+        "Groepsapp roept op tot protest bij raadsvergadering.",
+    ),
+]
+
+# A demonstration in Stad: an ally warns about youths on scooters; police and municipality confirm.
+DEMONSTRATION_SIGNALS = [
+    signal(
+        "demo-1",
+        "a-stad-1",
+        "ally",
+        "almere-stad",
+        "GM0034-stad",
+        ["demonstration"],
+        4,
+        "observed",
+        12,
+        "Grote groep jongeren op scooters onderweg naar de demonstratie, "
+        "via WhatsApp opgeroepen om stenen te gooien.",
+        ["youth", "moroccan"],
+    ),
+    signal(
+        "demo-2",
+        "wijkagent-stad",
+        "police",
+        "almere-stad",
+        "GM0034-stad",
+        ["demonstration"],
+        4,
+        "observed",
+        8,
+        "Meerdere groepen jongeren gezien richting Stadhuisplein.",
+        ["youth"],
+    ),
+    signal(
+        "demo-3",
+        "oov-almere",
+        "municipality",
+        "almere-stad",
+        "GM0034-stad",
+        ["demonstration"],
+        4,
+        "heard",
+        5,
+        "Signalen via jongerenwerk: spanning loopt op.",
+        ["youth", "moroccan"],
+    ),
+]

@@ -1,0 +1,53 @@
+"""One error shape for every refusal: ``{"errors": [{"field", "message", "code"}]}``.
+
+Whatever is refused for its shape is also kept in the rejected stream with the reason, so a
+reporter's input is never silently lost, whichever endpoint it reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from domain.errors import Conflict, DomainError, NotFound
+from domain.intake import FieldError, InvalidInput
+
+Rejecter = Callable[[bytes, str, list[FieldError]], Coroutine[Any, Any, None]]
+
+
+def problem(status: int, errors: list[FieldError]) -> JSONResponse:
+    return JSONResponse({"errors": [e.as_dict() for e in errors]}, status_code=status)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header"}:
+        parts = parts[1:] if parts[0] == "body" else parts
+    return ".".join(parts) or "$"
+
+
+def install_error_handlers(app: FastAPI, reject: Rejecter) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            FieldError(_field(tuple(e.get("loc", ()))), str(e.get("msg")), str(e.get("type")))
+            for e in exc.errors()
+        ]
+        route = getattr(request.scope.get("route"), "name", None) or "unknown"
+        await reject(await request.body(), f"http.{route}", errors)
+        status = 400 if any(e.code == "json_invalid" for e in errors) else 422
+        return problem(status, errors)
+
+    @app.exception_handler(InvalidInput)
+    async def _input(request: Request, exc: InvalidInput) -> JSONResponse:
+        status = 400 if any(e.code in {"invalid_json", "too_large"} for e in exc.errors) else 422
+        return problem(status, exc.errors)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 422
+        return problem(status, [FieldError(exc.field or "$", str(exc), exc.code)])
