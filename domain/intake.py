@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -120,13 +120,20 @@ def parse_submission(raw: bytes | str | Mapping[str, Any]) -> SignalSubmission:
         raise InvalidInput(pydantic_errors(exc)) from None
 
 
+_LOCATIONS = {"body", "query", "path", "header"}
+
+
+def field_of(loc: Sequence[Any]) -> str:
+    """A pydantic/FastAPI error location as the field name a client sent (``personal.phone``)."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+    return ".".join(parts) or "$"
+
+
 def pydantic_errors(exc: ValidationError) -> list[FieldError]:
     return [
-        FieldError(
-            ".".join(str(p) for p in err["loc"]) or "$",
-            err["msg"],
-            err["type"],
-        )
+        FieldError(field_of(err["loc"]), err["msg"], err["type"])
         for err in exc.errors(include_url=False)
     ]
 

@@ -104,6 +104,12 @@ async def run_service(settings: Settings, *, demo: bool, until: Awaitable[None])
     log.info("service.stopped")
 
 
+async def run_projections(settings: Settings, *, until: Awaitable[None]) -> None:
+    async with running(settings, projections_only=True) as service:
+        log.info("projections.ready", nats=service.infra.nats_url)
+        await until
+
+
 async def rebuild(settings: Settings, names: list[str] | None) -> None:
     """Rebuild projections from the log (run while the service is stopped)."""
     async with infrastructure(settings) as infra:

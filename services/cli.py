@@ -38,6 +38,13 @@ async def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _project(args: argparse.Namespace) -> int:
+    from services.app import run_projections
+
+    await run_projections(Settings.from_env(), until=_until_stopped())
+    return 0
+
+
 async def _rebuild(args: argparse.Namespace) -> int:
     from services.app import rebuild
 
@@ -52,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run all services (embedded NATS unless NATS_URL is set)")
     run.add_argument("--demo", action="store_true", help="seed a realistic demo and play it")
     run.set_defaults(handler=_run)
+    pj = sub.add_parser("project", help="run only the projection runners (scale-out, tests)")
+    pj.set_defaults(handler=_project)
     rb = sub.add_parser("rebuild", help="rebuild projections from the log")
     rb.add_argument("projection", nargs="*", help="projection names (default: all)")
     rb.set_defaults(handler=_rebuild)

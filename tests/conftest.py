@@ -9,19 +9,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.js.api import RawStreamMsg as Msg
+from nats.js.errors import NotFoundError
 
+from services.app import Service, running
 from services.eventstore import EventStore
 from services.logging import configure_logging
 from services.nats.embedded import EmbeddedNats, free_port
 from services.nats.topology import Topology, ensure_streams
+from services.settings import Settings
 
 configure_logging("WARNING", json=False)
 _counter = itertools.count()
@@ -59,3 +66,54 @@ async def nc(nats_server: EmbeddedNats) -> AsyncIterator[NatsClient]:
 async def store(nc: NatsClient, topology: Topology) -> EventStore:
     await ensure_streams(nc.jetstream(), topology)
     return EventStore(nc, topology)
+
+
+@pytest.fixture
+def settings(nats_server: EmbeddedNats, topology: Topology) -> Settings:
+    return Settings(
+        nats_url=nats_server.url,
+        stream_prefix=topology.stream_prefix,
+        subject_prefix=topology.subject_prefix,
+        http_port=free_port(),
+    )
+
+
+@pytest.fixture
+async def service(settings: Settings) -> AsyncIterator[Service]:
+    """The whole service in-process: projections, HTTP API, NATS handlers."""
+    async with serve_in_background(settings) as svc:
+        yield svc
+
+
+@contextlib.asynccontextmanager
+async def serve_in_background(settings: Settings, **kw: Any) -> AsyncIterator[Service]:
+    # The service runs in its own task so its TaskGroup is entered and exited by one task.
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[Service] = loop.create_future()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with running(settings, **kw) as svc:
+            ready.set_result(svc)
+            await stop.wait()
+
+    task = asyncio.create_task(serve())
+    done, _ = await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()  # raise the start-up error
+    try:
+        yield ready.result()
+    finally:
+        stop.set()
+        await task
+
+
+async def stream_messages(nc: NatsClient, stream: str) -> list[Msg]:
+    """Every message in a stream (small streams in tests), oldest first."""
+    js = nc.jetstream()
+    info = await js.stream_info(stream)
+    out = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        with contextlib.suppress(NotFoundError):
+            out.append(await js.get_msg(stream, seq))
+    return out

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from domain.errors import Conflict, DomainError, NotFound
-from domain.intake import FieldError, InvalidInput
+from domain.intake import FieldError, InvalidInput, field_of
 
 Rejecter = Callable[[bytes, str, list[FieldError]], Coroutine[Any, Any, None]]
 
@@ -23,18 +23,11 @@ def problem(status: int, errors: list[FieldError]) -> JSONResponse:
     return JSONResponse({"errors": [e.as_dict() for e in errors]}, status_code=status)
 
 
-def _field(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc]
-    if parts and parts[0] in {"body", "query", "path", "header"}:
-        parts = parts[1:] if parts[0] == "body" else parts
-    return ".".join(parts) or "$"
-
-
 def install_error_handlers(app: FastAPI, reject: Rejecter) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            FieldError(_field(tuple(e.get("loc", ()))), str(e.get("msg")), str(e.get("type")))
+            FieldError(field_of(e.get("loc", ())), str(e.get("msg")), str(e.get("type")))
             for e in exc.errors()
         ]
         route = getattr(request.scope.get("route"), "name", None) or "unknown"

@@ -1,0 +1,59 @@
+"""Seeding a service through its public HTTP API, as a client would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from services.app import Service
+
+ACTOR = {"X-Actor": "municipality:oov-test"}
+NETWORK = "nw-stad"
+AREA = "GM0034-stad"
+
+
+async def seed_network(client: httpx.AsyncClient, service: Service) -> None:
+    r = await client.post(
+        "/api/v1/networks",
+        json={"network_id": NETWORK, "name": "Netwerk Stad", "area": AREA, "areas": [AREA]},
+        headers=ACTOR,
+    )
+    assert r.status_code == 201, r.text
+    for ally_id, communities in [("a1", ["moroccan", "youth"]), ("a2", ["surinamese"])]:
+        r = await client.post(
+            f"/api/v1/networks/{NETWORK}/allies",
+            json={
+                "ally_id": ally_id,
+                "areas": [AREA],
+                "themes": ["demonstration"],
+                "consent_to_be_called": True,
+                "personal": {"name": f"Bondgenoot {ally_id}", "phone": "+31 6 1234 5678",
+                             "communities": communities},
+            },
+            headers=ACTOR,
+        )
+        assert r.status_code == 201, r.text
+    await service.read.calls.wait_for(await service.infra.store.last_position())
+
+
+def signal_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "reporter": "a1",
+        "source_role": "ally",
+        "network_id": NETWORK,
+        "area": AREA,
+        "themes": ["demonstration"],
+        "communities": ["youth"],
+        "level": 4,
+        "evidence": "observed",
+        "occurred_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+        "summary": "Jongeren op scooters onderweg naar de demonstratie",
+    }
+    body.update(overrides)
+    return body
+
+
+def client_for(service: Service) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=service.http_url, timeout=10)

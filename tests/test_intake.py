@@ -1,0 +1,129 @@
+"""Signal intake over HTTP and NATS against a real server: accept, deduplicate, refuse precisely,
+and keep every refused input in the rejected stream."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from services.app import Service
+from tests.api_helpers import client_for, seed_network, signal_body
+from tests.conftest import stream_messages
+
+
+async def _signals_in_log(service: Service) -> list[Any]:
+    t = service.infra.topology
+    return [e async for e in service.infra.store.read(filter_subjects=[t.kind_filter("signal")])]
+
+
+async def test_valid_signal_is_appended_and_answered_with_its_id(service: Service) -> None:
+    async with client_for(service) as client:
+        await seed_network(client, service)
+        r = await client.post("/api/v1/signals", json=signal_body())
+    assert r.status_code == 201, r.text
+    answer = r.json()
+    [stored] = await _signals_in_log(service)
+    assert stored.data.signal_id == answer["signal_id"] and stored.position == answer["position"]
+    assert stored.actor == "ally:a1"
+    assert stored.recorded_at >= stored.occurred_at
+
+
+async def test_same_idempotency_key_twice_creates_one_event(service: Service) -> None:
+    async with client_for(service) as client:
+        await seed_network(client, service)
+        first = await client.post("/api/v1/signals", json=signal_body(idempotency_key="k-1"))
+        again = await client.post("/api/v1/signals", json=signal_body(idempotency_key="k-1"))
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()["duplicate"] and again.json()["signal_id"] == first.json()["signal_id"]
+    assert len(await _signals_in_log(service)) == 1
+
+
+FUTURE = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+INVALID: list[tuple[str, Any, int, str]] = [
+    ("missing field", {k: v for k, v in signal_body().items() if k != "level"}, 422, "level"),
+    ("wrong type", signal_body(level="hoog"), 422, "level"),
+    ("unknown area", signal_body(area="GM0344-overvecht"), 422, "area"),
+    ("malformed area", signal_body(area="Overvecht"), 422, "area"),
+    ("unknown network", signal_body(network_id="nw-nowhere"), 422, "network_id"),
+    ("level out of range", signal_body(level=9), 422, "level"),
+    ("oversized text", signal_body(summary="x" * 2001), 422, "summary"),
+    ("future occurred_at", signal_body(occurred_at=FUTURE), 422, "occurred_at"),
+    ("naive occurred_at", signal_body(occurred_at="2026-11-23T10:00:00"), 422, "occurred_at"),
+    ("unknown theme", signal_body(themes=["weather"]), 422, "themes"),
+    ("ally not in network", signal_body(reporter="a9"), 422, "reporter"),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "status", "field"), INVALID, ids=[c[0] for c in INVALID])
+async def test_invalid_signal_gets_precise_error_and_is_kept(
+    service: Service, nc: NatsClient, case: str, body: Any, status: int, field: str
+) -> None:
+    async with client_for(service) as client:
+        await seed_network(client, service)
+        r = await client.post("/api/v1/signals", json=body)
+    assert r.status_code == status, r.text
+    errors = r.json()["errors"]
+    assert any(e["field"] == field for e in errors), errors
+    assert all(e["message"] for e in errors)
+    [kept] = await stream_messages(nc, service.infra.topology.rejected_stream)
+    assert json.loads(kept.data) == body  # the input itself, byte for byte re-readable
+    reasons = json.loads(kept.headers["Bg-Rejected-Reason"])
+    assert any(e["field"] == field for e in reasons)
+    assert await _signals_in_log(service) == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"), [(b'{"reporter": "a1",', 400), (b"[1, 2, 3]", 422), (b"x" * 300_000, 400)]
+)
+async def test_unparseable_body_is_refused_and_kept(
+    service: Service, nc: NatsClient, raw: bytes, status: int
+) -> None:
+    async with client_for(service) as client:
+        r = await client.post(
+            "/api/v1/signals", content=raw, headers={"content-type": "application/json"}
+        )
+    assert r.status_code == status, r.text
+    assert r.json()["errors"][0]["field"] == "$"
+    [kept] = await stream_messages(nc, service.infra.topology.rejected_stream)
+    assert kept.data == raw
+
+
+async def test_nats_request_reply_intake(service: Service, nc: NatsClient) -> None:
+    subject = service.infra.topology.command_subject("signal.submit")
+    async with client_for(service) as client:
+        await seed_network(client, service)
+    ok = json.loads((await nc.request(subject, json.dumps(signal_body()).encode(), 5)).data)
+    assert ok["ok"] and ok["signal_id"]
+    bad = json.loads((await nc.request(subject, json.dumps(signal_body(level=0)).encode(), 5)).data)
+    assert not bad["ok"] and bad["errors"][0]["field"] == "level"
+    garbage = json.loads((await nc.request(subject, b"{nope", 5)).data)
+    assert not garbage["ok"] and garbage["errors"]
+    facts = json.loads(
+        (await nc.request(subject, json.dumps(signal_body(network_id="x")).encode(), 5)).data
+    )
+    assert not facts["ok"] and facts["errors"][0]["field"] == "network_id"
+    kept = await stream_messages(nc, service.infra.topology.rejected_stream)
+    assert len(kept) == 3
+    assert len(await _signals_in_log(service)) == 1
+
+
+async def test_membership_errors_are_precise(service: Service) -> None:
+    async with client_for(service) as client:
+        await seed_network(client, service)
+        dup = await client.post(
+            "/api/v1/networks/nw-stad/allies",
+            json={"ally_id": "a1", "areas": ["GM0034-stad"], "consent_to_be_called": True,
+                  "personal": {"name": "X", "phone": "+31 6 1111 1111"}},
+            headers={"X-Actor": "municipality:oov"},
+        )
+        unknown = await client.delete(
+            "/api/v1/networks/nw-none/allies/a1", headers={"X-Actor": "municipality:oov"}
+        )
+        no_actor = await client.delete("/api/v1/networks/nw-stad/allies/a1")
+    assert dup.status_code == 409 and dup.json()["errors"][0]["field"] == "ally_id"
+    assert unknown.status_code == 404
+    assert no_actor.status_code == 422 and no_actor.json()["errors"][0]["field"] == "X-Actor"

@@ -1,0 +1,109 @@
+"""Projections fed by the real log: freshness, as-of replay, poison events, crash and rebuild."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+from nats.aio.client import Client as NatsClient
+
+from events.codec import encode
+from events.signals import Evidence, SourceRole
+from projections.base import fold
+from projections.tension_map import Band, TensionMapProjection
+from services.app import Service
+from services.eventstore import EventStore
+from services.readmodels import ReadModels
+from tests.api_helpers import AREA, client_for, seed_network, signal_body
+from tests.conftest import stream_messages
+from tests.factories import T0, at, signal, signal_envelope
+
+
+async def test_three_independent_signals_reach_top_band_within_a_second(service: Service) -> None:
+    async with client_for(service) as client:
+        await seed_network(client, service)
+        for role, reporter in [("ally", "a1"), ("police", "wijkagent"), ("municipality", "oov")]:
+            r = await client.post(
+                "/api/v1/signals", json=signal_body(source_role=role, reporter=reporter)
+            )
+            assert r.status_code == 201, r.text
+            accepted = time.monotonic()
+        while True:
+            view = (await client.get("/api/v1/tension-map", params={"area": AREA})).json()
+            cells = [c for c in view["cells"] if c["theme"] == "demonstration"]
+            if cells and cells[0]["band"] == Band.CRITICAL:
+                break
+            assert time.monotonic() - accepted < 1.0, cells
+            await asyncio.sleep(0.01)
+    assert time.monotonic() - accepted < 1.0
+    assert cells[0]["distinct_roles"] == 3 and len(cells[0]["signals"]) == 3
+
+
+async def test_tension_map_as_of_any_moment_by_replay(store: EventStore) -> None:
+    """An asylum centre: signals recorded over two days rise through the bands; the map as of
+    later moments decays back. Each answer is a replay of the log up to that moment."""
+    series = [
+        (0, "ally", "a1", 2, Evidence.HEARD),
+        (6, "ally", "a2", 4, Evidence.OBSERVED),
+        (12, "ally", "a1", 4, Evidence.OBSERVED),
+        (12.2, "police", "wijkagent", 3, Evidence.OBSERVED),
+        (20, "municipality", "oov", 4, Evidence.OBSERVED),
+        (21, "ally", "a3", 4, Evidence.OBSERVED),
+    ]
+    for i, (hours, role, reporter, level, evidence) in enumerate(series):
+        s = signal(
+            f"azc{i}",
+            themes=("asylum_reception",),
+            level=level,
+            evidence=evidence,
+            role=SourceRole(role),
+            reporter_id=reporter,
+        )
+        await store.append([signal_envelope(s, minutes=hours * 60)], expected_version=0)
+    read = ReadModels(store, clock=None)  # type: ignore[arg-type]
+
+    async def band(hours: float) -> str:
+        view = await read.tension_map(T0 + timedelta(hours=hours), theme="asylum_reception")
+        return view.cells[0].band if view.cells else Band.NORMAL
+
+    rising = [await band(h) for h in (0.5, 6.5, 12.5, 21.5)]
+    assert rising == [Band.NORMAL, Band.ELEVATED, Band.HIGH, Band.CRITICAL]
+    falling = [await band(h) for h in (30, 48, 72, 120)]
+    assert falling == [Band.HIGH, Band.ELEVATED, Band.NORMAL, Band.NORMAL]
+    assert not (await read.tension_map(at(-1))).cells  # before anything was recorded
+
+
+async def test_poison_event_goes_to_dead_letters_and_the_rest_flows(
+    service: Service, nc: NatsClient
+) -> None:
+    store = service.infra.store
+    good = signal_envelope(signal_id="good-1")
+    poison = signal_envelope(signal_id="poison")
+    headers, _ = encode(poison)
+    headers["ce-type"] = "nl.bondgenoten.unheard-of"  # e.g. written by a newer version
+    await nc.jetstream().publish(store.subject_of(poison.aggregate), b"{}", headers=headers)
+    await store.append([good], expected_version=0)
+    assert await service.read.tension.wait_for(await store.last_position(), timeout=5)
+    assert "GM0034-haven/demonstration" in service.read.tension.state.cells
+    [parked] = await stream_messages(nc, service.infra.topology.dlq_stream)
+    assert parked.headers["Bg-Dlq-Consumer"] == "projection_tension_map"
+    assert "UnknownEventType" in parked.headers["Bg-Dlq-Reason"]
+    assert parked.headers["Bg-Dlq-Position"] == "1" and parked.data == b"{}"
+    assert service.read.tension.dead_letters == 1
+
+
+async def test_rebuild_equals_live(service: Service) -> None:
+    async with client_for(service) as client:
+        await seed_network(client, service)
+        for i in range(20):
+            body = signal_body(reporter="a1" if i % 2 else "a2", level=1 + i % 5)
+            assert (await client.post("/api/v1/signals", json=body)).status_code == 201
+    store = service.infra.store
+    assert await service.read.tension.wait_for(await store.last_position())
+    fresh = ReadModels(store, service.infra.clock)
+    for live, rebuilt in zip(service.read.runners, fresh.runners, strict=True):
+        await rebuilt.rebuild()
+        assert rebuilt.state == live.state, live.projection.name
+    events = [e async for e in store.read(filter_subjects=service.read.tension.filter_subjects())]
+    assert fold(TensionMapProjection(), events) == service.read.tension.state
