@@ -69,7 +69,7 @@ async def _write(store: EventStore, start: int, stop: int) -> None:
 
 async def _wait(predicate: Callable[[], Awaitable[bool]], seconds: float) -> None:
     async with asyncio.timeout(seconds):
-        while not await predicate():
+        while not await predicate():  # noqa: ASYNC110 - polling state in another process
             await asyncio.sleep(0.05)
 
 
