@@ -52,6 +52,15 @@ async def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _asyncapi(args: argparse.Namespace) -> int:
+    from services.nats.topology import Topology
+    from services.nats_api import asyncapi_document
+
+    settings = Settings.from_env()
+    print(asyncapi_document(Topology(settings.stream_prefix, settings.subject_prefix)))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bondgenoten", description=__doc__)
     p.add_argument("--log-level", default=None)
@@ -64,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     rb = sub.add_parser("rebuild", help="rebuild projections from the log")
     rb.add_argument("projection", nargs="*", help="projection names (default: all)")
     rb.set_defaults(handler=_rebuild)
+    aa = sub.add_parser("asyncapi", help="print the AsyncAPI document of the NATS API")
+    aa.set_defaults(handler=_asyncapi)
     return p
 
 

@@ -69,3 +69,21 @@ def create_broker(url: str, topology: Topology, intake: SignalIntake) -> NatsBro
         return SignalReply(ok=True, **accepted.__dict__)
 
     return broker
+
+
+def asyncapi_document(topology: Topology) -> str:
+    """The AsyncAPI 3.0 document of the NATS API, generated from the subscribers above."""
+    from faststream.specification import AsyncAPI
+
+    from services.clock import SystemClock
+
+    # The document needs the handlers' signatures only: no connection is made.
+    intake = SignalIntake(None, SystemClock(), frozenset, lambda _id: None)  # type: ignore[arg-type]
+    broker = create_broker("nats://localhost:4222", topology, intake)
+    spec = AsyncAPI(
+        broker,
+        title="Bondgenoten escalation service: NATS API",
+        version="1",
+        description="Request/reply commands for police and municipality systems.",
+    )
+    return spec.to_specification().to_json()

@@ -1,0 +1,28 @@
+"""The API documents are generated from the code and describe the real schemas."""
+
+from __future__ import annotations
+
+import json
+
+from services.app import Service
+from services.nats.topology import Topology
+from services.nats_api import asyncapi_document
+from tests.api_helpers import client_for
+
+
+def test_asyncapi_document_describes_signal_submission() -> None:
+    doc = json.loads(asyncapi_document(Topology()))
+    assert doc["asyncapi"].startswith("3.")
+    assert "signal.submit" in doc["channels"]
+    schema = doc["components"]["schemas"]["SignalSubmission"]
+    assert {"reporter", "source_role", "network_id", "area", "level"} <= set(schema["required"])
+
+
+async def test_openapi_document_is_served_under_api_v1(service: Service) -> None:
+    async with client_for(service) as client:
+        doc = (await client.get("/api/v1/openapi.json")).json()
+    paths = doc["paths"]
+    for path in ["/api/v1/signals", "/api/v1/tension-map", "/api/v1/call-lists"]:
+        assert path in paths, path
+    body = paths["/api/v1/signals"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["properties"]["level"]["maximum"] == 5
