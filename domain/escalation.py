@@ -1,0 +1,463 @@
+"""Escalation decider (opschaling): the process-manager core of one area × theme slot.
+
+Lifecycle of an escalation::
+
+    alerted ─ack─▶ acknowledged ─▶ de_escalated ─▶ resolved ─▶ closed
+
+Steps may be skipped (resolve or close straight from ``alerted``, e.g. a false alarm). While
+``alerted``, each ack timer moves the alert to the next round or level until someone
+acknowledges or the ladder is exhausted.
+
+Rules this decider owns:
+
+* At most one open (not closed) escalation per slot: later signals *join* it, once per signal id.
+  After ``Close`` the next opening is escalation n + 1 (``<area>_<theme>-<n>``).
+* The alert ladder: each policy level is alerted ``repeat`` rounds, each round arms an ack timer.
+  Only the *pending* timer counts, and only while unacknowledged: a stale, duplicate or late
+  timer yields no events, so a timer fires exactly once in effect even if delivered twice.
+  (Timer ids are deterministic per level and round, which only ever advance, so remembering the
+  pending one is enough.)
+* A convening may be called as soon as the escalation is open, also before it is acknowledged:
+  minutes matter (the Pegida scooter case). It does not stop the alert ladder: only an explicit
+  acknowledgement does. See :mod:`domain.convening` for RSVPs and the quorum.
+
+No I/O and no clock: every command carries ``now``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain import convening
+from domain.convening import ConveningState
+from domain.decider import Decider
+from domain.errors import Conflict, DomainError, NotFound
+from domain.policy import EscalationPolicy, should_open
+from events.base import DomainEvent
+from events.envelope import TOKEN_PATTERN, Actor, AreaCode, AwareDatetime, Token
+from events.escalation import (
+    AckTimeoutElapsed,
+    AckTimerSet,
+    ConveningCalled,
+    ConveningMode,
+    CrisisAlertIssued,
+    EscalationAcknowledged,
+    EscalationClosed,
+    EscalationDeEscalated,
+    EscalationOpened,
+    EscalationResolved,
+    RsvpAnswer,
+    SignalJoined,
+    SituationPicture,
+    Trigger,
+    ack_timer_id_for,
+    alert_id_for,
+    escalation_id_for,
+    rsvp_timer_id_for,
+    slot_id,
+)
+from events.signals import Community, Theme
+
+Status = Literal["alerted", "acknowledged", "de_escalated", "resolved"]
+DECLARING_ROLES = ("police:", "municipality:", "crisis:")
+
+# ---------------------------------------------------------------- commands
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    now: AwareDatetime
+
+
+class _Opening(_Command):
+    area: AreaCode
+    theme: Theme
+    signal_id: Token | None = None
+    reason: str = Field(min_length=1, max_length=500)
+    situation: SituationPicture
+    """The picture the first alert carries; its band is the band that opens or joins."""
+    policy: EscalationPolicy
+
+
+class OpenOrJoin(_Opening):
+    """A signal for the slot: opens an escalation if none is open and ``should_open`` agrees
+    (the corroboration counts come from the tension map), else joins the open one."""
+
+    distinct_reporters: int = Field(ge=0)
+    distinct_roles: int = Field(ge=0)
+    major_incident: bool = False
+
+
+class Declare(_Opening):
+    """Police or municipality declare an escalation (opschalen op eigen gezag)."""
+
+    by: Actor
+
+
+class TimerElapsed(_Command):
+    """An ack timer fired. ``situation``: a fresher picture for the next alert, if available."""
+
+    timer_id: str
+    policy: EscalationPolicy
+    situation: SituationPicture | None = None
+
+
+class Acknowledge(_Command):
+    by: Actor
+    note: str = Field(default="", max_length=500)
+
+
+class CallConvening(_Command):
+    convening_id: Token
+    starts_at: AwareDatetime
+    mode: ConveningMode
+    place: str = Field(default="", max_length=200)
+    invited: tuple[Token, ...] = Field(min_length=1, max_length=30)
+    required_communities: tuple[Community, ...] = ()
+    quorum: int = Field(ge=1)
+    rsvp_deadline: AwareDatetime
+    remind_at: AwareDatetime | None = None
+    """Default: halfway between now and the deadline."""
+
+
+class RecordRsvp(_Command):
+    convening_id: Token
+    ally_id: Token
+    answer: RsvpAnswer
+    communities: tuple[Community, ...] = ()
+
+
+class RsvpReminder(_Command):
+    timer_id: str
+
+
+class RsvpDeadline(_Command):
+    timer_id: str
+
+
+class MarkConvened(_Command):
+    convening_id: Token
+    attending: tuple[Token, ...] | None = None
+
+
+class _ByReason(_Command):
+    by: Actor
+    reason: str = Field(default="", max_length=500)
+
+
+class DeEscalate(_ByReason): ...
+
+
+class Resolve(_ByReason): ...
+
+
+class Close(_ByReason): ...
+
+
+EscalationCommand = (
+    OpenOrJoin
+    | Declare
+    | TimerElapsed
+    | Acknowledge
+    | CallConvening
+    | RecordRsvp
+    | RsvpReminder
+    | RsvpDeadline
+    | MarkConvened
+    | DeEscalate
+    | Resolve
+    | Close
+)
+
+# ---------------------------------------------------------------- state
+
+
+@dataclass(frozen=True)
+class Escalation:
+    escalation_id: str
+    area: str
+    theme: str
+    opened_at: datetime
+    status: Status = "alerted"
+    level: int = 0
+    round: int = 0
+    situation: SituationPicture | None = None
+    pending_timer_id: str | None = None
+    exhausted: bool = False
+    signal_ids: frozenset[str] = frozenset()
+    acknowledged_by: str | None = None
+    convening: ConveningState | None = None
+    convening_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class EscalationState:
+    opened_count: int = 0
+    """Escalations ever opened in this slot: the next one is number ``opened_count + 1``."""
+    current: Escalation | None = field(default=None)
+    """The open escalation; ``None`` before the first and after ``Close``."""
+
+
+INITIAL = EscalationState()
+
+# ---------------------------------------------------------------- decide
+
+
+def decide(command: EscalationCommand, state: EscalationState) -> Sequence[DomainEvent]:
+    if isinstance(command, OpenOrJoin | Declare):
+        return _open_or_join(command, state)
+    esc = state.current
+    if isinstance(command, TimerElapsed):
+        return _timer_elapsed(command, esc)
+    if esc is None:
+        raise NotFound("no open escalation in this slot", field="escalation_id")
+    eid = esc.escalation_id
+    match command:
+        case Acknowledge():
+            _require(esc, ("alerted",), "acknowledge")
+            return [EscalationAcknowledged(escalation_id=eid, by=command.by, note=command.note)]
+        case CallConvening():
+            return _call_convening(command, esc)
+        case RecordRsvp():
+            c = _convening(esc, command.convening_id)
+            return convening.record_rsvp(
+                c, eid, command.ally_id, command.answer, command.communities
+            )
+        case RsvpReminder():
+            c0 = esc.convening
+            return convening.reminder_due(c0, eid, command.timer_id) if c0 else []
+        case RsvpDeadline():
+            c0 = esc.convening
+            return convening.deadline_passed(c0, eid, command.timer_id) if c0 else []
+        case MarkConvened():
+            c = _convening(esc, command.convening_id)
+            return convening.convened(c, eid, command.attending)
+        case DeEscalate():
+            _require(esc, ("alerted", "acknowledged"), "de-escalate")
+            return [EscalationDeEscalated(escalation_id=eid, by=command.by, reason=command.reason)]
+        case Resolve():
+            _require(esc, ("alerted", "acknowledged", "de_escalated"), "resolve")
+            return [EscalationResolved(escalation_id=eid, by=command.by, reason=command.reason)]
+        case Close():
+            # Any open status may close, e.g. a false alarm straight from "alerted".
+            return [EscalationClosed(escalation_id=eid, by=command.by, reason=command.reason)]
+    raise DomainError(f"unknown command {type(command).__name__}")  # pragma: no cover
+
+
+def _require(esc: Escalation, allowed: tuple[Status, ...], action: str) -> None:
+    if esc.status not in allowed:
+        by = f" by {esc.acknowledged_by}" if esc.status == "acknowledged" else ""
+        raise Conflict(
+            f"cannot {action} escalation {esc.escalation_id}: it is {esc.status}{by}",
+            field="status",
+        )
+
+
+def _open_or_join(cmd: OpenOrJoin | Declare, state: EscalationState) -> list[DomainEvent]:
+    _check_opening(cmd)
+    band = cmd.situation.band
+    esc = state.current
+    if esc is not None:
+        # Never a second escalation while one is open: the signal joins (once).
+        if cmd.signal_id is None or cmd.signal_id in esc.signal_ids:
+            return []
+        return [SignalJoined(escalation_id=esc.escalation_id, signal_id=cmd.signal_id, band=band)]
+    trigger = _trigger(cmd)
+    if trigger is None:
+        return []
+    eid = escalation_id_for(cmd.area, cmd.theme, state.opened_count + 1)
+    opened = EscalationOpened(
+        escalation_id=eid,
+        area=cmd.area,
+        theme=cmd.theme,
+        trigger=trigger,
+        band=band,
+        reason=cmd.reason,
+        signal_ids=(cmd.signal_id,) if cmd.signal_id else (),
+        suggested_grip=cmd.situation.suggested_grip,
+        opened_at=cmd.now,
+    )
+    situation = cmd.situation.model_copy(update={"escalation_id": eid})
+    return [opened, *_alert(eid, 0, 1, cmd.policy, situation, cmd.now)]
+
+
+def _check_opening(cmd: OpenOrJoin | Declare) -> None:
+    if cmd.situation.area != cmd.area:
+        raise DomainError(
+            f"situation picture is for {cmd.situation.area}, not {cmd.area}", field="situation"
+        )
+    if not re.match(TOKEN_PATTERN, slot_id(cmd.area, cmd.theme)):
+        raise DomainError("area and theme are too long together for a slot id", field="theme")
+    if isinstance(cmd, Declare) and not cmd.by.startswith(DECLARING_ROLES):
+        raise DomainError("only police, municipality or crisis staff may declare", field="by")
+
+
+def _trigger(cmd: OpenOrJoin | Declare) -> Trigger | None:
+    if isinstance(cmd, Declare):
+        return "declared"
+    band = cmd.situation.band
+    if not should_open(
+        cmd.policy, band, cmd.distinct_reporters, cmd.distinct_roles, cmd.major_incident
+    ):
+        return None
+    return "major_incident" if cmd.major_incident else "band_crossed"
+
+
+def _alert(
+    eid: str,
+    level: int,
+    round_: int,
+    policy: EscalationPolicy,
+    situation: SituationPicture,
+    now: datetime,
+) -> list[DomainEvent]:
+    lvl = policy.levels[level]
+    timer_id = ack_timer_id_for(eid, level, round_)
+    return [
+        CrisisAlertIssued(
+            escalation_id=eid,
+            level=level,
+            round=round_,
+            alert_id=alert_id_for(eid, level, round_),
+            recipients=lvl.recipients,
+            situation=situation,
+            ack_timeout_s=lvl.ack_timeout_s,
+        ),
+        AckTimerSet(
+            escalation_id=eid,
+            timer_id=timer_id,
+            level=level,
+            round=round_,
+            due_at=now + timedelta(seconds=lvl.ack_timeout_s),
+        ),
+    ]
+
+
+def _timer_elapsed(cmd: TimerElapsed, esc: Escalation | None) -> list[DomainEvent]:
+    if esc is None or esc.status != "alerted" or cmd.timer_id != esc.pending_timer_id:
+        return []  # stale, duplicate, or someone is already on it
+    eid = esc.escalation_id
+    step = _next_step(esc.level, esc.round, cmd.policy)
+    elapsed = AckTimeoutElapsed(
+        escalation_id=eid,
+        timer_id=cmd.timer_id,
+        level=esc.level,
+        round=esc.round,
+        exhausted=step is None,
+    )
+    situation = cmd.situation or esc.situation
+    if step is None or situation is None:
+        return [elapsed]
+    situation = situation.model_copy(update={"escalation_id": eid})
+    return [elapsed, *_alert(eid, step[0], step[1], cmd.policy, situation, cmd.now)]
+
+
+def _next_step(level: int, round_: int, policy: EscalationPolicy) -> tuple[int, int] | None:
+    """Same level next round while rounds remain, else the next level's first round."""
+    levels = policy.levels
+    if level < len(levels) and round_ < levels[level].repeat:
+        return level, round_ + 1
+    if level + 1 < len(levels):
+        return level + 1, 1
+    return None
+
+
+def _call_convening(cmd: CallConvening, esc: Escalation) -> list[DomainEvent]:
+    current = esc.convening
+    if current is not None and current.convening_id == cmd.convening_id:
+        return []  # a retried call
+    if cmd.convening_id in esc.convening_ids:
+        raise Conflict(f"convening {cmd.convening_id} was already used", field="convening_id")
+    invited = tuple(dict.fromkeys(cmd.invited))
+    if cmd.quorum > len(invited):
+        raise DomainError(
+            f"quorum {cmd.quorum} exceeds the {len(invited)} invited allies", field="quorum"
+        )
+    if cmd.rsvp_deadline <= cmd.now:
+        raise DomainError("the RSVP deadline must lie in the future", field="rsvp_deadline")
+    remind_at = cmd.remind_at or cmd.now + (cmd.rsvp_deadline - cmd.now) / 2
+    if not cmd.now < remind_at < cmd.rsvp_deadline:
+        raise DomainError("the reminder must fall before the RSVP deadline", field="remind_at")
+    # A new convening supersedes a pending one (e.g. moved to another time or place).
+    return [
+        ConveningCalled(
+            escalation_id=esc.escalation_id,
+            convening_id=cmd.convening_id,
+            starts_at=cmd.starts_at,
+            mode=cmd.mode,
+            place=cmd.place,
+            invited=invited,
+            required_communities=tuple(dict.fromkeys(cmd.required_communities)),
+            quorum=cmd.quorum,
+            rsvp_deadline=cmd.rsvp_deadline,
+            remind_at=remind_at,
+            reminder_timer_id=rsvp_timer_id_for(cmd.convening_id, "reminder"),
+            deadline_timer_id=rsvp_timer_id_for(cmd.convening_id, "deadline"),
+        )
+    ]
+
+
+def _convening(esc: Escalation, convening_id: str) -> ConveningState:
+    c = esc.convening
+    if c is None or c.convening_id != convening_id:
+        raise NotFound(f"no pending convening {convening_id}", field="convening_id")
+    return c
+
+
+# ---------------------------------------------------------------- evolve
+
+
+def evolve(state: EscalationState, event: DomainEvent) -> EscalationState:
+    if isinstance(event, EscalationOpened):
+        esc = Escalation(
+            escalation_id=event.escalation_id,
+            area=event.area,
+            theme=event.theme,
+            opened_at=event.opened_at,
+            signal_ids=frozenset(event.signal_ids),
+        )
+        return EscalationState(state.opened_count + 1, esc)
+    esc0 = state.current
+    if esc0 is None or getattr(event, "escalation_id", None) != esc0.escalation_id:
+        return state
+    if isinstance(event, EscalationClosed):
+        return replace(state, current=None)
+    return replace(state, current=_evolve_open(esc0, event))
+
+
+def _evolve_open(esc: Escalation, event: DomainEvent) -> Escalation:
+    match event:
+        case SignalJoined():
+            return replace(esc, signal_ids=esc.signal_ids | {event.signal_id})
+        case CrisisAlertIssued():
+            return replace(esc, level=event.level, round=event.round, situation=event.situation)
+        case AckTimerSet():
+            return replace(esc, pending_timer_id=event.timer_id)
+        case AckTimeoutElapsed():
+            return replace(esc, pending_timer_id=None, exhausted=event.exhausted)
+        case EscalationAcknowledged():
+            return replace(esc, status="acknowledged", acknowledged_by=event.by)
+        case EscalationDeEscalated():
+            return replace(esc, status="de_escalated")
+        case EscalationResolved():
+            return replace(esc, status="resolved")
+        case ConveningCalled():
+            return replace(
+                esc,
+                convening=convening.started(event),
+                convening_ids=esc.convening_ids | {event.convening_id},
+            )
+    c = esc.convening
+    if c is not None and getattr(event, "convening_id", None) == c.convening_id:
+        return replace(esc, convening=convening.evolve(c, event))
+    return esc
+
+
+escalation_decider: Decider[EscalationCommand, EscalationState] = Decider(decide, evolve, INITIAL)

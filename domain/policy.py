@@ -1,0 +1,181 @@
+"""Escalation policy per municipality (opschalingsbeleid): when to open, whom to alert, how long
+to wait for an acknowledgement before moving up a level.
+
+Loaded from TOML (see ``services/config/escalation-policy.toml``)::
+
+    [default]                      # required: the fallback for every municipality
+    open_band = "high"
+    [[default.levels]]
+    name = "Officier van dienst gemeente (OOV)"
+    ack_timeout_s = 300
+    repeat = 2
+    [[default.levels.recipients]]
+    name = "OOV piket"
+    channels = ["webhook", "email"]
+    addresses = { webhook = "https://…", email = "oov@…" }
+
+    [GM0034]                       # Almere: keys it omits are taken from [default]
+
+Everything here is pure: parsing takes the text, the caller reads the file.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from events.envelope import municipality_of
+from events.escalation import Band, Grip, Recipient, band_rank
+
+DEFAULT_KEY = "default"
+KNOWN_CHANNELS = frozenset({"webhook", "cap", "email", "console"})
+_MUNICIPALITY_KEY = re.compile(r"^GM\d{4}$")
+
+
+class Level(BaseModel):
+    """One rung of the alert ladder; alerted ``repeat`` times before moving to the next."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    recipients: tuple[Recipient, ...] = Field(min_length=1)
+    ack_timeout_s: float = Field(gt=0, le=24 * 3600)
+    repeat: int = Field(default=1, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Self:
+        for r in self.recipients:
+            unknown = [c for c in r.channels if c not in KNOWN_CHANNELS]
+            if unknown:
+                raise ValueError(
+                    f"recipient {r.name!r}: unknown channel(s) {unknown}; "
+                    f"known: {sorted(KNOWN_CHANNELS)}"
+                )
+            missing = [c for c in r.channels if not r.address(c)]
+            if missing:
+                raise ValueError(f"recipient {r.name!r} has no address for channel(s) {missing}")
+        return self
+
+
+class EscalationPolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    open_band: Band = "high"
+    min_independent_reporters: int = Field(default=2, ge=1)
+    min_roles: int = Field(default=2, ge=1)
+    levels: tuple[Level, ...] = Field(min_length=1)
+
+
+class PolicyError(ValueError):
+    """The policy file is wrong; the message names the municipality, level and field."""
+
+
+def parse_policies(toml_text: str) -> dict[str, EscalationPolicy]:
+    """Parse and validate all policies. A municipality table inherits the keys it omits from
+    ``[default]`` (a shallow merge: a municipality's ``levels`` replaces the default's whole)."""
+    try:
+        raw = tomllib.loads(toml_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"escalation policy is not valid TOML: {exc}") from None
+    if DEFAULT_KEY not in raw:
+        raise PolicyError(f"escalation policy needs a [{DEFAULT_KEY}] table (the fallback)")
+    default_raw = raw[DEFAULT_KEY]
+    policies: dict[str, EscalationPolicy] = {}
+    for key, table in raw.items():
+        if key != DEFAULT_KEY and not _MUNICIPALITY_KEY.match(key):
+            raise PolicyError(
+                f"escalation policy [{key}]: key must be 'default' or a CBS municipality code "
+                "such as 'GM0034'"
+            )
+        if not isinstance(table, dict):
+            raise PolicyError(f"escalation policy [{key}]: must be a table, not a value")
+        merged = table if key == DEFAULT_KEY else {**default_raw, **table}
+        policies[key] = _validate(key, merged)
+    return policies
+
+
+def _validate(key: str, table: Mapping[str, Any]) -> EscalationPolicy:
+    try:
+        return EscalationPolicy.model_validate(table)
+    except ValidationError as exc:
+        errors = exc.errors()
+        # pydantic also reports "too short" for a tuple whose items failed; that is noise.
+        failed = [err["loc"] for err in errors if err["type"] != "too_short"]
+        relevant = [
+            err
+            for err in errors
+            if err["type"] != "too_short"
+            or not any(loc[: len(err["loc"])] == err["loc"] for loc in failed)
+        ]
+        problems = "; ".join(_describe(err["loc"], err["msg"], table) for err in relevant)
+        raise PolicyError(f"escalation policy [{key}]: {problems}") from None
+
+
+def _describe(loc: Iterable[int | str], msg: str, table: Mapping[str, Any]) -> str:
+    """``levels.1.ack_timeout_s`` becomes ``level 1 ('Teamchef…') ack_timeout_s``."""
+    parts = list(loc)
+    if len(parts) >= 2 and parts[0] == "levels" and isinstance(parts[1], int):
+        index = parts[1]
+        levels = table.get("levels")
+        name = ""
+        if isinstance(levels, list) and index < len(levels) and isinstance(levels[index], dict):
+            name = f" ({levels[index].get('name', '?')!r})"
+        rest = ".".join(str(p) for p in parts[2:]) or "level"
+        return f"level {index}{name} {rest}: {msg}"
+    where = ".".join(str(p) for p in parts) or "table"
+    return f"{where}: {msg}"
+
+
+def policy_for(policies: Mapping[str, EscalationPolicy], area: str) -> EscalationPolicy:
+    """The policy of the area's municipality (first 6 characters), else the default."""
+    found = policies.get(municipality_of(area)) or policies.get(DEFAULT_KEY)
+    if found is None:
+        raise PolicyError(f"no escalation policy for {area} and no [{DEFAULT_KEY}] policy")
+    return found
+
+
+def should_open(
+    policy: EscalationPolicy,
+    band: Band,
+    distinct_reporters: int,
+    distinct_roles: int,
+    major_incident: bool,
+) -> bool:
+    """Open an escalation when the band reaches ``open_band`` with enough corroboration:
+    distinct reporters ≥ ``min_independent_reporters`` OR distinct roles ≥ ``min_roles``
+    (one ally repeating himself is not corroboration; an ally plus the police is).
+
+    A major incident (groot incident, e.g. an attack) opens at once: waiting for a second
+    reporter would cost the minutes that matter."""
+    if major_incident:
+        return True
+    if band_rank(band) < band_rank(policy.open_band):
+        return False
+    return (
+        distinct_reporters >= policy.min_independent_reporters or distinct_roles >= policy.min_roles
+    )
+
+
+VIOLENT_THEMES = frozenset({"attack", "violent_incident"})
+
+
+def suggest_grip(band: Band, themes: Iterable[str], major_incident: bool) -> Grip:
+    """A *suggestion* of the GRIP level for the crisis organisation, never a decision.
+
+    * critical + a violent theme (attack, violent_incident) → GRIP 2; critical otherwise → 1
+    * high → 1 only for a major incident (2 if also violent), else 0 (routine: the base team)
+    * elevated / normal → 0, or 1 for a major incident
+
+    Never above 2: GRIP 3-5 concern municipality- or region-wide effects that a tension
+    picture of one area cannot judge; the mayor decides those.
+    """
+    violent = not VIOLENT_THEMES.isdisjoint(themes)
+    if band == "critical":
+        return 2 if violent else 1
+    if major_incident:
+        return 2 if violent and band == "high" else 1
+    return 0

@@ -1,0 +1,324 @@
+"""Escalation decider: given events, when a command, then these events (pure, no NATS)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from domain.errors import Conflict, DomainError, NotFound
+from domain.escalation import (
+    Acknowledge,
+    CallConvening,
+    Close,
+    Declare,
+    EscalationCommand,
+    MarkConvened,
+    OpenOrJoin,
+    RecordRsvp,
+    Resolve,
+    RsvpDeadline,
+    RsvpReminder,
+    TimerElapsed,
+    escalation_decider,
+)
+from domain.policy import EscalationPolicy, Level
+from events.base import DomainEvent
+from events.escalation import (
+    AckTimeoutElapsed,
+    AckTimerSet,
+    Band,
+    CallListSummary,
+    Convened,
+    ConveningCalled,
+    ConveningQuorate,
+    CrisisAlertIssued,
+    EscalationAcknowledged,
+    EscalationClosed,
+    EscalationOpened,
+    Recipient,
+    RsvpAnswer,
+    RsvpDeadlinePassed,
+    RsvpRecorded,
+    RsvpReminderDue,
+    SignalJoined,
+    SituationPicture,
+    ack_timer_id_for,
+)
+from tests.factories import T0, at
+
+AREA, THEME = "GM0034-haven", "demonstration"
+EID = f"{AREA}_{THEME}-1"
+
+
+def _level(name: str, timeout: float, repeat: int) -> Level:
+    recipient = Recipient(
+        name=name, channels=("webhook", "email"), addresses={"webhook": "https://h", "email": "e"}
+    )
+    return Level(name=name, recipients=(recipient,), ack_timeout_s=timeout, repeat=repeat)
+
+
+POLICY = EscalationPolicy(
+    levels=(
+        _level("OOV", 300, 2),
+        _level("Teamchef", 300, 1),
+        _level("Burgemeester", 600, 1),
+    )
+)
+
+
+def situation(band: Band = "high") -> SituationPicture:
+    return SituationPicture(
+        area=AREA,
+        area_name="Almere Haven",
+        themes=(THEME,),
+        band=band,
+        trend="rising",
+        score=9.5,
+        as_of=T0,
+        call_list_summary=CallListSummary(callable_allies=8, duty_contacts={"police": 1}),
+        coverage_gaps=("youth",),
+        suggested_grip=0,
+    )
+
+
+def open_or_join(signal_id: str | None = "s1", minutes: float = 0, **kw: Any) -> OpenOrJoin:
+    fields: dict[str, Any] = {
+        "area": AREA,
+        "theme": THEME,
+        "signal_id": signal_id,
+        "reason": "band high, two reporters",
+        "situation": situation(),
+        "policy": POLICY,
+        "distinct_reporters": 2,
+        "distinct_roles": 1,
+        "now": at(minutes),
+    }
+    return OpenOrJoin(**{**fields, **kw})
+
+
+def run(given: Sequence[DomainEvent], command: EscalationCommand) -> list[DomainEvent]:
+    return list(escalation_decider.run(given, command))
+
+
+def play(*commands: EscalationCommand) -> list[DomainEvent]:
+    """Decide each command on the events so far; returns all events (the real flow)."""
+    log: list[DomainEvent] = []
+    for command in commands:
+        log.extend(run(log, command))
+    return log
+
+
+def timer(level: int, round_: int, minutes: float = 5) -> TimerElapsed:
+    return TimerElapsed(
+        timer_id=ack_timer_id_for(EID, level, round_), policy=POLICY, now=at(minutes)
+    )
+
+
+def types(events: Sequence[DomainEvent]) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+# ---------------------------------------------------------------- opening and joining
+
+
+def test_opening_alerts_level_zero_and_arms_the_ack_timer() -> None:
+    events = run([], open_or_join())
+    assert types(events) == ["EscalationOpened", "CrisisAlertIssued", "AckTimerSet"]
+    opened, alert, armed = events
+    assert isinstance(opened, EscalationOpened)
+    assert opened.escalation_id == EID and opened.trigger == "band_crossed"
+    assert opened.signal_ids == ("s1",)
+    assert isinstance(alert, CrisisAlertIssued)
+    assert (alert.level, alert.round, alert.situation.escalation_id) == (0, 1, EID)
+    assert isinstance(armed, AckTimerSet)
+    assert armed.due_at == T0 + timedelta(seconds=300)
+
+
+def test_ten_signals_for_one_slot_open_exactly_one_escalation() -> None:
+    commands = [open_or_join(f"s{i}", minutes=i) for i in range(10)]
+    commands += [open_or_join("s3", minutes=11), open_or_join("s0", minutes=12)]  # repeats
+    log = play(*commands)
+    assert types(log).count("EscalationOpened") == 1
+    joined = [e for e in log if isinstance(e, SignalJoined)]
+    assert [e.signal_id for e in joined] == [f"s{i}" for i in range(1, 10)]
+
+
+def test_a_signal_without_enough_corroboration_opens_nothing() -> None:
+    lone = open_or_join(distinct_reporters=1, distinct_roles=1)
+    assert run([], lone) == []
+    assert run([], open_or_join(situation=situation("elevated"))) == []
+
+
+def test_a_major_incident_opens_at_once() -> None:
+    events = run([], open_or_join(distinct_reporters=1, major_incident=True))
+    assert isinstance(events[0], EscalationOpened)
+    assert events[0].trigger == "major_incident"
+
+
+def test_police_may_declare_an_allied_reporter_may_not() -> None:
+    declare = Declare(
+        area=AREA, theme=THEME, reason="Pegida", situation=situation("elevated"),
+        policy=POLICY, by="police:teamchef-1", now=T0,
+    )  # fmt: skip
+    events = run([], declare)
+    assert isinstance(events[0], EscalationOpened) and events[0].trigger == "declared"
+    with pytest.raises(DomainError):
+        run([], declare.model_copy(update={"by": "ally:ally-1"}))
+
+
+def test_after_close_the_next_escalation_gets_suffix_two() -> None:
+    log = play(open_or_join("s1"), Close(by="municipality:oov-1", reason="rustig", now=at(60)))
+    events = run(log, open_or_join("s2", minutes=120))
+    assert isinstance(events[0], EscalationOpened)
+    assert events[0].escalation_id == f"{AREA}_{THEME}-2"
+
+
+# ---------------------------------------------------------------- the alert ladder
+
+
+def test_unacknowledged_timers_climb_rounds_then_levels_until_exhausted() -> None:
+    log = play(open_or_join())
+    steps = [(0, 1), (0, 2), (1, 1), (2, 1)]
+    for (level, round_), (next_level, next_round) in itertools.pairwise(steps):
+        events = run(log, timer(level, round_))
+        assert types(events) == ["AckTimeoutElapsed", "CrisisAlertIssued", "AckTimerSet"]
+        alert = events[1]
+        assert isinstance(alert, CrisisAlertIssued)
+        assert (alert.level, alert.round) == (next_level, next_round)
+        log += events
+    last = run(log, timer(2, 1))
+    assert len(last) == 1 and isinstance(last[0], AckTimeoutElapsed) and last[0].exhausted
+
+
+def test_a_stale_or_duplicate_timer_yields_nothing() -> None:
+    log = play(open_or_join(), timer(0, 1))
+    assert run(log, timer(0, 1)) == []  # redelivered
+    assert run(log, timer(1, 1)) == []  # not armed yet
+    assert run(log, TimerElapsed(timer_id="bogus", policy=POLICY, now=at(6))) == []
+
+
+def test_after_acknowledgement_the_timer_yields_nothing() -> None:
+    log = play(open_or_join(), Acknowledge(by="municipality:oov-1", now=at(2)))
+    assert isinstance(log[-1], EscalationAcknowledged)
+    assert run(log, timer(0, 1)) == []
+
+
+def test_acknowledging_twice_or_with_nothing_open_is_refused() -> None:
+    ack = Acknowledge(by="police:tc-1", now=at(1))
+    with pytest.raises(NotFound):
+        run([], ack)
+    log = play(open_or_join(), ack)
+    with pytest.raises(Conflict, match="police:tc-1"):
+        run(log, ack)
+
+
+def test_resolving_twice_is_refused() -> None:
+    log = play(open_or_join(), Resolve(by="police:tc-1", reason="voorbij", now=at(30)))
+    with pytest.raises(Conflict):
+        run(log, Resolve(by="police:tc-1", now=at(31)))
+
+
+# ---------------------------------------------------------------- convening and quorum
+
+
+def call(quorum: int = 2, required: tuple[str, ...] = ("youth", "turkish")) -> CallConvening:
+    return CallConvening(
+        convening_id="c1",
+        starts_at=at(60),
+        mode="in_person",
+        place="buurthuis",
+        invited=("a1", "a2", "a3", "a4"),
+        required_communities=required,
+        quorum=quorum,
+        rsvp_deadline=at(40),
+        now=at(1),
+    )
+
+
+def rsvp(ally: str, answer: RsvpAnswer = "attending", *communities: str) -> RecordRsvp:
+    return RecordRsvp(
+        convening_id="c1", ally_id=ally, answer=answer, communities=communities, now=at(3)
+    )
+
+
+def test_convening_may_be_called_before_acknowledgement() -> None:
+    events = play(open_or_join(), call())
+    called = events[-1]
+    assert isinstance(called, ConveningCalled)
+    assert called.remind_at == at(1) + (at(40) - at(1)) / 2
+    assert run(events, call()) == []  # a retried call
+
+
+def test_quorate_only_when_required_communities_are_covered_and_exactly_once() -> None:
+    log = play(open_or_join(), call(), rsvp("a1", "attending", "youth"), rsvp("a2"))
+    # Two attending (the quorum), but nobody covers "turkish": not quorate.
+    assert not any(isinstance(e, ConveningQuorate) for e in log)
+    events = run(log, rsvp("a3", "attending", "turkish"))
+    assert types(events) == ["RsvpRecorded", "ConveningQuorate"]
+    quorate = events[1]
+    assert isinstance(quorate, ConveningQuorate)
+    assert quorate.attending == ("a1", "a2", "a3")
+    assert quorate.covered_communities == ("turkish", "youth")
+    log += events
+    # Someone withdraws and comes back: recorded, but quorate is not announced again.
+    log += run(log, rsvp("a2", "not_attending"))
+    again = run(log, rsvp("a2", "attending"))
+    assert types(again) == ["RsvpRecorded"]
+
+
+def test_a_changed_answer_replaces_the_previous_one() -> None:
+    log = play(open_or_join(), call(required=()), rsvp("a1"), rsvp("a1", "not_attending"))
+    assert types(run(log, rsvp("a2"))) == ["RsvpRecorded"]  # a1 no longer counts
+    assert run(log, rsvp("a1", "not_attending")) == []  # identical answer: nothing new
+
+
+def test_rsvp_from_an_ally_not_invited_is_refused() -> None:
+    log = play(open_or_join(), call())
+    with pytest.raises(NotFound):
+        run(log, rsvp("stranger"))
+
+
+def test_reminder_and_deadline_fire_once_and_convened_records_attendance() -> None:
+    log = play(open_or_join(), call(required=()), rsvp("a1"), rsvp("a2", "later"))
+    called = next(e for e in log if isinstance(e, ConveningCalled))
+    remind = RsvpReminder(timer_id=called.reminder_timer_id, now=at(20))
+    reminded = run(log, remind)
+    assert isinstance(reminded[0], RsvpReminderDue)
+    assert reminded[0].not_answered == ("a2", "a3", "a4")
+    log += reminded
+    assert run(log, remind) == []
+    deadline = RsvpDeadline(timer_id=called.deadline_timer_id, now=at(40))
+    passed = run(log, deadline)
+    assert isinstance(passed[0], RsvpDeadlinePassed) and not passed[0].quorate
+    log += passed
+    assert run(log, deadline) == []
+    done = run(log, MarkConvened(convening_id="c1", now=at(60)))
+    assert isinstance(done[0], Convened) and done[0].attending == ("a1",)
+
+
+def test_convening_validation() -> None:
+    log = play(open_or_join())
+    with pytest.raises(DomainError, match="quorum"):
+        run(log, call(quorum=5))
+    with pytest.raises(NotFound):
+        run(log, rsvp("a1"))
+
+
+def test_closing_frees_the_slot() -> None:
+    log = play(open_or_join(), Close(by="police:tc-1", reason="vals alarm", now=at(5)))
+    assert isinstance(log[-1], EscalationClosed)
+    state = escalation_decider.fold(log)
+    assert state.current is None and state.opened_count == 1
+    assert isinstance(run(log, open_or_join("s9"))[0], EscalationOpened)
+    with pytest.raises(NotFound):
+        run(log, Acknowledge(by="police:tc-1", now=at(6)))
+
+
+def test_rsvp_recorded_keeps_the_communities_for_a_pure_quorum_check() -> None:
+    log = play(open_or_join(), call(), rsvp("a1", "attending", "youth", "youth"))
+    recorded = log[-1]
+    assert isinstance(recorded, RsvpRecorded) and recorded.communities == ("youth",)
