@@ -1,0 +1,112 @@
+"""What the notifier sends (an :class:`AlertMessage`) and to whom (a :class:`Recipient`).
+
+The message carries codes and numbers only; :attr:`AlertMessage.headline_nl` and
+:attr:`AlertMessage.body_nl` render the Dutch text through :mod:`services.notify.texts_nl`.
+It holds no personal data: no names, phone numbers or signal texts, only counts, roles and the
+community keys of coverage gaps (areas where no ally represents a community).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from events.envelope import AreaCode, AwareDatetime, Token
+from events.escalation import Recipient
+from services.notify import texts_nl
+
+BandCode = Literal["normal", "elevated", "high", "critical"]
+"""The tension band codes of ``projections.tension_map.Band`` (its members are accepted)."""
+TrendCode = Literal["rising", "steady", "falling"]
+Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+RoleCode = Literal["ally", "police", "municipality"]
+
+
+class CallListSummary(BaseModel):
+    """Numbers from the call list (belijst) for this escalation; never who is on it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    allies: int = Field(default=0, ge=0, description="allies to call")
+    unreachable: int = Field(default=0, ge=0, description="allies that cannot be called")
+    duty_contacts: int = Field(default=0, ge=0, description="on-duty police/municipality")
+
+
+class AlertMessage(BaseModel):
+    """One alert about one escalation round, as sent to every recipient."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alert_id: Token
+    escalation_id: Token
+    level_name: str = Field(min_length=1, max_length=80)
+    round: int = Field(ge=1)
+    area: AreaCode
+    area_name: str = Field(min_length=1, max_length=120)
+    themes: tuple[Key, ...] = Field(default=(), max_length=10)
+    band: BandCode
+    trend: TrendCode
+    score: float = Field(ge=0)
+    suggested_grip: int | None = Field(default=None, ge=0, le=5)
+    signal_count: int = Field(ge=0)
+    signal_roles: tuple[RoleCode, ...] = ()
+    call_list: CallListSummary = CallListSummary()
+    coverage_gaps: tuple[Key, ...] = Field(default=(), max_length=20)
+    sent_at: AwareDatetime
+    ack_url: str | None = Field(default=None, max_length=300)
+
+    @field_validator("band", "trend", mode="before")
+    @classmethod
+    def _enum_value(cls, value: Any) -> Any:
+        # Accept the StrEnum members of projections.tension_map; store the plain code.
+        return str(value) if isinstance(value, str) else value
+
+    def _fields_nl(self) -> dict[str, Any]:
+        return {
+            "alert_id": self.alert_id,
+            "escalation_id": self.escalation_id,
+            "level_name": self.level_name,
+            "round": self.round,
+            "area": self.area,
+            "area_name": self.area_name,
+            "band_nl": texts_nl.band_nl(self.band),
+            "trend_nl": texts_nl.trend_nl(self.trend),
+            "themes_nl": texts_nl.themes_nl(self.themes),
+            "score": texts_nl.score_nl(self.score),
+            "signal_count": self.signal_count,
+            "roles_nl": texts_nl.roles_nl(self.signal_roles),
+            "grip_nl": texts_nl.grip_nl(self.suggested_grip),
+            "allies": self.call_list.allies,
+            "unreachable": self.call_list.unreachable,
+            "duty_contacts": self.call_list.duty_contacts,
+            "gaps_nl": texts_nl.gaps_nl(self.coverage_gaps),
+            "sent_nl": texts_nl.datetime_nl(self.sent_at),
+            "ack_nl": texts_nl.ack_nl(self.ack_url),
+        }
+
+    @property
+    def headline_nl(self) -> str:
+        return texts_nl.HEADLINE.format(**self._fields_nl())
+
+    @property
+    def body_nl(self) -> str:
+        return texts_nl.BODY.format(**self._fields_nl())
+
+    @property
+    def console_nl(self) -> str:
+        fields = self._fields_nl()
+        return texts_nl.CONSOLE.format(headline=texts_nl.HEADLINE.format(**fields), **fields)
+
+    @property
+    def cap_instruction_nl(self) -> str:
+        return texts_nl.CAP_INSTRUCTION.format(**self._fields_nl())
+
+    def payload(self) -> dict[str, Any]:
+        """JSON body for webhooks: the message's fields plus the Dutch headline and body."""
+        data = self.model_dump(mode="json")
+        data["headline_nl"] = self.headline_nl
+        data["body_nl"] = self.body_nl
+        return data
+
+__all__ = ["AlertMessage", "CallListSummary", "Recipient"]

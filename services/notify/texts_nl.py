@@ -1,0 +1,153 @@
+"""The notifier's Dutch user-facing text, in one place: headline, body, e-mail, console and CAP.
+
+Codes (``high``, ``rising``, ``demonstration``, ``turkish``) stay English in events and
+messages; only this module turns them into Dutch. Theme and community labels come from
+:mod:`projections.labels_nl` when it is importable; otherwise the raw code is shown (an
+unknown code is shown as is rather than hidden).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from functools import cache
+from types import MappingProxyType
+from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+BAND_NL: Final[Mapping[str, str]] = MappingProxyType(
+    {"normal": "normaal", "elevated": "verhoogd", "high": "hoog", "critical": "kritiek"}
+)
+TREND_NL: Final[Mapping[str, str]] = MappingProxyType(
+    {"rising": "stijgend", "steady": "stabiel", "falling": "dalend"}
+)
+ROLE_NL: Final[Mapping[str, str]] = MappingProxyType(
+    {"ally": "bondgenoten", "police": "politie", "municipality": "gemeente"}
+)
+
+HEADLINE: Final = "Spanning {band_nl} in {area_name}: {themes_nl}"
+BODY: Final = (
+    "Escalatie {escalation_id}: {level_name} (ronde {round}).\n"
+    "Spanningsniveau: {band_nl} (score {score}), trend {trend_nl}.\n"
+    "Gebied: {area_name} ({area}).\n"
+    "Thema's: {themes_nl}.\n"
+    "Signalen: {signal_count} ({roles_nl}).\n"
+    "GRIP-advies: {grip_nl}.\n"
+    "Belijst: {allies} bondgenoten te bellen, {unreachable} niet bereikbaar, "
+    "{duty_contacts} dienstdoende contactpersonen.\n"
+    "Dekkingsgaten: {gaps_nl}.\n"
+    "Verzonden: {sent_nl}.\n"
+    "\n"
+    "Bevestig ontvangst via {ack_nl}."
+)
+NO_GRIP: Final = "geen GRIP (reguliere afhandeling)"
+GRIP: Final = "GRIP {level}"
+NO_GAPS: Final = "geen"
+NO_ROLES: Final = "geen bron"
+DEFAULT_ACK: Final = "het dashboard van de crisisorganisatie"
+NONE_THEMES: Final = "geen thema"
+
+CONSOLE: Final = (
+    "[ALERT {alert_id}] {headline}\n"
+    "  GRIP-advies: {grip_nl} | trend {trend_nl} | signalen {signal_count} | "
+    "dekkingsgaten: {gaps_nl}\n"
+)
+
+CAP_EVENT: Final = "Maatschappelijke spanning"
+CAP_RESTRICTION: Final = (
+    "Alleen voor de crisisorganisatie; bevat gevoelige informatie over gemeenschappen"
+)
+CAP_INSTRUCTION: Final = "GRIP-advies: {grip_nl}. Bevestig ontvangst via {ack_nl}."
+CAP_SENDER_NAME: Final = "Bondgenotenaanpak"
+
+_TIMEZONE_NAME: Final = "Europe/Amsterdam"
+
+
+def _label_function(name: str) -> Callable[[str], str] | None:
+    """``projections.labels_nl.<name>``, imported on first use; ``None`` when unavailable."""
+    try:
+        module = importlib.import_module("projections.labels_nl")
+    except ImportError:
+        return None
+    function = getattr(module, name, None)
+    return function if callable(function) else None
+
+
+@cache
+def _theme_labeller() -> Callable[[str], str] | None:
+    return _label_function("theme_label")
+
+
+@cache
+def _community_labeller() -> Callable[[str], str] | None:
+    return _label_function("community_label")
+
+
+def theme_nl(theme: str) -> str:
+    labeller = _theme_labeller()
+    return str(labeller(theme)) if labeller is not None else theme
+
+
+def community_nl(community: str) -> str:
+    labeller = _community_labeller()
+    return str(labeller(community)) if labeller is not None else community
+
+
+def band_nl(band: str) -> str:
+    return BAND_NL.get(band, band)
+
+
+def trend_nl(trend: str) -> str:
+    return TREND_NL.get(trend, trend)
+
+
+def join_nl(items: Iterable[str], empty: str) -> str:
+    """``a``, ``a en b``, ``a, b en c``."""
+    values = list(items)
+    if not values:
+        return empty
+    if len(values) == 1:
+        return values[0]
+    return ", ".join(values[:-1]) + " en " + values[-1]
+
+
+def themes_nl(themes: Iterable[str]) -> str:
+    return join_nl((theme_nl(t) for t in themes), NONE_THEMES)
+
+
+def gaps_nl(communities: Iterable[str]) -> str:
+    return join_nl((community_nl(c) for c in communities), NO_GAPS)
+
+
+def roles_nl(roles: Iterable[str]) -> str:
+    return join_nl((ROLE_NL.get(r, r) for r in roles), NO_ROLES)
+
+
+def grip_nl(level: int | None) -> str:
+    return NO_GRIP if not level else GRIP.format(level=level)
+
+
+def score_nl(score: float) -> str:
+    """Dutch decimal comma: ``3,4``."""
+    return f"{score:.1f}".replace(".", ",")
+
+
+@cache
+def _local_zone() -> ZoneInfo | None:
+    try:
+        return ZoneInfo(_TIMEZONE_NAME)
+    except ZoneInfoNotFoundError:  # no tz database on this host: show UTC
+        return None
+
+
+def datetime_nl(value: datetime) -> str:
+    """``14-03-2025 21:05`` in Dutch local time (or ``... UTC`` without a tz database)."""
+    zone = _local_zone()
+    if zone is None:
+        return value.strftime("%d-%m-%Y %H:%M UTC")
+    return value.astimezone(zone).strftime("%d-%m-%Y %H:%M")
+
+
+def ack_nl(ack_url: str | None) -> str:
+    return ack_url or DEFAULT_ACK
