@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 # Importing the catalogue modules registers every event type.
+from events import escalation as escalation
 from events import network as network
+from events import notification as notification
 from events import signals as signals
-from events import escalation as escalation  # noqa: E402
-from events import notification as notification  # noqa: E402
