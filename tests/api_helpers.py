@@ -29,8 +29,11 @@ async def seed_network(client: httpx.AsyncClient, service: Service) -> None:
                 "areas": [AREA],
                 "themes": ["demonstration"],
                 "consent_to_be_called": True,
-                "personal": {"name": f"Bondgenoot {ally_id}", "phone": "+31 6 1234 5678",
-                             "communities": communities},
+                "personal": {
+                    "name": f"Bondgenoot {ally_id}",
+                    "phone": "+31 6 1234 5678",
+                    "communities": communities,
+                },
             },
             headers=ACTOR,
         )

@@ -116,8 +116,12 @@ async def test_membership_errors_are_precise(service: Service) -> None:
         await seed_network(client, service)
         dup = await client.post(
             "/api/v1/networks/nw-stad/allies",
-            json={"ally_id": "a1", "areas": ["GM0034-stad"], "consent_to_be_called": True,
-                  "personal": {"name": "X", "phone": "+31 6 1111 1111"}},
+            json={
+                "ally_id": "a1",
+                "areas": ["GM0034-stad"],
+                "consent_to_be_called": True,
+                "personal": {"name": "X", "phone": "+31 6 1111 1111"},
+            },
             headers={"X-Actor": "municipality:oov"},
         )
         unknown = await client.delete(
