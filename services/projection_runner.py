@@ -4,9 +4,9 @@
   batches and applied strictly in log order by one task (no concurrent handling, so no reorder).
 * Truth of progress: the snapshot, which stores the state *and* the log position it reflects in
   one object (JetStream object store), so they can never disagree. On start the runner loads it
-  and, if the durable consumer is ahead of the snapshot (a crash after acking, before saving),
-  re-creates the consumer at ``checkpoint + 1``. Events at or below the checkpoint are skipped:
-  a redelivered event changes nothing.
+  and, if the durable consumer has delivered past the snapshot (a crash after acking, or with
+  messages in flight), re-creates the consumer at ``checkpoint + 1``. Events at or below the
+  checkpoint are skipped: a redelivered event changes nothing.
 * Failures: an event that cannot be decoded, or whose ``evolve`` raises after a few tries, is
   parked in the dead-letter stream with the reason and the runner goes on; the rest is not
   blocked. Infrastructure errors (NATS down, snapshot write failed) do not skip anything: the
@@ -123,8 +123,11 @@ class ProjectionRunner(Generic[S]):
         exists = False
         try:
             info = await self._js.consumer_info(stream, name)
-            if (info.ack_floor.stream_seq if info.ack_floor else 0) > self.checkpoint:
-                # Acked beyond what the snapshot holds: those events must be applied again.
+            delivered = info.delivered.stream_seq if info.delivered else 0
+            if delivered > self.checkpoint:
+                # Delivered beyond what our state holds (acked before the snapshot, or still
+                # pending and only redelivered after ack_wait, i.e. after later events): start
+                # again right after the checkpoint so events are applied once and in order.
                 await self._js.delete_consumer(stream, name)
             else:
                 exists = True
@@ -227,17 +230,30 @@ class ProjectionRunner(Generic[S]):
         )
 
     async def wait_for(self, position: int, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
-        """Wait until the projection reflects the log up to ``position`` (read-your-writes)."""
+        """Wait until the projection reflects the log up to ``position`` (read-your-writes).
 
-        async def reached() -> None:
-            async with self._advanced:
-                await self._advanced.wait_for(lambda: self.checkpoint >= position)
-
-        try:
-            await asyncio.wait_for(reached(), timeout)
-        except TimeoutError:
-            return False
+        The checkpoint only reaches the last event of the kinds this projection reads, so it
+        is also caught up when its consumer has nothing pending: every matching event was
+        delivered, applied and then acknowledged."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.checkpoint < position:
+            if await self._drained():
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(0.05, remaining)), self._advanced:
+                    await self._advanced.wait()
         return True
+
+    async def _drained(self) -> bool:
+        try:
+            info = await self._js.consumer_info(self._topology.events_stream, self.consumer_name)
+        except NotFoundError:
+            return False
+        return not info.num_pending and not info.num_ack_pending
 
     async def rebuild(self) -> None:
         """Fold the whole log from scratch, save the snapshot, restart the consumer after it."""
