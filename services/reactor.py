@@ -1,0 +1,170 @@
+"""Reactors: durable consumers that turn recorded events into actions (commands, schedules,
+notifications). Unlike projections they keep no state of their own: progress is the consumer's
+acknowledgement, and every handler is idempotent (deterministic ids, deciders that ignore what
+was already done), so a redelivery after a crash repeats nothing that matters.
+
+* Ordered by default: one message at a time, acknowledged after its handler finished.
+  ``concurrency > 1`` handles messages in parallel tasks (for slow side effects such as
+  deliveries with backoff); each is acknowledged when its own task ends.
+* A handler failure is retried in place with backoff (NATS hiccups, conflicts); after
+  ``MAX_TRIES`` the message is parked in the dead-letter stream with the reason and acknowledged.
+  Nothing is dropped, and one poison message does not stall the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import structlog
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from services.deadletter import park
+from services.eventstore import RawEvent
+from services.nats.topology import Topology
+
+log = structlog.get_logger(__name__)
+
+MAX_TRIES = 5
+FETCH_BATCH = 64
+ACK_WAIT_S = 60.0
+Handler = Callable[[RawEvent], Awaitable[None]]
+
+
+class Reactor:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        topology: Topology,
+        *,
+        name: str,
+        stream: str,
+        filter_subjects: Sequence[str],
+        handle: Handler,
+        concurrency: int = 1,
+        deliver_new_only: bool = False,
+    ) -> None:
+        self.js = js
+        self.topology = topology
+        self.name = name
+        self.stream = stream
+        self.filter_subjects = list(filter_subjects)
+        self.handle = handle
+        self.concurrency = concurrency
+        self.deliver_new_only = deliver_new_only
+        self.handled = 0
+        self.parked = 0
+        self._slots = asyncio.Semaphore(concurrency)
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    async def _bind(self) -> Any:
+        try:
+            await self.js.consumer_info(self.stream, self.name)
+        except NotFoundError:
+            await self.js.add_consumer(
+                self.stream,
+                ConsumerConfig(
+                    durable_name=self.name,
+                    name=self.name,
+                    deliver_policy=DeliverPolicy.NEW
+                    if self.deliver_new_only
+                    else DeliverPolicy.ALL,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    ack_wait=ACK_WAIT_S,
+                    max_deliver=-1,
+                    max_ack_pending=max(FETCH_BATCH, self.concurrency * 4),
+                    filter_subjects=self.filter_subjects,
+                ),
+            )
+        return await self.js.pull_subscribe_bind(durable=self.name, stream=self.stream)
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        pause = 0.1
+        while True:
+            try:
+                sub = await self._bind()
+                if ready is not None:
+                    ready.set()
+                pause = 0.1
+                try:
+                    await self._consume(sub)
+                finally:
+                    # A subscription left behind would stall the connection's drain on exit.
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+            except asyncio.CancelledError:
+                for task in self._inflight:
+                    task.cancel()
+                raise
+            except Exception as exc:
+                log.warning("reactor.interrupted", reactor=self.name, error=type(exc).__name__)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+    async def _consume(self, sub: Any) -> None:
+        while True:
+            try:
+                msgs = await sub.fetch(FETCH_BATCH, timeout=1.0)
+            except TimeoutError:
+                continue
+            for msg in msgs:
+                if self.concurrency == 1:
+                    await self._process(msg)
+                else:
+                    await self._slots.acquire()
+                    task = asyncio.create_task(self._process(msg, release=True))
+                    self._inflight.add(task)
+                    task.add_done_callback(self._inflight.discard)
+
+    async def _process(self, msg: Any, *, release: bool = False) -> None:
+        try:
+            raw = RawEvent(
+                int(msg.metadata.sequence.stream), msg.subject, dict(msg.headers or {}), msg.data
+            )
+            heartbeat = asyncio.create_task(_keep_alive(msg))
+            try:
+                await self._handle_with_retries(raw)
+            finally:
+                heartbeat.cancel()
+            await msg.ack()
+            self.handled += 1
+        finally:
+            if release:
+                self._slots.release()
+
+    async def _handle_with_retries(self, raw: RawEvent) -> None:
+        delay = 0.1
+        for attempt in range(1, MAX_TRIES + 1):
+            try:
+                await self.handle(raw)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if attempt == MAX_TRIES:
+                    reason = f"{type(exc).__name__}: {exc}"
+                    await park(self.js, self.topology, self.name, raw, reason)
+                    self.parked += 1
+                    log.error(
+                        "reactor.dead_letter",
+                        reactor=self.name,
+                        position=raw.position,
+                        event_id=raw.headers.get("ce-id"),
+                        error=type(exc).__name__,
+                    )
+                    return
+                log.debug("reactor.retry", reactor=self.name, attempt=attempt)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+
+async def _keep_alive(msg: Any) -> None:
+    """Long handlers (deliveries with backoff) tell JetStream they are still at work."""
+    with contextlib.suppress(Exception):
+        while True:
+            await asyncio.sleep(ACK_WAIT_S / 3)
+            await msg.in_progress()
