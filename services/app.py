@@ -17,8 +17,12 @@ from services.clock import Clock
 from services.http.api import ApiDeps, create_api
 from services.intake import SignalIntake
 from services.nats_api import create_broker
+from services.notifier import Notifier
+from services.processes import channels, load_policies, reactors, start_reactors
+from services.reactor import Reactor
 from services.readmodels import ReadModels
 from services.settings import Settings
+from services.workflow import Workflow
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +40,9 @@ class Service:
     infra: Infrastructure
     read: ReadModels
     intake: SignalIntake
+    workflow: Workflow
+    notifier: Notifier
+    reactors: list[Reactor]
     broker: NatsBroker
     http: _Uvicorn
 
@@ -49,13 +56,27 @@ class Service:
 async def running(
     settings: Settings, clock: Clock | None = None, *, projections_only: bool = False
 ) -> AsyncIterator[Service]:
-    async with infrastructure(settings, clock) as infra, asyncio.TaskGroup() as tasks:
+    policies = load_policies(settings)  # fail before starting anything if the policy is wrong
+    async with (
+        infrastructure(settings, clock) as infra,
+        channels(settings) as channel_map,
+        asyncio.TaskGroup() as tasks,
+    ):
         read = ReadModels(infra.store, infra.clock)
         loops = await read.start(tasks)
         themes = frozenset(DEFAULT_THEMES)
         intake = SignalIntake(infra.store, infra.clock, lambda: themes, read.known_network)
-        broker = create_broker(infra.nats_url, infra.topology, intake)
-        api = create_api(ApiDeps(infra.store, infra.clock, intake, read, themes))
+        workflow = Workflow(infra.store, infra.clock, read, policies)
+        http_url = f"http://{settings.http_host}:{settings.http_port}"
+        notifier = Notifier(
+            infra.store,
+            infra.clock,
+            channel_map,
+            policies,
+            ack_url=f"{settings.public_url or http_url}/api/v1/escalations",
+        )
+        broker = create_broker(infra.nats_url, infra.topology, intake, workflow)
+        api = create_api(ApiDeps(infra.store, infra.clock, intake, read, themes, workflow))
         http = _Uvicorn(
             uvicorn.Config(
                 api,
@@ -66,9 +87,11 @@ async def running(
                 lifespan="off",
             )
         )
-        service = Service(infra, read, intake, broker, http)
+        all_reactors = [] if projections_only else reactors(infra, read, workflow, notifier)
+        service = Service(infra, read, intake, workflow, notifier, all_reactors, broker, http)
         try:
             if not projections_only:
+                loops += await start_reactors(tasks, all_reactors)
                 await broker.start()
                 loops.append(tasks.create_task(http.serve(), name="http"))
                 while not http.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event

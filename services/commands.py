@@ -72,7 +72,11 @@ async def execute(
                 actor=meta.actor,
                 source=meta.source,
                 recorded_at=now,
-                correlation_id=meta.correlation_id or meta.command_id,
+                # Events of one incident share its escalation id as correlation id, so an
+                # after-action review pulls the whole incident from the log by that id.
+                correlation_id=getattr(event, "escalation_id", None)
+                or meta.correlation_id
+                or meta.command_id,
                 causation_id=meta.causation_id or meta.command_id,
                 event_id=deterministic_id(meta.command_id, str(i)),
             )

@@ -10,6 +10,7 @@ from typing import Any
 from domain.intake import KnownNetwork
 from projections.base import fold
 from projections.call_lists import CallList, CallListProjection, CallListState, call_list
+from projections.escalations import EscalationsProjection
 from projections.tension_map import TensionMapProjection, TensionMapView, tension_view
 from services.clock import Clock
 from services.eventstore import EventStore
@@ -23,10 +24,11 @@ class ReadModels:
         self.tension_projection = TensionMapProjection()
         self.tension = ProjectionRunner(store, self.tension_projection)
         self.calls = ProjectionRunner(store, CallListProjection())
+        self.escalations = ProjectionRunner(store, EscalationsProjection())
 
     @property
     def runners(self) -> list[ProjectionRunner[Any]]:
-        return [self.tension, self.calls]
+        return [self.tension, self.calls, self.escalations]
 
     async def start(self, group: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
         """Start every runner and wait until each has loaded its snapshot and bound its consumer."""

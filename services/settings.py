@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+DEFAULT_POLICY = Path(__file__).parent / "config" / "escalation-policy.toml"
+
 
 def _env_float(name: str, default: float) -> float:
     raw = os.environ.get(name)
@@ -25,6 +27,15 @@ class Settings:
     subject_prefix: str = "bg"
     duplicate_window_s: float = 120.0
     source: str = "/bondgenoten"
+    escalation_policy: Path = DEFAULT_POLICY
+    """TOML file with the escalation policy per municipality (see that file's comments)."""
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_sender: str = "bondgenoten@localhost"
+    cap_sender: str = "bondgenoten@gemeente.example"
+    cap_status: str = "Actual"
+    public_url: str | None = None
+    """Base URL of this service as recipients reach it (acknowledge links in alerts)."""
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -38,4 +49,13 @@ class Settings:
             stream_prefix=os.environ.get("BONDGENOTEN_STREAM_PREFIX", "BG"),
             subject_prefix=os.environ.get("BONDGENOTEN_SUBJECT_PREFIX", "bg"),
             duplicate_window_s=_env_float("BONDGENOTEN_DUPLICATE_WINDOW_S", 120.0),
+            escalation_policy=Path(
+                os.environ.get("BONDGENOTEN_ESCALATION_POLICY", str(DEFAULT_POLICY))
+            ),
+            smtp_host=os.environ.get("BONDGENOTEN_SMTP_HOST") or None,
+            smtp_port=int(os.environ.get("BONDGENOTEN_SMTP_PORT", "25")),
+            smtp_sender=os.environ.get("BONDGENOTEN_SMTP_SENDER", "bondgenoten@localhost"),
+            cap_sender=os.environ.get("BONDGENOTEN_CAP_SENDER", "bondgenoten@gemeente.example"),
+            cap_status=os.environ.get("BONDGENOTEN_CAP_STATUS", "Actual"),
+            public_url=os.environ.get("BONDGENOTEN_PUBLIC_URL") or None,
         )

@@ -31,6 +31,7 @@ from services.nats.topology import Topology, ensure_streams
 from services.settings import Settings
 
 configure_logging("WARNING", json=False)
+DATA = Path(__file__).parent / "data"
 _counter = itertools.count()
 
 
@@ -75,6 +76,7 @@ def settings(nats_server: EmbeddedNats, topology: Topology) -> Settings:
         stream_prefix=topology.stream_prefix,
         subject_prefix=topology.subject_prefix,
         http_port=free_port(),
+        escalation_policy=DATA / "policy-console.toml",
     )
 
 
@@ -117,3 +119,16 @@ async def stream_messages(nc: NatsClient, stream: str) -> list[Msg]:
         with contextlib.suppress(NotFoundError):
             out.append(await js.get_msg(stream, seq))
     return out
+
+
+async def settled(service: Service, quiet_s: float = 0.3) -> int:
+    """Wait until the workflow stops writing and every projection reflects the whole log."""
+    store = service.infra.store
+    while True:
+        last = await store.last_position()
+        for runner in service.read.runners:
+            with contextlib.suppress(TimeoutError):
+                await runner.wait_for(last, timeout=10)
+        await asyncio.sleep(quiet_s)
+        if await store.last_position() == last:
+            return last

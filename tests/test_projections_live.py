@@ -16,7 +16,7 @@ from services.app import Service
 from services.eventstore import EventStore
 from services.readmodels import ReadModels
 from tests.api_helpers import AREA, client_for, seed_network, signal_body
-from tests.conftest import stream_messages
+from tests.conftest import settled, stream_messages
 from tests.factories import T0, at, signal, signal_envelope
 
 
@@ -100,7 +100,7 @@ async def test_rebuild_equals_live(service: Service) -> None:
             body = signal_body(reporter="a1" if i % 2 else "a2", level=1 + i % 5)
             assert (await client.post("/api/v1/signals", json=body)).status_code == 201
     store = service.infra.store
-    assert await service.read.tension.wait_for(await store.last_position())
+    await settled(service)
     fresh = ReadModels(store, service.infra.clock)
     for live, rebuilt in zip(service.read.runners, fresh.runners, strict=True):
         await rebuilt.rebuild()

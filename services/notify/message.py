@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from events.envelope import AreaCode, AwareDatetime, Token
-from events.escalation import Recipient
+from events.escalation import EscalationId, Recipient
 from services.notify import texts_nl
 
 BandCode = Literal["normal", "elevated", "high", "critical"]
@@ -39,7 +39,7 @@ class AlertMessage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     alert_id: Token
-    escalation_id: Token
+    escalation_id: EscalationId
     level_name: str = Field(min_length=1, max_length=80)
     round: int = Field(ge=1)
     area: AreaCode
@@ -108,5 +108,6 @@ class AlertMessage(BaseModel):
         data["headline_nl"] = self.headline_nl
         data["body_nl"] = self.body_nl
         return data
+
 
 __all__ = ["AlertMessage", "CallListSummary", "Recipient"]

@@ -1,0 +1,338 @@
+"""The rapid-convening workflow (snel bijeenroepen): the adapter around the escalation decider.
+
+Three reactors feed it, each idempotent:
+
+* signals -> ``OpenOrJoin`` for each theme, with the live tension picture (opens, joins, or
+  does nothing; one escalation per area x theme while open);
+* escalation events -> durable timers: ``AckTimerSet`` and ``ConveningCalled`` become
+  JetStream scheduled messages (``Nats-Schedule: @at``) in the timers stream; they survive a
+  restart of this service and of NATS;
+* fired timers -> ``TimerElapsed`` / ``RsvpReminder`` / ``RsvpDeadline``. The decider ignores a
+  timer that is stale or already handled, so each fires once in effect.
+
+Events of one incident carry its escalation id as correlation id (see services.commands).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+import structlog
+from pydantic import BaseModel
+
+from domain.errors import NotFound
+from domain.escalation import (
+    Acknowledge,
+    CallConvening,
+    Close,
+    Declare,
+    DeEscalate,
+    EscalationCommand,
+    MarkConvened,
+    OpenOrJoin,
+    RecordRsvp,
+    Resolve,
+    RsvpDeadline,
+    RsvpReminder,
+    TimerElapsed,
+    escalation_decider,
+)
+from domain.policy import EscalationPolicy, policy_for, should_open
+from events.envelope import deterministic_id
+from events.escalation import AckTimerSet, ConveningCalled, RsvpAnswer, slot_ref
+from events.signals import SignalReceived
+from projections.escalations import convening_status, escalation, list_escalations
+from projections.tension_map import Band
+from services.clock import Clock
+from services.commands import CommandMeta, Outcome, execute
+from services.eventstore import EventStore, RawEvent
+from services.nats.jetstream_ext import schedule_headers
+from services.readmodels import ReadModels
+from services.situation import cell_now, situation
+
+log = structlog.get_logger(__name__)
+SOURCE = "/bondgenoten/workflow"
+WORKFLOW = "system:workflow"
+
+
+def slot_of(escalation_id: str) -> tuple[str, str]:
+    """``GM0034-stad_demonstration-2`` -> (``GM0034-stad``, ``demonstration``)."""
+    slot = escalation_id.rsplit("-", 1)[0]
+    area, _, theme = slot.partition("_")
+    if not area or not theme:
+        raise NotFound(f"unknown escalation {escalation_id}", field="escalation_id")
+    return area, theme
+
+
+class TimerPayload(BaseModel):
+    kind: str  # ack | rsvp_reminder | rsvp_deadline
+    timer_id: str
+    escalation_id: str
+
+
+class Workflow:
+    def __init__(
+        self,
+        store: EventStore,
+        clock: Clock,
+        read: ReadModels,
+        policies: Mapping[str, EscalationPolicy],
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.read = read
+        self.policies = policies
+        self._last_written = 0
+
+    async def _run(
+        self,
+        escalation_id_or_slot: tuple[str, str],
+        command: EscalationCommand,
+        *,
+        command_id: str,
+        actor: str,
+        causation: str | None = None,
+    ) -> Outcome:
+        area, theme = escalation_id_or_slot
+        meta = CommandMeta(
+            command_id=command_id, actor=actor, source=SOURCE, causation_id=causation
+        )
+        ref = slot_ref(area, theme)
+        outcome = await execute(self.store, self.clock, ref, escalation_decider, command, meta)
+        if outcome.result is not None:
+            self._last_written = max(self._last_written, outcome.result.version)
+        return outcome
+
+    def _is_open(self, area: str, theme: str) -> bool:
+        return any(
+            r.area == area and r.theme == theme
+            for r in list_escalations(self.read.escalations.state, open_only=True)
+        )
+
+    # -- reactions ---------------------------------------------------------------------------
+
+    async def on_signal(self, raw: RawEvent) -> None:
+        env = raw.decode()
+        signal: SignalReceived = env.data
+        # Judge with the picture that includes this signal, and with our own earlier decisions.
+        await self.read.tension.wait_for(raw.position)
+        await self.read.escalations.wait_for(self._last_written)
+        now = self.clock.now()
+        policy = policy_for(self.policies, signal.area)
+        for theme in signal.themes:
+            cell = cell_now(self.read, signal.area, theme, now)
+            band = cell.band.value if cell else Band.NORMAL.value
+            reporters = cell.distinct_reporters if cell else 1
+            roles = cell.distinct_roles if cell else 1
+            wanted = should_open(policy, band, reporters, roles, signal.major_incident)  # type: ignore[arg-type]
+            if not wanted and not self._is_open(signal.area, theme):
+                continue  # nothing to open or join: spare a load of the slot
+            picture = situation(
+                self.read,
+                signal.area,
+                theme,
+                signal.communities,
+                now,
+                major_incident=signal.major_incident,
+            )
+            command = OpenOrJoin(
+                now=now,
+                area=signal.area,
+                theme=theme,
+                signal_id=signal.signal_id,
+                reason=f"band {band}, {reporters} reporters, {roles} roles",
+                situation=picture,
+                policy=policy,
+                distinct_reporters=reporters,
+                distinct_roles=roles,
+                major_incident=signal.major_incident,
+            )
+            await self._run(
+                (signal.area, theme),
+                command,
+                command_id=deterministic_id("open-or-join", env.id, theme),
+                actor=WORKFLOW,
+                causation=env.id,
+            )
+
+    async def on_escalation_event(self, raw: RawEvent) -> None:
+        """Turn timer decisions into scheduled messages (publishing is idempotent per timer)."""
+        kind = raw.headers.get("ce-type")
+        if kind not in (AckTimerSet.TYPE, ConveningCalled.TYPE):
+            return
+        event = raw.decode().data
+        if isinstance(event, AckTimerSet):
+            await self.schedule(
+                event.due_at,
+                TimerPayload(
+                    kind="ack", timer_id=event.timer_id, escalation_id=event.escalation_id
+                ),
+            )
+        elif isinstance(event, ConveningCalled):
+            if event.remind_at is not None:
+                await self.schedule(
+                    event.remind_at,
+                    TimerPayload(
+                        kind="rsvp_reminder",
+                        timer_id=event.reminder_timer_id,
+                        escalation_id=event.escalation_id,
+                    ),
+                )
+            await self.schedule(
+                event.rsvp_deadline,
+                TimerPayload(
+                    kind="rsvp_deadline",
+                    timer_id=event.deadline_timer_id,
+                    escalation_id=event.escalation_id,
+                ),
+            )
+
+    async def schedule(self, at: datetime, payload: TimerPayload) -> None:
+        t = self.store.topology
+        fired = f"{t.subject_prefix}.timer.fired.{payload.timer_id}"
+        body = payload.model_dump_json().encode()
+        if at <= self.clock.now() + timedelta(milliseconds=50):
+            # Already due (e.g. this reactor was down): fire now rather than schedule the past.
+            headers = {"Nats-Msg-Id": f"fired:{payload.timer_id}"}
+            await self.store.js.publish(fired, body, headers=headers)
+            return
+        headers = schedule_headers(at, fired)
+        headers["Nats-Msg-Id"] = f"schedule:{payload.timer_id}"
+        await self.store.js.publish(
+            f"{t.subject_prefix}.timer.at.{payload.timer_id}", body, headers=headers
+        )
+
+    async def on_timer(self, raw: RawEvent) -> None:
+        payload = TimerPayload.model_validate(json.loads(raw.body))
+        now = self.clock.now()
+        area, theme = slot_of(payload.escalation_id)
+        command: EscalationCommand
+        if payload.kind == "ack":
+            policy = policy_for(self.policies, area)
+            picture = situation(self.read, area, theme, (), now)
+            command = TimerElapsed(
+                now=now, timer_id=payload.timer_id, policy=policy, situation=picture
+            )
+        elif payload.kind == "rsvp_reminder":
+            command = RsvpReminder(now=now, timer_id=payload.timer_id)
+        else:
+            command = RsvpDeadline(now=now, timer_id=payload.timer_id)
+        await self._run(
+            (area, theme),
+            command,
+            command_id=deterministic_id("timer", payload.timer_id),
+            actor=WORKFLOW,
+        )
+
+    # -- commands from people and systems ----------------------------------------------------
+
+    async def declare(
+        self,
+        area: str,
+        theme: str,
+        by: str,
+        reason: str,
+        key: str,
+        *,
+        signal_id: str | None = None,
+        communities: Sequence[str] = (),
+        major_incident: bool = False,
+    ) -> Outcome:
+        now = self.clock.now()
+        picture = situation(self.read, area, theme, communities, now, major_incident=major_incident)
+        command = Declare(
+            now=now,
+            area=area,
+            theme=theme,
+            signal_id=signal_id,
+            reason=reason,
+            situation=picture,
+            policy=policy_for(self.policies, area),
+            by=by,
+        )
+        return await self._run((area, theme), command, command_id=key, actor=by)
+
+    async def acknowledge(self, escalation_id: str, by: str, note: str, key: str) -> Outcome:
+        command = Acknowledge(now=self.clock.now(), by=by, note=note)
+        return await self._run(slot_of(escalation_id), command, command_id=key, actor=by)
+
+    async def finish(self, escalation_id: str, how: str, by: str, reason: str, key: str) -> Outcome:
+        now = self.clock.now()
+        command: EscalationCommand
+        if how == "de-escalate":
+            command = DeEscalate(now=now, by=by, reason=reason)
+        elif how == "resolve":
+            command = Resolve(now=now, by=by, reason=reason)
+        else:
+            command = Close(now=now, by=by, reason=reason)
+        return await self._run(slot_of(escalation_id), command, command_id=key, actor=by)
+
+    async def call_convening(
+        self,
+        escalation_id: str,
+        by: str,
+        key: str,
+        *,
+        starts_at: datetime,
+        mode: str,
+        place: str,
+        communities: Sequence[str],
+        rsvp_deadline: datetime,
+        quorum: int | None = None,
+        invited: Sequence[str] | None = None,
+    ) -> Outcome:
+        area, theme = slot_of(escalation_id)
+        if invited is None:
+            calls = self.read.call_list(area, [theme], communities)
+            invited = [e.ally_id for e in calls.entries]
+        if not invited:
+            raise NotFound("nobody to invite: no callable allies for this area", field="invited")
+        command = CallConvening(
+            now=self.clock.now(),
+            convening_id=deterministic_id("convening", escalation_id, key)[:24],
+            starts_at=starts_at,
+            mode=mode,
+            place=place,
+            invited=tuple(invited),
+            required_communities=tuple(communities),
+            quorum=quorum or min(3, len(invited)),
+            rsvp_deadline=rsvp_deadline,
+        )
+        return await self._run((area, theme), command, command_id=key, actor=by)
+
+    def _escalation_of_convening(self, convening_id: str) -> str:
+        status = convening_status(self.read.escalations.state, convening_id)
+        if status is None:
+            raise NotFound(f"unknown convening {convening_id}", field="convening_id")
+        return status.escalation_id
+
+    async def rsvp(self, convening_id: str, ally_id: str, answer: RsvpAnswer, key: str) -> Outcome:
+        escalation_id = self._escalation_of_convening(convening_id)
+        communities: tuple[str, ...] = ()
+        for network in self.read.networks.networks.values():
+            member = network.members.get(ally_id)
+            if member is not None:
+                communities = tuple(member.personal.communities)
+        command = RecordRsvp(
+            now=self.clock.now(),
+            convening_id=convening_id,
+            ally_id=ally_id,
+            answer=answer,
+            communities=communities,
+        )
+        return await self._run(
+            slot_of(escalation_id), command, command_id=key, actor=f"ally:{ally_id}"
+        )
+
+    async def mark_convened(self, convening_id: str, by: str, key: str) -> Outcome:
+        escalation_id = self._escalation_of_convening(convening_id)
+        command = MarkConvened(now=self.clock.now(), convening_id=convening_id)
+        return await self._run(slot_of(escalation_id), command, command_id=key, actor=by)
+
+    def get(self, escalation_id: str) -> object:
+        record = escalation(self.read.escalations.state, escalation_id)
+        if record is None:
+            raise NotFound(f"unknown escalation {escalation_id}", field="escalation_id")
+        return record
