@@ -9,17 +9,22 @@ rejected stream with the reason, like on HTTP.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faststream import ExceptionMiddleware
 from faststream.nats import NatsBroker
 from faststream.nats.annotations import NatsMessage
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from domain.errors import DomainError
 from domain.intake import FieldError, InvalidInput, SignalSubmission, pydantic_errors
+from events.envelope import ACTOR_PATTERN, AreaCode
+from events.signals import Community, Theme
+from services.commands import Outcome
 from services.intake import SignalIntake
 from services.nats.topology import Topology
+from services.workflow import Workflow
 
 
 class SignalReply(BaseModel):
@@ -35,7 +40,45 @@ def _errors(errors: list[FieldError]) -> dict[str, Any]:
     return {"ok": False, "errors": [e.as_dict() for e in errors]}
 
 
-def create_broker(url: str, topology: Topology, intake: SignalIntake) -> NatsBroker:
+class EscalationCommandIn(BaseModel):
+    """A command on one escalation from an integrated system."""
+
+    model_config = ConfigDict(extra="forbid")
+    escalation_id: str = Field(min_length=1, max_length=128)
+    actor: str = Field(pattern=ACTOR_PATTERN)
+    command_id: str = Field(min_length=1, max_length=128, description="idempotency key")
+    note: str = Field(default="", max_length=500)
+
+
+class DeclareCommandIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    area: AreaCode
+    theme: Theme
+    actor: str = Field(pattern=ACTOR_PATTERN)
+    command_id: str = Field(min_length=1, max_length=128, description="idempotency key")
+    reason: str = Field(min_length=1, max_length=500)
+    communities: list[Community] = []
+    major_incident: bool = False
+
+
+class CommandReply(BaseModel):
+    ok: bool
+    event_types: list[str] = []
+    duplicate: bool = False
+    errors: list[dict[str, str]] = []
+
+
+def _reply(outcome: Outcome) -> CommandReply:
+    return CommandReply(
+        ok=True,
+        event_types=[e.type.removeprefix("nl.bondgenoten.") for e in outcome.events],
+        duplicate=outcome.duplicate,
+    )
+
+
+def create_broker(
+    url: str, topology: Topology, intake: SignalIntake, workflow: Workflow | None = None
+) -> NatsBroker:
     errors = ExceptionMiddleware()
 
     @errors.add_handler(ValidationError, publish=True)
@@ -68,7 +111,52 @@ def create_broker(url: str, topology: Topology, intake: SignalIntake) -> NatsBro
         accepted = await intake.submit_parsed(body, message.body, "nats")
         return SignalReply(ok=True, **accepted.__dict__)
 
+    if workflow is not None:
+        _escalation_handlers(broker, topology, workflow)
     return broker
+
+
+def _escalation_handlers(broker: NatsBroker, topology: Topology, workflow: Workflow) -> None:
+    @broker.subscriber(
+        topology.command_subject("escalation.declare"),
+        title="escalation.declare",
+        description="Police or municipality declare an escalation (opschalen).",
+    )
+    async def declare(body: DeclareCommandIn) -> CommandReply:
+        return _reply(
+            await workflow.declare(
+                body.area,
+                body.theme,
+                body.actor,
+                body.reason,
+                body.command_id,
+                communities=body.communities,
+                major_incident=body.major_incident,
+            )
+        )
+
+    @broker.subscriber(
+        topology.command_subject("escalation.acknowledge"),
+        title="escalation.acknowledge",
+        description="Acknowledge an alert: stops the escalation ladder.",
+    )
+    async def acknowledge(body: EscalationCommandIn) -> CommandReply:
+        return _reply(
+            await workflow.acknowledge(body.escalation_id, body.actor, body.note, body.command_id)
+        )
+
+    def finisher(how: str) -> Callable[[EscalationCommandIn], Awaitable[CommandReply]]:
+        async def finish(body: EscalationCommandIn) -> CommandReply:
+            outcome = await workflow.finish(
+                body.escalation_id, how, body.actor, body.note, body.command_id
+            )
+            return _reply(outcome)
+
+        return finish
+
+    for how in ("de-escalate", "resolve", "close"):
+        subject = topology.command_subject(f"escalation.{how}")
+        broker.subscriber(subject, title=f"escalation.{how}")(finisher(how))
 
 
 def asyncapi_document(topology: Topology) -> str:
@@ -79,7 +167,8 @@ def asyncapi_document(topology: Topology) -> str:
 
     # The document needs the handlers' signatures only: no connection is made.
     intake = SignalIntake(None, SystemClock(), frozenset, lambda _id: None)  # type: ignore[arg-type]
-    broker = create_broker("nats://localhost:4222", topology, intake)
+    workflow = Workflow(None, SystemClock(), None, {})  # type: ignore[arg-type]
+    broker = create_broker("nats://localhost:4222", topology, intake, workflow)
     spec = AsyncAPI(
         broker,
         title="Bondgenoten escalation service: NATS API",

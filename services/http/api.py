@@ -49,8 +49,10 @@ from services.clock import Clock
 from services.commands import CommandMeta, execute
 from services.eventstore import EventStore
 from services.http.errors import install_error_handlers
+from services.http.escalations import escalation_router
 from services.intake import SignalIntake
 from services.readmodels import ReadModels
+from services.workflow import Workflow
 
 API = "/api/v1"
 SOURCE = "/bondgenoten/http"
@@ -63,6 +65,7 @@ class ApiDeps:
     intake: SignalIntake
     read: ReadModels
     themes: frozenset[str]
+    workflow: Workflow
 
 
 class Recorded(BaseModel):
@@ -283,6 +286,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
         }
 
     app.include_router(r)
+    app.include_router(escalation_router(deps.workflow, deps.read, deps.store))
     return app
 
 

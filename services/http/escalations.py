@@ -1,0 +1,222 @@
+"""``/api/v1/escalations`` and ``/api/v1/convenings``: the crisis organisation's side of the
+rapid-convening workflow, plus the after-action review (replayed from the log)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from domain.errors import NotFound
+from events.envelope import ACTOR_PATTERN, AreaCode, Token
+from events.escalation import ConveningMode, RsvpAnswer
+from events.signals import Community, Theme
+from projections.escalations import (
+    ConveningStatus,
+    EscalationRecord,
+    convening_status,
+    list_escalations,
+)
+from services.commands import Outcome
+from services.eventstore import EventStore
+from services.readmodels import ReadModels
+from services.workflow import Workflow
+
+ActorHeader = Annotated[
+    str, Header(alias="X-Actor", pattern=ACTOR_PATTERN, description="who acts, role:id")
+]
+IdempotencyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeclareIn(_In):
+    area: AreaCode
+    theme: Theme
+    reason: str = Field(min_length=1, max_length=500)
+    signal_id: Token | None = None
+    communities: list[Community] = []
+    major_incident: bool = False
+
+
+class NoteIn(_In):
+    note: str = Field(default="", max_length=500)
+
+
+class ReasonIn(_In):
+    reason: str = Field(default="", max_length=500)
+
+
+class ConveningIn(_In):
+    starts_at: AwareDatetime
+    mode: ConveningMode
+    place: str = Field(default="", max_length=200)
+    communities: list[Community] = Field(
+        default_factory=list, description="communities that must be at the table"
+    )
+    rsvp_deadline: AwareDatetime
+    quorum: int | None = Field(default=None, ge=1)
+    invited: list[Token] | None = None
+
+
+class RsvpIn(_In):
+    ally_id: Token
+    answer: RsvpAnswer
+
+
+class Decided(BaseModel):
+    event_ids: list[str]
+    event_types: list[str]
+    position: int | None
+    duplicate: bool
+
+
+class ReviewEntry(BaseModel):
+    position: int | None
+    occurred_at: datetime
+    recorded_at: datetime
+    type: str
+    actor: str
+    subject: str
+    data: dict[str, Any]
+
+
+def decided(outcome: Outcome) -> Decided:
+    return Decided(
+        event_ids=[e.id for e in outcome.events],
+        event_types=[e.type.removeprefix("nl.bondgenoten.") for e in outcome.events],
+        position=outcome.result.version if outcome.result else None,
+        duplicate=outcome.duplicate,
+    )
+
+
+def escalation_router(workflow: Workflow, read: ReadModels, store: EventStore) -> APIRouter:
+    r = APIRouter(prefix="/api/v1", tags=["escalations"])
+
+    def key_of(key: str | None) -> str:
+        return key or uuid.uuid4().hex
+
+    @r.get("/escalations", response_model=list[EscalationRecord])
+    async def escalations(open: bool = False) -> list[EscalationRecord]:
+        return list_escalations(read.escalations.state, open_only=open)
+
+    @r.post(
+        "/escalations",
+        status_code=201,
+        response_model=Decided,
+        summary="Declare an escalation (police, municipality, crisis organisation)",
+    )
+    async def declare(
+        body: DeclareIn, actor: ActorHeader, key: IdempotencyHeader = None
+    ) -> Decided:
+        return decided(
+            await workflow.declare(
+                body.area,
+                body.theme,
+                actor,
+                body.reason,
+                key_of(key),
+                signal_id=body.signal_id,
+                communities=body.communities,
+                major_incident=body.major_incident,
+            )
+        )
+
+    @r.get("/escalations/{escalation_id}", response_model=EscalationRecord)
+    async def get_escalation(escalation_id: str) -> Any:
+        return workflow.get(escalation_id)
+
+    @r.post("/escalations/{escalation_id}/acknowledge", response_model=Decided)
+    async def acknowledge(
+        escalation_id: str, body: NoteIn, actor: ActorHeader, key: IdempotencyHeader = None
+    ) -> Decided:
+        return decided(await workflow.acknowledge(escalation_id, actor, body.note, key_of(key)))
+
+    def finisher(how: str) -> Callable[..., Awaitable[Decided]]:
+        async def finish(
+            escalation_id: str, body: ReasonIn, actor: ActorHeader, key: IdempotencyHeader = None
+        ) -> Decided:
+            outcome = await workflow.finish(escalation_id, how, actor, body.reason, key_of(key))
+            return decided(outcome)
+
+        return finish
+
+    for how in ("de-escalate", "resolve", "close"):
+        r.add_api_route(
+            f"/escalations/{{escalation_id}}/{how}",
+            finisher(how),
+            methods=["POST"],
+            response_model=Decided,
+            name=how.replace("-", "_"),
+        )
+
+    @r.post(
+        "/escalations/{escalation_id}/convenings",
+        status_code=201,
+        response_model=Decided,
+        summary="Convene the network (bijeenroepen)",
+    )
+    async def call_convening(
+        escalation_id: str, body: ConveningIn, actor: ActorHeader, key: IdempotencyHeader = None
+    ) -> Decided:
+        outcome = await workflow.call_convening(
+            escalation_id,
+            actor,
+            key_of(key),
+            starts_at=body.starts_at,
+            mode=body.mode,
+            place=body.place,
+            communities=body.communities,
+            rsvp_deadline=body.rsvp_deadline,
+            quorum=body.quorum,
+            invited=body.invited,
+        )
+        return decided(outcome)
+
+    @r.get("/convenings/{convening_id}", response_model=ConveningStatus)
+    async def get_convening(convening_id: str) -> Any:
+        status = convening_status(read.escalations.state, convening_id)
+        if status is None:
+            raise NotFound(f"unknown convening {convening_id}", field="convening_id")
+        return status
+
+    @r.post("/convenings/{convening_id}/rsvps", status_code=201, response_model=Decided)
+    async def rsvp(convening_id: str, body: RsvpIn, key: IdempotencyHeader = None) -> Decided:
+        return decided(await workflow.rsvp(convening_id, body.ally_id, body.answer, key_of(key)))
+
+    @r.post("/convenings/{convening_id}/convened", response_model=Decided)
+    async def convened(
+        convening_id: str, actor: ActorHeader, key: IdempotencyHeader = None
+    ) -> Decided:
+        return decided(await workflow.mark_convened(convening_id, actor, key_of(key)))
+
+    @r.get(
+        "/escalations/{escalation_id}/review",
+        response_model=list[ReviewEntry],
+        summary="After-action review: every event of the incident, replayed from the log",
+    )
+    async def review(escalation_id: str) -> list[ReviewEntry]:
+        workflow.get(escalation_id)  # 404 for an unknown id
+        t = store.topology
+        kinds = [t.kind_filter("escalation"), t.kind_filter("notification")]
+        return [
+            ReviewEntry(
+                position=e.position,
+                occurred_at=e.occurred_at,
+                recorded_at=e.recorded_at,
+                type=e.type.removeprefix("nl.bondgenoten."),
+                actor=e.actor,
+                subject=e.subject,
+                data=e.data.model_dump(mode="json", exclude={"recipients", "situation"}),
+            )
+            async for e in store.read(filter_subjects=kinds)
+            if e.correlation_id == escalation_id
+        ]
+
+    return r
