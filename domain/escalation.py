@@ -280,7 +280,13 @@ def _open_or_join(cmd: OpenOrJoin | Declare, state: EscalationState) -> list[Dom
         trigger=trigger,
         band=band,
         reason=cmd.reason,
-        signal_ids=(cmd.signal_id,) if cmd.signal_id else (),
+        # The signals that led here belong to the incident, not only the one that tipped it.
+        signal_ids=tuple(
+            dict.fromkeys(
+                [c.signal_id for c in cmd.situation.contributing]
+                + ([cmd.signal_id] if cmd.signal_id else [])
+            )
+        ),
         suggested_grip=cmd.situation.suggested_grip,
         opened_at=cmd.now,
     )
