@@ -63,14 +63,17 @@ class DeclareCommandIn(BaseModel):
 
 class CommandReply(BaseModel):
     ok: bool
+    escalation_id: str | None = None
     event_types: list[str] = []
     duplicate: bool = False
     errors: list[dict[str, str]] = []
 
 
 def _reply(outcome: Outcome) -> CommandReply:
+    ids = [getattr(e.data, "escalation_id", None) for e in outcome.events]
     return CommandReply(
         ok=True,
+        escalation_id=next((i for i in ids if i), None),
         event_types=[e.type.removeprefix("nl.bondgenoten.") for e in outcome.events],
         duplicate=outcome.duplicate,
     )

@@ -71,6 +71,7 @@ class RsvpIn(_In):
 
 
 class Decided(BaseModel):
+    escalation_id: str | None = None
     event_ids: list[str]
     event_types: list[str]
     position: int | None
@@ -88,7 +89,9 @@ class ReviewEntry(BaseModel):
 
 
 def decided(outcome: Outcome) -> Decided:
+    ids = [getattr(e.data, "escalation_id", None) for e in outcome.events]
     return Decided(
+        escalation_id=next((i for i in ids if i), None),
         event_ids=[e.id for e in outcome.events],
         event_types=[e.type.removeprefix("nl.bondgenoten.") for e in outcome.events],
         position=outcome.result.version if outcome.result else None,
@@ -102,6 +105,12 @@ def escalation_router(workflow: Workflow, read: ReadModels, store: EventStore) -
     def key_of(key: str | None) -> str:
         return key or uuid.uuid4().hex
 
+    async def answer(outcome: Outcome) -> Decided:
+        # Read-your-writes: a GET right after this answer already shows the decision.
+        if outcome.result is not None:
+            await read.escalations.wait_for(outcome.result.version, timeout=2.0)
+        return decided(outcome)
+
     @r.get("/escalations", response_model=list[EscalationRecord])
     async def escalations(open: bool = False) -> list[EscalationRecord]:
         return list_escalations(read.escalations.state, open_only=open)
@@ -111,11 +120,13 @@ def escalation_router(workflow: Workflow, read: ReadModels, store: EventStore) -
         status_code=201,
         response_model=Decided,
         summary="Declare an escalation (police, municipality, crisis organisation)",
+        description="While one is open for this area and theme, the declaration joins it: "
+        "the answer names the open escalation and records no new one.",
     )
     async def declare(
         body: DeclareIn, actor: ActorHeader, key: IdempotencyHeader = None
     ) -> Decided:
-        return decided(
+        reply = await answer(
             await workflow.declare(
                 body.area,
                 body.theme,
@@ -127,6 +138,13 @@ def escalation_router(workflow: Workflow, read: ReadModels, store: EventStore) -
                 major_incident=body.major_incident,
             )
         )
+        if reply.escalation_id is None:  # one was already open for this area and theme
+            open_now = list_escalations(read.escalations.state, open_only=True)
+            reply.escalation_id = next(
+                (e.escalation_id for e in open_now if (e.area, e.theme) == (body.area, body.theme)),
+                None,
+            )
+        return reply
 
     @r.get("/escalations/{escalation_id}", response_model=EscalationRecord)
     async def get_escalation(escalation_id: str) -> Any:
@@ -136,14 +154,16 @@ def escalation_router(workflow: Workflow, read: ReadModels, store: EventStore) -
     async def acknowledge(
         escalation_id: str, body: NoteIn, actor: ActorHeader, key: IdempotencyHeader = None
     ) -> Decided:
-        return decided(await workflow.acknowledge(escalation_id, actor, body.note, key_of(key)))
+        return await answer(
+            await workflow.acknowledge(escalation_id, actor, body.note, key_of(key))
+        )
 
     def finisher(how: str) -> Callable[..., Awaitable[Decided]]:
         async def finish(
             escalation_id: str, body: ReasonIn, actor: ActorHeader, key: IdempotencyHeader = None
         ) -> Decided:
             outcome = await workflow.finish(escalation_id, how, actor, body.reason, key_of(key))
-            return decided(outcome)
+            return await answer(outcome)
 
         return finish
 
@@ -177,7 +197,7 @@ def escalation_router(workflow: Workflow, read: ReadModels, store: EventStore) -
             quorum=body.quorum,
             invited=body.invited,
         )
-        return decided(outcome)
+        return await answer(outcome)
 
     @r.get("/convenings/{convening_id}", response_model=ConveningStatus)
     async def get_convening(convening_id: str) -> Any:
@@ -188,13 +208,15 @@ def escalation_router(workflow: Workflow, read: ReadModels, store: EventStore) -
 
     @r.post("/convenings/{convening_id}/rsvps", status_code=201, response_model=Decided)
     async def rsvp(convening_id: str, body: RsvpIn, key: IdempotencyHeader = None) -> Decided:
-        return decided(await workflow.rsvp(convening_id, body.ally_id, body.answer, key_of(key)))
+        return await answer(
+            await workflow.rsvp(convening_id, body.ally_id, body.answer, key_of(key))
+        )
 
     @r.post("/convenings/{convening_id}/convened", response_model=Decided)
     async def convened(
         convening_id: str, actor: ActorHeader, key: IdempotencyHeader = None
     ) -> Decided:
-        return decided(await workflow.mark_convened(convening_id, actor, key_of(key)))
+        return await answer(await workflow.mark_convened(convening_id, actor, key_of(key)))
 
     @r.get(
         "/escalations/{escalation_id}/review",
