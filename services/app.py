@@ -89,16 +89,23 @@ async def running(
         )
         all_reactors = [] if projections_only else reactors(infra, read, workflow, notifier)
         service = Service(infra, read, intake, workflow, notifier, all_reactors, broker, http)
+        http_task: asyncio.Task[None] | None = None
         try:
             if not projections_only:
                 loops += await start_reactors(tasks, all_reactors)
                 await broker.start()
-                loops.append(tasks.create_task(http.serve(), name="http"))
-                while not http.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+                http_task = tasks.create_task(http.serve(), name="http")
+                while not http.started:  # uvicorn exposes a flag, not an event
+                    if http_task.done():
+                        break  # it failed to start (port taken): the group raises its error
                     await asyncio.sleep(0.01)
             yield service
         finally:
-            http.should_exit = True
+            if http_task is not None:
+                # Let uvicorn finish its requests and close its socket, so a restart can bind.
+                http.should_exit = True
+                await asyncio.wait({http_task}, timeout=5)
+                loops.append(http_task)
             await broker.stop()
             for task in loops:  # stop the long-running loops; the group then exits
                 task.cancel()
