@@ -7,7 +7,6 @@ status classification. ``sleep`` is a fake that records the backoff delays.
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import io
@@ -48,6 +47,7 @@ from services.notify.channels import (
 )
 from services.notify.delivery import Abandon, Done, RetryPolicy, Send, Skip, deliver, next_step
 from services.notify.message import AlertMessage, CallListSummary, Recipient
+from tests.receivers import HttpReceiver, serve_receiver
 
 T0 = datetime(2025, 3, 14, 20, 5, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts_per_channel=3, base_delay_s=0.2, max_delay_s=30, jitter=False)
@@ -103,57 +103,10 @@ class FakeSleep:
 # --- local servers -------------------------------------------------------------------------
 
 
-@dataclass
-class ReceivedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class HttpReceiver:
-    """A tiny HTTP/1.1 server on a real socket that answers with scripted statuses."""
-
-    statuses: list[int] = field(default_factory=list)
-    requests: list[ReceivedRequest] = field(default_factory=list)
-    port: int = 0
-
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-            request_line, *header_lines = head.split("\r\n")
-            method, path, _ = request_line.split(" ", 2)
-            headers = {}
-            for line in header_lines:
-                if line:
-                    name, _, value = line.partition(":")
-                    headers[name.strip().lower()] = value.strip()
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            self.requests.append(ReceivedRequest(method, path, headers, body))
-            status = self.statuses.pop(0) if self.statuses else 200
-            payload = b'{"ok": true}'
-            writer.write(
-                f"HTTP/1.1 {status} Scripted\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
-                + payload
-            )
-            await writer.drain()
-        finally:
-            writer.close()
-
-
 @pytest.fixture
 async def http_receiver() -> AsyncIterator[HttpReceiver]:
-    receiver = HttpReceiver()
-    server = await asyncio.start_server(receiver.handle, "127.0.0.1", 0)
-    receiver.port = server.sockets[0].getsockname()[1]
-    async with server:
+    async for receiver in serve_receiver():
         yield receiver
-        server.close()
 
 
 @pytest.fixture

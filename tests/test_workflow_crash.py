@@ -1,0 +1,116 @@
+"""Durable acknowledgement timers: the ladder climbs once, also when the service is killed with
+SIGKILL after opening (and restarted before the timeout ends), or when NATS itself is."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from events.escalation import AckTimeoutElapsed
+from services.eventstore import EventStore
+from services.nats.embedded import EmbeddedNats, free_port
+from services.settings import Settings
+from tests.conftest import serve_in_background, settled
+from tests.receivers import HttpReceiver, serve_receiver
+from tests.test_workflow_live import POLICE, events_of, with_policy, write_policy
+
+pytestmark = pytest.mark.slow
+TIMEOUT_S = 6.0
+DECLARE = {"area": "GM0034-stad", "theme": "demonstration", "reason": "groep onderweg"}
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[HttpReceiver]:
+    async for r in serve_receiver():
+        yield r
+
+
+async def start_service(settings: Settings, policy: Path, log: Path) -> asyncio.subprocess.Process:
+    """``bondgenoten run`` as its own process, on the test server and the test's streams."""
+    env = dict(
+        os.environ,
+        NATS_URL=settings.nats_url or "",
+        BONDGENOTEN_STREAM_PREFIX=settings.stream_prefix,
+        BONDGENOTEN_SUBJECT_PREFIX=settings.subject_prefix,
+        BONDGENOTEN_HTTP_PORT=str(settings.http_port),
+        BONDGENOTEN_ESCALATION_POLICY=str(policy),
+    )
+    with log.open("ab") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.cli", "run", env=env, stdout=out, stderr=out
+        )
+    url = f"http://127.0.0.1:{settings.http_port}/api/v1/health"
+    async with httpx.AsyncClient(timeout=1) as client:
+        for _ in range(300):
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return proc
+            except httpx.TransportError:
+                pass
+            if proc.returncode is not None:
+                break
+            await asyncio.sleep(0.05)
+    tail = (await asyncio.to_thread(log.read_text))[-2000:]
+    raise AssertionError("service did not start: " + tail)
+
+
+async def test_service_killed_after_opening_still_climbs_once(
+    settings: Settings, receiver: HttpReceiver, tmp_path: Path, store: EventStore
+) -> None:
+    settings = dataclasses.replace(settings, http_port=free_port())
+    policy = write_policy(tmp_path / "policy.toml", receiver, ack_timeout_s=TIMEOUT_S)
+    log = tmp_path / "service.log"
+    proc = await start_service(settings, policy, log)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.http_port}") as c:
+            r = await c.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
+            assert r.status_code == 201, r.text
+        first = await receiver.wait_for("/oov")
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+        proc = await start_service(settings, policy, log)
+        restarted = time.monotonic()
+        assert restarted - first.at < TIMEOUT_S - 1, "restart must happen before the timeout"
+        second = await receiver.wait_for("/teamchef", timeout=TIMEOUT_S + 5)
+        assert TIMEOUT_S - 0.5 < second.at - first.at < TIMEOUT_S + 3
+        await asyncio.sleep(2.0)  # a second firing would arrive now
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.wait()
+    assert len(receiver.to("/oov")) == 1
+    assert len(receiver.to("/teamchef")) == 1
+    assert len(await events_of(store, "escalation", AckTimeoutElapsed)) == 1
+
+
+async def test_nats_killed_while_the_timer_runs_still_climbs_once(
+    settings: Settings,
+    receiver: HttpReceiver,
+    tmp_path: Path,
+    store: EventStore,
+    nats_server: EmbeddedNats,
+) -> None:
+    policy = write_policy(tmp_path / "policy.toml", receiver, ack_timeout_s=3.0)
+    async with serve_in_background(with_policy(settings, policy)) as service:
+        async with httpx.AsyncClient(base_url=service.http_url) as c:
+            r = await c.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
+            assert r.status_code == 201, r.text
+        first = await receiver.wait_for("/oov")
+        await settled(service)  # the timer is scheduled
+        nats_server.kill()
+        await asyncio.sleep(0.5)
+        nats_server.start()
+        second = await receiver.wait_for("/teamchef", timeout=15)
+        assert second.at - first.at > 2.5
+        await asyncio.sleep(2.0)
+        await settled(service)
+    assert len(receiver.to("/teamchef")) == 1
+    assert len(await events_of(store, "escalation", AckTimeoutElapsed)) == 1

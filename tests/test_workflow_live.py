@@ -1,0 +1,382 @@
+"""The rapid-convening workflow against a real nats-server: alerts reach a local webhook, the
+ladder climbs on a durable timer, deliveries are retried and recorded, and nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from lxml import etree
+
+from events.escalation import AckTimeoutElapsed, CrisisAlertIssued, EscalationOpened
+from events.notification import DeliveryFailed, DeliverySucceeded
+from services.app import Service
+from services.eventstore import EventStore
+from services.notify.cap import validate_cap
+from services.readmodels import ReadModels
+from services.settings import Settings
+from tests.api_helpers import ACTOR, AREA, NETWORK, client_for, seed_network, signal_body
+from tests.conftest import serve_in_background, settled, stream_messages
+from tests.receivers import HttpReceiver, serve_receiver
+
+POLICE = {"X-Actor": "police:teamchef-almere"}
+DECLARE = {"area": AREA, "theme": "demonstration", "reason": "melding ME"}
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[HttpReceiver]:
+    async for r in serve_receiver():
+        yield r
+
+
+def write_policy(
+    path: Path,
+    receiver: HttpReceiver,
+    *,
+    ack_timeout_s: float = 3600,
+    open_band: str = "critical",
+    min_reporters: int = 3,
+    min_roles: int = 3,
+    first_channels: str = '["webhook"]',
+) -> Path:
+    """Two levels: OOV by webhook (or CAP) at /oov, the police team chief at /teamchef."""
+    path.write_text(
+        f"""
+[default]
+open_band = "{open_band}"
+min_independent_reporters = {min_reporters}
+min_roles = {min_roles}
+
+[[default.levels]]
+name = "OOV"
+ack_timeout_s = {ack_timeout_s}
+repeat = 1
+[[default.levels.recipients]]
+name = "oov-piket"
+channels = {first_channels}
+addresses = {{ webhook = "{receiver.url("/oov")}", cap = "{receiver.url("/oov-cap")}" }}
+
+[[default.levels]]
+name = "Teamchef politie"
+ack_timeout_s = 3600
+repeat = 1
+[[default.levels.recipients]]
+name = "teamchef"
+channels = ["webhook"]
+addresses = {{ webhook = "{receiver.url("/teamchef")}" }}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def with_policy(settings: Settings, policy: Path) -> Settings:
+    return dataclasses.replace(settings, escalation_policy=policy)
+
+
+async def events_of(store: EventStore, kind: str, event_type: type[Any]) -> list[Any]:
+    return [
+        e
+        async for e in store.read(filter_subjects=[store.topology.kind_filter(kind)])
+        if isinstance(e.data, event_type)
+    ]
+
+
+async def three_independent_signals(client: httpx.AsyncClient) -> float:
+    """The demonstration case: an ally, the police and the municipality report the same
+    thing. Returns the moment the third was accepted."""
+    accepted = 0.0
+    for role, reporter in [("ally", "a1"), ("police", "wijkagent"), ("municipality", "oov")]:
+        r = await client.post(
+            "/api/v1/signals", json=signal_body(source_role=role, reporter=reporter)
+        )
+        assert r.status_code == 201, r.text
+        accepted = time.monotonic()
+    return accepted
+
+
+async def test_third_corroborating_signal_alerts_the_webhook_within_a_second(
+    settings: Settings, receiver: HttpReceiver, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path / "policy.toml", receiver)
+    async with serve_in_background(with_policy(settings, policy)) as service:
+        async with client_for(service) as client:
+            await seed_network(client, service)
+            accepted = await three_independent_signals(client)
+            alert = await receiver.wait_for("/oov", timeout=5)
+        assert alert.at - accepted < 1.0, f"alert after {alert.at - accepted:.3f} s"
+        body = alert.json()
+        assert body["area"] == AREA and body["themes"] == ["demonstration"]
+        assert body["band"] == "critical" and body["signal_count"] == 3
+        assert body["headline_nl"].startswith("Spanning")
+        assert body["ack_url"].endswith(f"/escalations/{body['escalation_id']}/acknowledge")
+        assert alert.headers["idempotency-key"]
+        await settled(service)
+        assert receiver.to("/teamchef") == []  # nobody else until the timeout
+
+
+async def test_ten_signals_for_one_area_and_theme_make_one_escalation(
+    settings: Settings, receiver: HttpReceiver, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path / "policy.toml", receiver, min_reporters=2, min_roles=2)
+    async with serve_in_background(with_policy(settings, policy)) as service:
+        async with client_for(service) as client:
+            await seed_network(client, service)
+            roles = [("ally", "a1"), ("police", "wijkagent"), ("municipality", "oov")]
+            for i in range(10):
+                role, reporter = roles[i % 3]
+                r = await client.post(
+                    "/api/v1/signals",
+                    json=signal_body(source_role=role, reporter=reporter, level=3 + i % 3),
+                )
+                assert r.status_code == 201, r.text
+            await settled(service)
+            listed = (await client.get("/api/v1/escalations")).json()
+        assert len(listed) == 1
+        assert len(listed[0]["signal_ids"]) == 10  # the ones before opening belong to it too
+        store = service.infra.store
+        assert len(await events_of(store, "escalation", EscalationOpened)) == 1
+        assert len(receiver.to("/oov")) == 1
+
+
+async def test_unacknowledged_alert_climbs_to_level_two_once(
+    settings: Settings, receiver: HttpReceiver, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path / "policy.toml", receiver, ack_timeout_s=1.5)
+    async with serve_in_background(with_policy(settings, policy)) as service:
+        async with client_for(service) as client:
+            r = await client.post(
+                "/api/v1/escalations",
+                json={"area": AREA, "theme": "demonstration", "reason": "melding ME"},
+                headers=POLICE,
+            )
+            assert r.status_code == 201, r.text
+            first = await receiver.wait_for("/oov")
+            second = await receiver.wait_for("/teamchef", timeout=5)
+            assert 1.4 < second.at - first.at < 3.5
+            assert second.json()["level_name"] == "Teamchef politie"
+            await asyncio.sleep(1.0)
+            await settled(service)
+        assert len(receiver.to("/teamchef")) == 1
+        assert len(await events_of(service.infra.store, "escalation", AckTimeoutElapsed)) == 1
+
+
+async def test_acknowledged_alert_does_not_climb(
+    settings: Settings, receiver: HttpReceiver, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path / "policy.toml", receiver, ack_timeout_s=1.0)
+    async with serve_in_background(with_policy(settings, policy)) as service:
+        async with client_for(service) as client:
+            r = await client.post(
+                "/api/v1/escalations",
+                json={"area": AREA, "theme": "demonstration", "reason": "melding ME"},
+                headers=POLICE,
+            )
+            escalation_id = r.json()["escalation_id"]
+            assert (await client.get(f"/api/v1/escalations/{escalation_id}")).status_code == 200
+            await receiver.wait_for("/oov")
+            r = await client.post(
+                f"/api/v1/escalations/{escalation_id}/acknowledge",
+                json={"note": "OOV pakt op"},
+                headers={"X-Actor": "municipality:oov-piket"},
+            )
+            assert r.status_code == 200, r.text
+            await asyncio.sleep(1.5)
+            await settled(service)
+            record = (await client.get(f"/api/v1/escalations/{escalation_id}")).json()
+        assert record["status"] == "acknowledged" and record["ack_due_at"] is None
+        assert receiver.to("/teamchef") == []
+
+
+async def test_failing_webhook_is_retried_and_recorded_and_a_rebuild_sends_nothing(
+    settings: Settings, receiver: HttpReceiver, tmp_path: Path, store: EventStore
+) -> None:
+    receiver.by_path["/oov"] = [500, 503]
+    policy = write_policy(tmp_path / "policy.toml", receiver)
+    cfg = with_policy(settings, policy)
+    async with serve_in_background(cfg) as service:
+        async with client_for(service) as client:
+            await seed_network(client, service)
+            await three_independent_signals(client)
+        await receiver.wait_for("/oov", count=3, timeout=10)
+        await settled(service)
+        reactor_names = [
+            r.name for r in service.reactors if r.stream == store.topology.events_stream
+        ]
+    failed = await events_of(store, "notification", DeliveryFailed)
+    succeeded = await events_of(store, "notification", DeliverySucceeded)
+    assert [(f.data.attempt, f.data.will_retry) for f in failed] == [(1, True), (2, True)]
+    assert [s.data.attempt for s in succeeded] == [3]
+
+    # Replay while stopped: rebuild every projection, and let every reactor read the log again.
+    for runner in ReadModels(store, service.infra.clock).runners:
+        await runner.rebuild()
+    for name in reactor_names:
+        await store.js.delete_consumer(store.topology.events_stream, name)
+    async with serve_in_background(cfg) as service:
+        await settled(service)
+        replayed = {r.name: r.handled for r in service.reactors}
+    assert replayed["notifier"] > 0 and replayed["workflow_signals"] >= 3, replayed
+    assert len(receiver.to("/oov")) == 3
+    assert len(await events_of(store, "escalation", CrisisAlertIssued)) == 1
+    assert len(await events_of(store, "notification", DeliverySucceeded)) == 1
+
+
+async def test_cap_alert_sent_by_the_service_validates_against_the_xsd(
+    settings: Settings, receiver: HttpReceiver, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path / "policy.toml", receiver, first_channels='["cap"]')
+    async with serve_in_background(with_policy(settings, policy)) as service:
+        async with client_for(service) as client:
+            await seed_network(client, service)
+            await three_independent_signals(client)
+        cap = await receiver.wait_for("/oov-cap")
+    assert cap.headers["content-type"].startswith("application/cap+xml")
+    validate_cap(cap.body)  # raises with the schema's message if invalid
+    root = etree.fromstring(cap.body)
+    ns = {"cap": root.nsmap[None]}
+    assert root.findtext("cap:scope", namespaces=ns) == "Restricted"
+    assert root.findtext("cap:info/cap:language", namespaces=ns) == "nl-NL"
+
+
+async def test_convening_is_quorate_only_when_affected_communities_are_covered(
+    service: Service,
+) -> None:
+    async with client_for(service) as client:
+        await seed_network(client, service)
+        r = await client.post(
+            f"/api/v1/networks/{NETWORK}/allies",
+            json={
+                "ally_id": "a3",
+                "areas": [AREA],
+                "consent_to_be_called": True,
+                "personal": {
+                    "name": "Bondgenoot a3",
+                    "phone": "+31 6 2222 3333",
+                    "communities": ["moroccan"],
+                },
+            },
+            headers=ACTOR,
+        )
+        assert r.status_code == 201, r.text
+        r = await client.post(
+            "/api/v1/escalations",
+            json={"area": AREA, "theme": "demonstration", "reason": "oproep via sociale media"},
+            headers=POLICE,
+        )
+        assert r.status_code == 201, r.text
+        escalation_id = r.json()["escalation_id"]
+        now = datetime.now(UTC)
+        r = await client.post(
+            f"/api/v1/escalations/{escalation_id}/convenings",
+            json={
+                "starts_at": (now + timedelta(hours=1)).isoformat(),
+                "mode": "in_person",
+                "place": "Buurthuis De Schakel",
+                "communities": ["moroccan", "surinamese"],
+                "rsvp_deadline": (now + timedelta(minutes=30)).isoformat(),
+                "quorum": 2,
+                "invited": ["a1", "a2", "a3"],
+            },
+            headers=ACTOR,
+        )
+        assert r.status_code == 201, r.text
+        await settled(service)
+        record = (await client.get(f"/api/v1/escalations/{escalation_id}")).json()
+        (convening_id,) = record["convenings"]
+
+        async def answer(ally: str, what: str) -> dict[str, Any]:
+            r = await client.post(
+                f"/api/v1/convenings/{convening_id}/rsvps",
+                json={"ally_id": ally, "answer": what},
+            )
+            assert r.status_code == 201, r.text
+            await settled(service)
+            status: dict[str, Any] = (await client.get(f"/api/v1/convenings/{convening_id}")).json()
+            return status
+
+        await answer("a1", "attending")
+        status = await answer("a3", "attending")
+        # Enough people said yes, but nobody from the Surinamese community is coming.
+        assert status["attending"] == ["a1", "a3"] and not status["quorate"]
+        assert status["missing_communities"] == ["surinamese"]
+        status = await answer("a2", "attending")
+        assert status["quorate"] and status["missing_communities"] == []
+        types = [
+            e["type"]
+            for e in (await client.get(f"/api/v1/escalations/{escalation_id}/review")).json()
+        ]
+        assert types.count("escalation.convening-quorate") == 1
+
+
+async def test_escalation_commands_over_nats_request_reply(service: Service, nc: Any) -> None:
+    t = service.infra.topology
+
+    async def ask(command: str, body: dict[str, Any] | bytes) -> dict[str, Any]:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        reply = await nc.request(t.command_subject(f"escalation.{command}"), data, 5)
+        answer: dict[str, Any] = json.loads(reply.data)
+        return answer
+
+    declared = await ask(
+        "declare",
+        {**DECLARE, "actor": "police:meldkamer", "command_id": "mk-2026-0042"},
+    )
+    assert declared["ok"] and declared["event_types"][0] == "escalation.opened"
+    escalation_id = declared["escalation_id"]
+    again = await ask(
+        "declare",
+        {**DECLARE, "actor": "police:meldkamer", "command_id": "mk-2026-0042"},
+    )
+    assert again["ok"] and again["duplicate"]
+    ack = {"escalation_id": escalation_id, "actor": "municipality:oov", "command_id": "ack-1"}
+    assert (await ask("acknowledge", ack))["event_types"] == ["escalation.acknowledged"]
+    twice = await ask("acknowledge", {**ack, "command_id": "ack-2"})
+    assert not twice["ok"] and twice["errors"][0]["code"] == "conflict"
+    unknown = await ask("acknowledge", {**ack, "escalation_id": "GM0034_x-1", "command_id": "3"})
+    assert not unknown["ok"] and unknown["errors"][0]["field"] == "escalation_id"
+    missing_actor = await ask("close", {"escalation_id": escalation_id, "command_id": "c1"})
+    assert not missing_actor["ok"] and missing_actor["errors"][0]["field"] == "actor"
+    assert not (await ask("close", b"{not json"))["ok"]
+    closed = await ask("close", {**ack, "command_id": "close-1", "note": "rust teruggekeerd"})
+    assert closed["event_types"] == ["escalation.closed"]
+    kept = await stream_messages(nc, t.rejected_stream)
+    assert len(kept) == 2  # the malformed commands are kept with their reason
+
+
+async def test_escalation_http_errors_are_precise_and_kept(service: Service, nc: Any) -> None:
+    async with client_for(service) as client:
+        r = await client.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
+        escalation_id = r.json()["escalation_id"]
+        ack = f"/api/v1/escalations/{escalation_id}/acknowledge"
+        assert (await client.post(ack, json={}, headers=ACTOR)).status_code == 200
+        twice = await client.post(ack, json={}, headers=ACTOR)
+        assert twice.status_code == 409 and twice.json()["errors"][0]["code"] == "conflict"
+        unknown = await client.post(
+            "/api/v1/escalations/GM0034_x-9/acknowledge", json={}, headers=ACTOR
+        )
+        assert unknown.status_code == 404
+        ally = await client.post(
+            "/api/v1/escalations", json=DECLARE, headers={"X-Actor": "ally:a1"}
+        )
+        assert ally.status_code == 422 and ally.json()["errors"][0]["field"] == "by"
+        no_actor = await client.post(ack, json={})
+        assert no_actor.status_code == 422
+        assert no_actor.json()["errors"][0]["field"] == "X-Actor"
+        bad_json = await client.post(
+            "/api/v1/escalations",
+            content=b"{nope",
+            headers={**POLICE, "Content-Type": "application/json"},
+        )
+        assert bad_json.status_code == 400
+    kept = await stream_messages(nc, service.infra.topology.rejected_stream)
+    assert len(kept) == 2
