@@ -46,6 +46,7 @@ async def connect(url: str, name: str = "bondgenoten") -> NatsClient:
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,
+        drain_timeout=5,  # on exit; the default 30 s only delays a stop
     )
 
 

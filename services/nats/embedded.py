@@ -99,6 +99,9 @@ class EmbeddedNats:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
+            # Not in our process group: Ctrl-C reaches only the service, which then drains its
+            # connections and stops the server in that order (PDEATHSIG covers a crash).
+            start_new_session=True,
         )
         log_file.close()
         self._wait_healthy()
