@@ -29,8 +29,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from domain.intake import KnownNetwork
-from events.signals import SignalReceived
-from projections.labels_nl import DEFAULT_THEMES
+from events.signals import DEFAULT_THEMES, SignalReceived
 from projections.tension_map import TensionMapProjection
 from services.clock import SystemClock
 from services.eventstore import EventStore

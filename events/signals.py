@@ -41,6 +41,24 @@ class TensionLevel:
 
 
 Theme = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+
+DEFAULT_THEMES: tuple[str, ...] = (
+    "youth_nuisance",
+    "discrimination",
+    "polarisation",
+    "radicalisation",
+    "demonstration",
+    "asylum_reception",
+    "attack",
+    "violent_incident",
+    "accident",
+    "public_order",
+    "undermining",
+    "lgbti",
+    "unrest",
+)
+"""The default theme vocabulary (codes, from the domain's practice); a deployment may extend it.
+Every code has a Dutch label in ``services.texts_nl.labels``."""
 Community = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 
 

@@ -178,7 +178,7 @@ class UnreachableReason(StrEnum):
 
 
 class CallListEntry(BaseModel):
-    """A callable ally. ``reasons`` are machine codes the UI explains (see labels_nl):
+    """A callable ally. ``reasons`` are machine codes the UI explains (services.texts_nl.labels):
     ``covers:<community>``, ``area`` / ``municipality``, ``theme:<theme>``, ``always_available``,
     ``recent:<outcome>`` (penalised), ``not_called_yet``."""
 

@@ -55,7 +55,7 @@ class TimelineEntry(BaseModel):
     """Short event name, e.g. ``crisis-alert-issued``."""
     actor: str
     summary_key: str
-    """A label key the UI translates (labels_nl), e.g. ``escalation.alert_issued``."""
+    """A label key the UI translates (services.texts_nl.console), e.g. ``alert_issued``."""
     params: dict[str, str] = Field(default_factory=dict)
 
 

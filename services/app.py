@@ -11,7 +11,7 @@ import structlog
 import uvicorn
 from faststream.nats import NatsBroker
 
-from projections.labels_nl import DEFAULT_THEMES
+from events.signals import DEFAULT_THEMES
 from services.bootstrap import Infrastructure, infrastructure
 from services.clock import Clock
 from services.http.api import ApiDeps, create_api

@@ -14,7 +14,7 @@ from projections.call_lists import (
     call_list,
     network_health,
 )
-from projections.labels_nl import call_reason_label
+from services.texts_nl.labels import call_reason_label
 from tests.builders_network import (
     ally_enrolled,
     ally_left,

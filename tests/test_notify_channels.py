@@ -34,7 +34,6 @@ from events.notification import (
     receipt_event_id,
 )
 from services.clock import FixedClock
-from services.notify import texts_nl
 from services.notify.cap import CAP_NAMESPACE, validate_cap
 from services.notify.channels import (
     CAP_BAND_MAPPING,
@@ -47,6 +46,7 @@ from services.notify.channels import (
 )
 from services.notify.delivery import Abandon, Done, RetryPolicy, Send, Skip, deliver, next_step
 from services.notify.message import AlertMessage, CallListSummary, Recipient
+from services.texts_nl import alerts
 from tests.receivers import HttpReceiver, serve_receiver
 
 T0 = datetime(2025, 3, 14, 20, 5, tzinfo=UTC)
@@ -526,7 +526,7 @@ async def test_cap_channel_posts_valid_restricted_cap() -> None:
     assert root.findtext("cap:identifier", namespaces=CAP_NS) == "alert-7f3a"
     assert root.findtext("cap:sender", namespaces=CAP_NS) == "bondgenoten@almere.nl"
     assert root.findtext("cap:scope", namespaces=CAP_NS) == "Restricted"
-    assert root.findtext("cap:restriction", namespaces=CAP_NS) == texts_nl.CAP_RESTRICTION
+    assert root.findtext("cap:restriction", namespaces=CAP_NS) == alerts.CAP_RESTRICTION
     assert root.findtext("cap:status", namespaces=CAP_NS) == "Exercise"
     assert root.findtext("cap:msgType", namespaces=CAP_NS) == "Alert"
     info = root.find("cap:info", namespaces=CAP_NS)
@@ -700,7 +700,8 @@ async def test_console_prints_dutch() -> None:
     detail = await ConsoleChannel(stream).send(make_message(), recipient)
     out = stream.getvalue()
     assert detail == "console"
-    assert "[ALERT alert-7f3a] Spanning hoog in Almere Haven: demonstratie en polarisatie" in out
+    assert "[ALARM alert-7f3a] Spanning hoog in Almere Haven: demonstratie en polarisatie" in out
+    assert "Aan: opschaling crisisorganisatie (ronde 2) | escalatie esc-42" in out
     assert "GRIP-advies: GRIP 1" in out
     assert "trend stijgend" in out
     assert "Turkse gemeenschap" in out
@@ -721,10 +722,10 @@ def test_dutch_texts() -> None:
     assert "GRIP-advies: geen GRIP (reguliere afhandeling)." in body
     assert "Dekkingsgaten: geen." in body
     assert "Signalen: 5 (bondgenoten en politie)." in body
-    assert "Belijst: 8 bondgenoten te bellen, 2 niet bereikbaar" in body
+    assert "Bellijst: 8 bondgenoten te bellen, 2 niet bereikbaar" in body
     assert "Verzonden: 14-03-2025 21:05." in body  # Europe/Amsterdam
     assert body.endswith("Bevestig ontvangst via het dashboard van de crisisorganisatie.")
-    assert texts_nl.community_nl("unknown_group") == "unknown_group"
+    assert alerts.community_nl("unknown_group") == "unknown_group"
 
 
 def test_tension_map_enums_are_accepted() -> None:

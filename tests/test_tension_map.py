@@ -10,7 +10,6 @@ import pytest
 from events.envelope import Envelope
 from events.signals import Evidence, SourceRole
 from projections.base import fold
-from projections.labels_nl import BAND_LABELS, TREND_LABELS
 from projections.tension_map import (
     Band,
     TensionConfig,
@@ -21,6 +20,7 @@ from projections.tension_map import (
     cell_score,
     tension_view,
 )
+from services.texts_nl.labels import BAND_LABELS, TREND_LABELS
 from tests.builders_network import envelope, network_formed
 from tests.factories import at, signal_envelope
 

@@ -43,7 +43,6 @@ from events.network import (
     NetworkFormed,
 )
 from projections.call_lists import CallList, NetworkHealth, network_health
-from projections.labels_nl import THEME_LABELS
 from projections.tension_map import TensionMapView
 from services.clock import Clock
 from services.commands import CommandMeta, execute
@@ -52,6 +51,7 @@ from services.http.errors import install_error_handlers
 from services.http.escalations import escalation_router
 from services.intake import SignalIntake
 from services.readmodels import ReadModels
+from services.texts_nl.labels import THEME_LABELS
 from services.workflow import Workflow
 
 API = "/api/v1"

@@ -25,7 +25,6 @@ from typing import Final, Literal, Protocol, TextIO
 import httpx
 
 from events.envelope import municipality_of
-from services.notify import texts_nl
 from services.notify.cap import (
     CapAlertInput,
     Certainty,
@@ -35,6 +34,7 @@ from services.notify.cap import (
     validate_cap,
 )
 from services.notify.message import AlertMessage, Recipient
+from services.texts_nl import alerts
 
 USER_AGENT: Final = "bondgenoten-notifier/1"
 RETRYABLE_4XX: Final = frozenset({408, 429})
@@ -132,7 +132,7 @@ class CapChannel:
         *,
         sender: str,
         status: Literal["Actual", "Exercise", "Test"] = "Actual",
-        sender_name: str = texts_nl.CAP_SENDER_NAME,
+        sender_name: str = alerts.CAP_SENDER_NAME,
         channel_key: str = "cap",
     ) -> None:
         self._client = client
@@ -166,8 +166,8 @@ class CapChannel:
                 sent=message.sent_at,
                 status=self._status,
                 msg_type="Alert",
-                restriction=texts_nl.CAP_RESTRICTION,
-                event=texts_nl.CAP_EVENT,
+                restriction=alerts.CAP_RESTRICTION,
+                event=alerts.CAP_EVENT,
                 urgency=urgency,
                 severity=severity,
                 certainty=certainty,

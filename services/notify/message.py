@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from events.envelope import AreaCode, AwareDatetime, Token
 from events.escalation import EscalationId, Recipient
-from services.notify import texts_nl
+from services.texts_nl import alerts
 
 BandCode = Literal["normal", "elevated", "high", "critical"]
 """The tension band codes of ``projections.tension_map.Band`` (its members are accepted)."""
@@ -70,37 +70,37 @@ class AlertMessage(BaseModel):
             "round": self.round,
             "area": self.area,
             "area_name": self.area_name,
-            "band_nl": texts_nl.band_nl(self.band),
-            "trend_nl": texts_nl.trend_nl(self.trend),
-            "themes_nl": texts_nl.themes_nl(self.themes),
-            "score": texts_nl.score_nl(self.score),
+            "band_nl": alerts.band_nl(self.band),
+            "trend_nl": alerts.trend_nl(self.trend),
+            "themes_nl": alerts.themes_nl(self.themes),
+            "score": alerts.score_nl(self.score),
             "signal_count": self.signal_count,
-            "roles_nl": texts_nl.roles_nl(self.signal_roles),
-            "grip_nl": texts_nl.grip_nl(self.suggested_grip),
+            "roles_nl": alerts.roles_nl(self.signal_roles),
+            "grip_nl": alerts.grip_nl(self.suggested_grip),
             "allies": self.call_list.allies,
             "unreachable": self.call_list.unreachable,
             "duty_contacts": self.call_list.duty_contacts,
-            "gaps_nl": texts_nl.gaps_nl(self.coverage_gaps),
-            "sent_nl": texts_nl.datetime_nl(self.sent_at),
-            "ack_nl": texts_nl.ack_nl(self.ack_url),
+            "gaps_nl": alerts.gaps_nl(self.coverage_gaps),
+            "sent_nl": alerts.datetime_nl(self.sent_at),
+            "ack_nl": alerts.ack_nl(self.ack_url),
         }
 
     @property
     def headline_nl(self) -> str:
-        return texts_nl.HEADLINE.format(**self._fields_nl())
+        return alerts.HEADLINE.format(**self._fields_nl())
 
     @property
     def body_nl(self) -> str:
-        return texts_nl.BODY.format(**self._fields_nl())
+        return alerts.BODY.format(**self._fields_nl())
 
     @property
     def console_nl(self) -> str:
         fields = self._fields_nl()
-        return texts_nl.CONSOLE.format(headline=texts_nl.HEADLINE.format(**fields), **fields)
+        return alerts.CONSOLE.format(headline=alerts.HEADLINE.format(**fields), **fields)
 
     @property
     def cap_instruction_nl(self) -> str:
-        return texts_nl.CAP_INSTRUCTION.format(**self._fields_nl())
+        return alerts.CAP_INSTRUCTION.format(**self._fields_nl())
 
     def payload(self) -> dict[str, Any]:
         """JSON body for webhooks: the message's fields plus the Dutch headline and body."""

@@ -1,30 +1,18 @@
-"""The notifier's Dutch user-facing text, in one place: headline, body, e-mail, console and CAP.
+"""The Dutch text of alerts to the crisis organisation: headline, body, e-mail, console and CAP.
 
 Codes (``high``, ``rising``, ``demonstration``, ``turkish``) stay English in events and
-messages; only this module turns them into Dutch. Theme and community labels come from
-:mod:`projections.labels_nl` when it is importable; otherwise the raw code is shown (an
-unknown code is shown as is rather than hidden).
+messages; only this package turns them into Dutch (labels in :mod:`services.texts_nl.labels`).
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
-from types import MappingProxyType
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-BAND_NL: Final[Mapping[str, str]] = MappingProxyType(
-    {"normal": "normaal", "elevated": "verhoogd", "high": "hoog", "critical": "kritiek"}
-)
-TREND_NL: Final[Mapping[str, str]] = MappingProxyType(
-    {"rising": "stijgend", "steady": "stabiel", "falling": "dalend"}
-)
-ROLE_NL: Final[Mapping[str, str]] = MappingProxyType(
-    {"ally": "bondgenoten", "police": "politie", "municipality": "gemeente"}
-)
+from services.texts_nl import labels
 
 HEADLINE: Final = "Spanning {band_nl} in {area_name}: {themes_nl}"
 BODY: Final = (
@@ -34,7 +22,7 @@ BODY: Final = (
     "Thema's: {themes_nl}.\n"
     "Signalen: {signal_count} ({roles_nl}).\n"
     "GRIP-advies: {grip_nl}.\n"
-    "Belijst: {allies} bondgenoten te bellen, {unreachable} niet bereikbaar, "
+    "Bellijst: {allies} bondgenoten te bellen, {unreachable} niet bereikbaar, "
     "{duty_contacts} dienstdoende contactpersonen.\n"
     "Dekkingsgaten: {gaps_nl}.\n"
     "Verzonden: {sent_nl}.\n"
@@ -49,7 +37,8 @@ DEFAULT_ACK: Final = "het dashboard van de crisisorganisatie"
 NONE_THEMES: Final = "geen thema"
 
 CONSOLE: Final = (
-    "[ALERT {alert_id}] {headline}\n"
+    "[ALARM {alert_id}] {headline}\n"
+    "  Aan: {level_name} (ronde {round}) | escalatie {escalation_id}\n"
     "  GRIP-advies: {grip_nl} | trend {trend_nl} | signalen {signal_count} | "
     "dekkingsgaten: {gaps_nl}\n"
 )
@@ -64,42 +53,20 @@ CAP_SENDER_NAME: Final = "Bondgenotenaanpak"
 _TIMEZONE_NAME: Final = "Europe/Amsterdam"
 
 
-def _label_function(name: str) -> Callable[[str], str] | None:
-    """``projections.labels_nl.<name>``, imported on first use; ``None`` when unavailable."""
-    try:
-        module = importlib.import_module("projections.labels_nl")
-    except ImportError:
-        return None
-    function = getattr(module, name, None)
-    return function if callable(function) else None
-
-
-@cache
-def _theme_labeller() -> Callable[[str], str] | None:
-    return _label_function("theme_label")
-
-
-@cache
-def _community_labeller() -> Callable[[str], str] | None:
-    return _label_function("community_label")
-
-
 def theme_nl(theme: str) -> str:
-    labeller = _theme_labeller()
-    return str(labeller(theme)) if labeller is not None else theme
+    return labels.theme_label(theme)
 
 
 def community_nl(community: str) -> str:
-    labeller = _community_labeller()
-    return str(labeller(community)) if labeller is not None else community
+    return labels.community_label(community)
 
 
 def band_nl(band: str) -> str:
-    return BAND_NL.get(band, band)
+    return labels.band_label(band)
 
 
 def trend_nl(trend: str) -> str:
-    return TREND_NL.get(trend, trend)
+    return labels.trend_label(trend)
 
 
 def join_nl(items: Iterable[str], empty: str) -> str:
@@ -121,7 +88,7 @@ def gaps_nl(communities: Iterable[str]) -> str:
 
 
 def roles_nl(roles: Iterable[str]) -> str:
-    return join_nl((ROLE_NL.get(r, r) for r in roles), NO_ROLES)
+    return join_nl((labels.role_label(r) for r in roles), NO_ROLES)
 
 
 def grip_nl(level: int | None) -> str:
@@ -141,12 +108,12 @@ def _local_zone() -> ZoneInfo | None:
         return None
 
 
-def datetime_nl(value: datetime) -> str:
+def datetime_nl(value: datetime, fmt: str = "%d-%m-%Y %H:%M") -> str:
     """``14-03-2025 21:05`` in Dutch local time (or ``... UTC`` without a tz database)."""
     zone = _local_zone()
     if zone is None:
-        return value.strftime("%d-%m-%Y %H:%M UTC")
-    return value.astimezone(zone).strftime("%d-%m-%Y %H:%M")
+        return value.strftime(f"{fmt} UTC")
+    return value.astimezone(zone).strftime(fmt)
 
 
 def ack_nl(ack_url: str | None) -> str:

@@ -1,4 +1,4 @@
-"""Dutch user-facing labels: the one place for the UI text of bands, trends, call outcomes,
+"""Dutch labels for the codes in events and read models: bands, trends, roles, call outcomes,
 availability, themes and communities. Code and events use the English codes; only the UI speaks
 Dutch. The mappings are read-only so no caller can change a label for everyone else.
 """
@@ -43,6 +43,11 @@ AVAILABILITY_LABELS: Final[Mapping[Availability, str]] = MappingProxyType(
     }
 )
 
+ROLE_LABELS: Final[Mapping[str, str]] = MappingProxyType(
+    {"ally": "bondgenoten", "police": "politie", "municipality": "gemeente"}
+)
+"""Source roles of signals, plural as in "signalen van bondgenoten en politie"."""
+
 DUTY_ROLE_LABELS: Final[Mapping[DutyRole, str]] = MappingProxyType(
     {DutyRole.POLICE: "politie", DutyRole.MUNICIPALITY: "gemeente"}
 )
@@ -72,9 +77,6 @@ THEME_LABELS: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 
-DEFAULT_THEMES: Final[tuple[str, ...]] = tuple(THEME_LABELS)
-"""The default theme vocabulary (codes); a deployment may extend it."""
-
 COMMUNITY_LABELS: Final[Mapping[str, str]] = MappingProxyType(
     {
         "turkish": "Turkse gemeenschap",
@@ -102,6 +104,24 @@ def community_label(community: str) -> str:
     return COMMUNITY_LABELS.get(community, community)
 
 
+def band_label(band: str) -> str:
+    try:
+        return BAND_LABELS[Band(band)]
+    except ValueError:
+        return band
+
+
+def trend_label(trend: str) -> str:
+    try:
+        return TREND_LABELS[Trend(trend)]
+    except ValueError:
+        return trend
+
+
+def role_label(role: str) -> str:
+    return ROLE_LABELS.get(role, role)
+
+
 def call_reason_label(code: str) -> str:
     """Explain a call-list reason code (``covers:turkish``, ``theme:demonstration``, ...)."""
     kind, _, value = code.partition(":")
@@ -120,24 +140,5 @@ _PLAIN_REASONS: Final[Mapping[str, str]] = MappingProxyType(
         "municipality": "actief in dezelfde gemeente",
         "always_available": "altijd bereikbaar",
         "not_called_yet": "nog niet gebeld",
-    }
-)
-
-
-# Sentences shown to users by the console demo and reports (format with str.format).
-SENTENCES: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "tension_map_title": "Spanningsbeeld {area} op {at}",
-        "tension_cell": "  {area:<14} {theme:<26} {band:<9} {trend:<9} score {score:>5}"
-        " ({reporters} melders, {roles} rollen)",
-        "tension_empty": "  Geen verhoogde spanning.",
-        "call_list_title": "Bellijst {area} voor {themes}; getroffen gemeenschappen: {communities}",
-        "call_entry": "  {rank:>2}. {name:<20} {phone:<16} {reasons}",
-        "duty_entry": "      dienstdoend {role}: {function} {name} {phone}",
-        "coverage_gap": "  Dekkingsgat: niemand op de lijst vertegenwoordigt {community}.",
-        "no_gaps": "  Alle getroffen gemeenschappen zijn gedekt.",
-        "unreachable": "  Niet te bellen: {ally} ({reason})",
-        "rejected": "Afgewezen melding ({status}): {field}: {message}",
-        "demo_step": "\n== {text} ==",
     }
 )

@@ -1,0 +1,77 @@
+"""The Dutch text: every code users can meet has a Dutch label, in one package."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from events.escalation import RsvpAnswer, Trigger
+from events.signals import DEFAULT_THEMES
+from projections.base import fold
+from projections.escalations import escalation
+from projections.tension_map import Band, Trend
+from services.texts_nl.console import (
+    RSVP_LABELS,
+    SENTENCES,
+    TIMELINE_LABELS,
+    TRIGGER_LABELS,
+    timeline_label,
+)
+from services.texts_nl.labels import BAND_LABELS, THEME_LABELS, TREND_LABELS, band_label
+from tests.test_escalations_projection import EID, P, incident
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_default_theme_band_trend_trigger_and_answer_has_a_label() -> None:
+    assert set(DEFAULT_THEMES) <= set(THEME_LABELS)
+    assert set(Band) == set(BAND_LABELS) and set(Trend) == set(TREND_LABELS)
+    assert set(Trigger.__args__) == set(TRIGGER_LABELS)  # type: ignore[attr-defined]
+    assert set(RsvpAnswer.__args__) == set(RSVP_LABELS)  # type: ignore[attr-defined]
+    assert band_label("critical") == "kritiek" and band_label("unheard_of") == "unheard_of"
+
+
+def test_every_timeline_entry_of_an_incident_reads_as_dutch() -> None:
+    record = escalation(fold(P, incident().envelopes), EID)
+    assert record is not None
+    for entry in record.timeline:
+        text = timeline_label(entry.summary_key, entry.params)
+        assert entry.summary_key.removeprefix("escalation.") in TIMELINE_LABELS, text
+        assert "{" not in text
+    opened = timeline_label("opened", {"trigger": "declared"})
+    assert opened == "escalatie geopend (afgekondigd)"
+    assert timeline_label("alert_issued", {"level": "0", "round": "1"}) == (
+        "gealarmeerd: niveau 1, ronde 1"
+    )
+
+
+def test_sentences_format_without_missing_fields() -> None:
+    assert SENTENCES["step_no_ack"].format(seconds="10").startswith("Niemand bevestigt")
+
+
+def test_no_dutch_sentences_outside_the_texts_package() -> None:
+    """User-facing Dutch lives in services/texts_nl; demo content lives in demo_data."""
+    markers = (" de ", " het ", " een ", " niet ", " wordt ")
+    allowed = {"texts_nl", "demo_data.py", "config"}
+    offenders = []
+    for path in (ROOT / "services").rglob("*.py"):
+        if allowed & set(path.relative_to(ROOT).parts) or path.name in allowed:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+                and any(m in f" {node.value.lower()} " for m in markers)
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value[:60]}")
+    assert offenders == []
