@@ -34,7 +34,10 @@ async def _until_stopped() -> None:
 async def _run(args: argparse.Namespace) -> int:
     from services.app import run_service
 
-    await run_service(Settings.from_env(), demo=args.demo, until=_until_stopped())
+    settings = Settings.from_env()
+    if args.demo:
+        settings = settings.for_demo()
+    await run_service(settings, demo=args.demo, until=_until_stopped())
     return 0
 
 

@@ -9,16 +9,18 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from projections.call_lists import CallList
-from projections.labels_nl import (
+from projections.tension_map import Band, TensionMapView
+from services import demo_data as data
+from services.demo_escalation import play_escalation
+from services.texts_nl.console import SENTENCES
+from services.texts_nl.labels import (
     BAND_LABELS,
-    SENTENCES,
+    DUTY_ROLE_LABELS,
     TREND_LABELS,
     call_reason_label,
     community_label,
     theme_label,
 )
-from projections.tension_map import Band, TensionMapView
-from services import demo_data as data
 
 if TYPE_CHECKING:
     from services.app import Service
@@ -28,6 +30,10 @@ ACTOR = {"X-Actor": "municipality:oov-almere"}
 
 def say(key: str, **values: Any) -> None:
     print(SENTENCES[key].format(**values), flush=True)
+
+
+def step(key: str, **values: Any) -> None:
+    say("demo_step", text=SENTENCES[key].format(**values))
 
 
 async def _post(client: httpx.AsyncClient, url: str, key: str, body: dict[str, Any]) -> None:
@@ -95,7 +101,7 @@ def print_call_list(calls: CallList) -> None:
     for duty in calls.duty_contacts:
         say(
             "duty_entry",
-            role=duty.role.value,
+            role=DUTY_ROLE_LABELS[duty.role],
             function=duty.function,
             name=duty.name,
             phone=duty.phone,
@@ -108,23 +114,24 @@ def print_call_list(calls: CallList) -> None:
 
 async def play_demo(service: Service) -> None:
     read = service.read
+    store = service.infra.store
     async with httpx.AsyncClient(base_url=service.http_url, timeout=10) as client:
-        say("demo_step", text="Netwerken, bondgenoten en dienstdoende contacten (Almere)")
+        step("step_networks", municipality="Almere")
         await seed_networks(client)
-        await read.calls.wait_for(await service.infra.store.last_position())
-        say("demo_step", text="Langzaam oplopende spanning rond de komst van een azc (Poort)")
+        await read.calls.wait_for(await store.last_position())
+        step("step_azc", area="Almere Poort")
         await submit_signals(client, service, data.AZC_SIGNALS)
-        say("demo_step", text="Demonstratie: jongeren op scooters onderweg (Stad)")
+        step("step_demonstration", area="Almere Stad")
         await submit_signals(client, service, data.DEMONSTRATION_SIGNALS)
-        await read.tension.wait_for(await service.infra.store.last_position())
+        await read.tension.wait_for(await store.last_position())
         print_tension_map(await read.tension_map(area=data.MUNICIPALITY), data.MUNICIPALITY)
-        say("demo_step", text="Wie bellen we? (bellijst)")
-        print_call_list(
-            read.call_list("GM0034-stad", ["demonstration"], ["youth", "moroccan", "turkish"])
-        )
-        say("demo_step", text="Een onvolledige melding wordt afgewezen, en bewaard")
+        step("step_call_list")
+        print_call_list(read.call_list(data.STAD, ["demonstration"], data.STAD_COMMUNITIES))
+        step("step_rejected")
         response = await client.post(
             "/api/v1/signals", json={"reporter": "a-stad-1", "source_role": "ally", "level": 9}
         )
         first = response.json()["errors"][0]
         say("rejected", status=response.status_code, field=first["field"], message=first["message"])
+        await play_escalation(client, service, say, step)
+    say("demo_ready")

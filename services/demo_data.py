@@ -5,6 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 MUNICIPALITY = "GM0034"
+STAD = "GM0034-stad"
+STAD_COMMUNITIES = ["youth", "moroccan", "turkish"]
+
+# The convening the crisis organisation calls for the demonstration, and who answers what.
+CONVENING = {
+    "mode": "in_person",
+    "place": "Buurthuis De Schakel, Stadhuisplein",
+    "communities": ["youth", "moroccan"],
+    "quorum": 2,
+}
+# What the people in the demo type (content, not interface text).
+NOTES = {
+    "declare": "Melding ME: groepen jongeren onderweg naar de demonstratie",
+    "acknowledged_by": "De teamchef van politie Almere",
+    "acknowledge": "Teamchef pakt op, ME stand-by",
+    "de_escalate": "Groepen verspreid, gesprek met jongeren gevoerd",
+    "close": "Rust teruggekeerd, evaluatie gepland",
+}
+RSVPS_BEFORE_QUORUM = [("a-stad-1", "attending"), ("a-stad-2", "not_attending")]
+RSVPS_TO_QUORUM = [("a-stad-3", "attending")]
 
 NETWORKS: list[dict[str, Any]] = [
     {

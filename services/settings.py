@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_POLICY = Path(__file__).parent / "config" / "escalation-policy.toml"
+DEMO_POLICY = Path(__file__).parent / "config" / "demo-policy.toml"
 
 
 def _env_float(name: str, default: float) -> float:
@@ -58,4 +59,14 @@ class Settings:
             cap_sender=os.environ.get("BONDGENOTEN_CAP_SENDER", "bondgenoten@gemeente.example"),
             cap_status=os.environ.get("BONDGENOTEN_CAP_STATUS", "Actual"),
             public_url=os.environ.get("BONDGENOTEN_PUBLIC_URL") or None,
+        )
+
+    def for_demo(self) -> Settings:
+        """The demo is an exercise: alerts go to the console with short timeouts, unless an
+        escalation policy was chosen explicitly."""
+        explicit = "BONDGENOTEN_ESCALATION_POLICY" in os.environ
+        return replace(
+            self,
+            escalation_policy=self.escalation_policy if explicit else DEMO_POLICY,
+            cap_status="Exercise",
         )
