@@ -23,6 +23,7 @@ from events.escalation import (
     ConveningQuorate,
     RsvpAnswer,
     RsvpDeadlinePassed,
+    RsvpPersonal,
     RsvpRecorded,
     RsvpReminderDue,
 )
@@ -84,7 +85,7 @@ def started(e: ConveningCalled) -> ConveningState:
 def evolve(c: ConveningState, e: DomainEvent) -> ConveningState:
     match e:
         case RsvpRecorded():
-            rsvp = Rsvp(e.answer, frozenset(e.communities))
+            rsvp = Rsvp(e.answer, frozenset(e.personal.communities))
             return replace(c, rsvps=MappingProxyType({**c.rsvps, e.ally_id: rsvp}))
         case ConveningQuorate():
             return replace(c, quorate_recorded=True)
@@ -113,7 +114,9 @@ def record_rsvp(
         raise Conflict(f"convening {c.convening_id} already took place", field="convening_id")
     if ally_id not in c.invited:
         raise NotFound(f"ally {ally_id} is not invited to {c.convening_id}", field="ally_id")
-    rsvp = Rsvp(answer, frozenset(communities))
+    # Only the communities this convening needs: the rest of an affiliation is not our business.
+    covers = tuple(x for x in dict.fromkeys(communities) if x in c.required)
+    rsvp = Rsvp(answer, frozenset(covers))
     if c.rsvps.get(ally_id) == rsvp:
         return []
     recorded = RsvpRecorded(
@@ -121,7 +124,7 @@ def record_rsvp(
         convening_id=c.convening_id,
         ally_id=ally_id,
         answer=answer,
-        communities=tuple(dict.fromkeys(communities)),
+        personal=RsvpPersonal(communities=covers),
     )
     events: list[DomainEvent] = [recorded]
     after = evolve(c, recorded)

@@ -12,7 +12,7 @@ signal ids, roles and levels only, no free text from reporters.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -28,6 +28,7 @@ from events.envelope import (
 from events.network import DutyRole
 from events.notification import ChannelName
 from events.signals import Community, Evidence, SourceRole, TensionLevel, Theme
+from events.upcasting import upcaster
 
 ESCALATION_KIND = "escalation"
 
@@ -228,17 +229,35 @@ class ConveningCalled(_EscalationEvent):
     deadline_timer_id: str
 
 
+class RsvpPersonal(_Frozen):
+    """Personal data of an answer: which of the required communities this ally covers.
+
+    An affiliation can reveal religion or origin (special-category data), so it is kept apart
+    like ``AllyPersonal``, to be encrypted per ally, and minimised to what the quorum needs."""
+
+    communities: tuple[Community, ...] = ()
+
+
 @event
 class RsvpRecorded(_EscalationEvent):
-    """An ally's answer; a later answer replaces an earlier one. ``communities`` are copied from
-    the caller (the ally's community keys) so the quorum can be checked without a lookup."""
+    """An ally's answer; a later answer replaces an earlier one. ``personal.communities`` is
+    recorded with it so the quorum can be checked on replay without a lookup.
+
+    v2: ``communities`` moved into ``personal`` (see the upcaster below)."""
 
     TYPE = "nl.bondgenoten.escalation.rsvp-recorded"
+    VERSION = 2
 
     convening_id: Token
     ally_id: Token
     answer: RsvpAnswer
-    communities: tuple[Community, ...] = ()
+    personal: RsvpPersonal = RsvpPersonal()
+
+
+@upcaster(RsvpRecorded.TYPE, from_version=1)
+def _rsvp_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    communities = data.pop("communities", [])
+    return {**data, "personal": {"communities": communities}}
 
 
 @event

@@ -231,7 +231,7 @@ def _apply_convening(r: EscalationRecord, e: Any, at: datetime) -> tuple[str, di
     match e:
         case RsvpRecorded():
             c.answers[e.ally_id] = e.answer
-            c.communities_by_ally[e.ally_id] = list(e.communities)
+            c.communities_by_ally[e.ally_id] = list(e.personal.communities)
             return f"rsvp_{e.answer}", {**params, "ally_id": e.ally_id}
         case ConveningQuorate():
             c.quorate_at = at

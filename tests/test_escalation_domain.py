@@ -48,6 +48,7 @@ from events.escalation import (
     SituationPicture,
     ack_timer_id_for,
 )
+from events.upcasting import upcast
 from tests.factories import T0, at
 
 AREA, THEME = "GM0034-haven", "demonstration"
@@ -318,7 +319,21 @@ def test_closing_frees_the_slot() -> None:
         run(log, Acknowledge(by="police:tc-1", now=at(6)))
 
 
-def test_rsvp_recorded_keeps_the_communities_for_a_pure_quorum_check() -> None:
-    log = play(open_or_join(), call(), rsvp("a1", "attending", "youth", "youth"))
+def test_rsvp_records_only_the_required_communities_apart_as_personal_data() -> None:
+    log = play(open_or_join(), call(), rsvp("a1", "attending", "youth", "jewish", "youth"))
     recorded = log[-1]
-    assert isinstance(recorded, RsvpRecorded) and recorded.communities == ("youth",)
+    assert isinstance(recorded, RsvpRecorded)
+    assert recorded.personal.communities == ("youth",)  # minimised to what the quorum needs
+    assert "communities" not in recorded.model_dump(exclude={"personal"})
+
+
+def test_an_rsvp_recorded_as_v1_is_upcast_to_personal() -> None:
+    payload = {
+        "escalation_id": "GM0034-stad_demonstration-1",
+        "convening_id": "c1",
+        "ally_id": "a1",
+        "answer": "attending",
+        "communities": ["youth"],
+    }
+    current = upcast(RsvpRecorded.TYPE, 1, payload, RsvpRecorded.VERSION)
+    assert RsvpRecorded.model_validate(current).personal.communities == ("youth",)

@@ -311,11 +311,18 @@ async def test_convening_is_quorate_only_when_affected_communities_are_covered(
         assert status["missing_communities"] == ["surinamese"]
         status = await answer("a2", "attending")
         assert status["quorate"] and status["missing_communities"] == []
-        types = [
-            e["type"]
-            for e in (await client.get(f"/api/v1/escalations/{escalation_id}/review")).json()
+        review = (await client.get(f"/api/v1/escalations/{escalation_id}/review")).json()
+        assert [e["type"] for e in review].count("escalation.convening-quorate") == 1
+        # Who covers which community is special-category data: never served per ally.
+        served = [
+            (await client.get(f"/api/v1/escalations/{escalation_id}")).text,
+            (await client.get("/api/v1/escalations")).text,
+            json.dumps(review),
         ]
-        assert types.count("escalation.convening-quorate") == 1
+        for text in served:
+            assert "communities_by_ally" not in text and '"personal"' not in text
+            assert '"applied"' not in text
+        assert '"surinamese"' in served[0]  # the required communities themselves are shown
 
 
 async def test_escalation_commands_over_nats_request_reply(service: Service, nc: Any) -> None:

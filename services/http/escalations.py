@@ -32,6 +32,18 @@ ActorHeader = Annotated[
 IdempotencyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 
 
+# Who covers which community is special-category data: the API serves only covered and missing
+# communities per convening (GET /convenings/{id}). ``applied`` is bookkeeping.
+NOT_SERVED: dict[str, Any] = {
+    "applied": True,
+    "convenings": {"__all__": {"communities_by_ally"}},
+}
+
+
+# The review shows what happened, not personal data nor whole situation pictures.
+REVIEW_OMITS = {"recipients", "situation", "personal"}
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -111,7 +123,11 @@ def escalation_router(workflow: Workflow, read: ReadModels, store: EventStore) -
             await read.escalations.wait_for(outcome.result.version, timeout=2.0)
         return decided(outcome)
 
-    @r.get("/escalations", response_model=list[EscalationRecord])
+    @r.get(
+        "/escalations",
+        response_model=list[EscalationRecord],
+        response_model_exclude={"__all__": NOT_SERVED},
+    )
     async def escalations(open: bool = False) -> list[EscalationRecord]:
         return list_escalations(read.escalations.state, open_only=open)
 
@@ -146,7 +162,11 @@ def escalation_router(workflow: Workflow, read: ReadModels, store: EventStore) -
             )
         return reply
 
-    @r.get("/escalations/{escalation_id}", response_model=EscalationRecord)
+    @r.get(
+        "/escalations/{escalation_id}",
+        response_model=EscalationRecord,
+        response_model_exclude=NOT_SERVED,
+    )
     async def get_escalation(escalation_id: str) -> Any:
         return workflow.get(escalation_id)
 
@@ -235,7 +255,7 @@ def escalation_router(workflow: Workflow, read: ReadModels, store: EventStore) -
                 type=e.type.removeprefix("nl.bondgenoten."),
                 actor=e.actor,
                 subject=e.subject,
-                data=e.data.model_dump(mode="json", exclude={"recipients", "situation"}),
+                data=e.data.model_dump(mode="json", exclude=REVIEW_OMITS),
             )
             async for e in store.read(filter_subjects=kinds)
             if e.correlation_id == escalation_id
