@@ -1,7 +1,8 @@
 """Keeps one projection up to date from the log, and survives crashes without drift.
 
 * Transport: a durable pull consumer per projection, filtered to the kinds it reads, fetched in
-  batches and applied strictly in log order by one task (no concurrent handling, so no reorder).
+  batches, applied strictly in log order by one task (no concurrent handling, so no reorder)
+  and acknowledged once per batch (ack policy "all": the last ack covers the batch).
 * Truth of progress: the snapshot, which stores the state *and* the log position it reflects in
   one object (JetStream object store), so they can never disagree. On start the runner loads it
   and, if the durable consumer has delivered past the snapshot (a crash after acking, or with
@@ -124,10 +125,11 @@ class ProjectionRunner(Generic[S]):
         try:
             info = await self._js.consumer_info(stream, name)
             delivered = info.delivered.stream_seq if info.delivered else 0
-            if delivered > self.checkpoint:
+            if delivered > self.checkpoint or info.config.ack_policy != AckPolicy.ALL:
                 # Delivered beyond what our state holds (acked before the snapshot, or still
                 # pending and only redelivered after ack_wait, i.e. after later events): start
                 # again right after the checkpoint so events are applied once and in order.
+                # (Also when made by an older version with another ack policy.)
                 await self._js.delete_consumer(stream, name)
             else:
                 exists = True
@@ -141,7 +143,8 @@ class ProjectionRunner(Generic[S]):
                     name=name,
                     deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                     opt_start_seq=self.checkpoint + 1,
-                    ack_policy=AckPolicy.EXPLICIT,
+                    # One ordered reader: acknowledging a batch's last event acknowledges all.
+                    ack_policy=AckPolicy.ALL,
                     ack_wait=30.0,
                     max_deliver=-1,
                     max_ack_pending=FETCH_BATCH * 4,
@@ -183,6 +186,8 @@ class ProjectionRunner(Generic[S]):
                     msgs = []
                 for msg in msgs:
                     await self._handle(msg)
+                if msgs:
+                    await msgs[-1].ack()
                 if self._dirty and (
                     self._dirty >= SNAPSHOT_EVERY_EVENTS
                     or time.monotonic() - self._last_save >= SNAPSHOT_EVERY_S
@@ -197,7 +202,6 @@ class ProjectionRunner(Generic[S]):
         if seq > self.checkpoint:
             raw = RawEvent(seq, msg.subject, dict(msg.headers or {}), msg.data)
             await self.apply(raw)
-        await msg.ack()
 
     async def apply(self, raw: RawEvent) -> None:
         """Apply one stored event (in log order), or park it with its reason."""
