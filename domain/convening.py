@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from domain.errors import Conflict, DomainError, NotFound
+from domain.policy import ConveningDefaults
 from events.base import DomainEvent
 from events.escalation import (
     Convened,
     ConveningCalled,
+    ConveningMode,
     ConveningQuorate,
     RsvpAnswer,
     RsvpDeadlinePassed,
@@ -185,3 +188,36 @@ def convened(
     if not present:
         raise DomainError("a convening needs at least one attending ally", field="attending")
     return [Convened(escalation_id=escalation_id, convening_id=c.convening_id, attending=present)]
+
+
+@dataclass(frozen=True)
+class ConveningProposal:
+    """What the workflow proposes; the crisis organisation confirms or changes it."""
+
+    starts_at: datetime
+    rsvp_deadline: datetime
+    mode: ConveningMode
+    place: str
+    communities: tuple[str, ...]
+    invited: tuple[str, ...]
+    quorum: int
+
+
+def propose(
+    now: datetime,
+    defaults: ConveningDefaults,
+    affected_communities: Sequence[str],
+    callable_allies: Sequence[str],
+) -> ConveningProposal:
+    """Invite the call list (best first), require the affected communities, and ask for no
+    more attendees than can come: a quorum above the invitees could never be reached."""
+    invited = tuple(dict.fromkeys(callable_allies))
+    return ConveningProposal(
+        starts_at=now + timedelta(minutes=defaults.lead_min),
+        rsvp_deadline=now + timedelta(minutes=defaults.rsvp_min),
+        mode=defaults.mode,
+        place=defaults.place,
+        communities=tuple(dict.fromkeys(affected_communities)),
+        invited=invited,
+        quorum=max(1, min(defaults.quorum, len(invited))),
+    )

@@ -268,7 +268,13 @@ def _open_or_join(cmd: OpenOrJoin | Declare, state: EscalationState) -> list[Dom
         # Never a second escalation while one is open: the signal joins (once).
         if cmd.signal_id is None or cmd.signal_id in esc.signal_ids:
             return []
-        return [SignalJoined(escalation_id=esc.escalation_id, signal_id=cmd.signal_id, band=band)]
+        joined = SignalJoined(
+            escalation_id=esc.escalation_id,
+            signal_id=cmd.signal_id,
+            band=band,
+            communities=cmd.situation.communities,
+        )
+        return [joined]
     trigger = _trigger(cmd)
     if trigger is None:
         return []

@@ -29,7 +29,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from events.envelope import municipality_of
-from events.escalation import Band, Grip, Recipient, band_rank
+from events.escalation import Band, ConveningMode, Grip, Recipient, band_rank
 
 DEFAULT_KEY = "default"
 KNOWN_CHANNELS = frozenset({"webhook", "cap", "email", "console"})
@@ -61,6 +61,28 @@ class Level(BaseModel):
         return self
 
 
+class ConveningDefaults(BaseModel):
+    """How the workflow proposes a convening (bijeenkomst) in this municipality: the crisis
+    organisation may change any of it when it calls the meeting."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: ConveningMode = "call"
+    place: str = Field(default="", max_length=200)
+    """Where: an address, a dial-in, or the name of the app group."""
+    lead_min: int = Field(default=30, ge=5, le=24 * 60)
+    """The meeting starts this many minutes after the proposal."""
+    rsvp_min: int = Field(default=15, ge=1)
+    """Answers are due this many minutes after the proposal (before the meeting starts)."""
+    quorum: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _deadline_before_start(self) -> Self:
+        if self.rsvp_min >= self.lead_min:
+            raise ValueError("rsvp_min must be less than lead_min: answers before the meeting")
+        return self
+
+
 class EscalationPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -68,6 +90,7 @@ class EscalationPolicy(BaseModel):
     min_independent_reporters: int = Field(default=2, ge=1)
     min_roles: int = Field(default=2, ge=1)
     levels: tuple[Level, ...] = Field(min_length=1)
+    convening: ConveningDefaults = ConveningDefaults()
 
 
 class PolicyError(ValueError):

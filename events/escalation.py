@@ -134,6 +134,8 @@ class SituationPicture(_Frozen):
     contributing: tuple[ContributingSignal, ...] = ()
     call_list_summary: CallListSummary
     coverage_gaps: tuple[Community, ...] = ()
+    communities: tuple[Community, ...] = ()
+    """Affected communities named in the signals (about the incident, not about a person)."""
     suggested_grip: Grip = 0
     escalation_id: EscalationId | None = None
     """Filled in by the decider: the caller builds the picture before the id exists."""
@@ -163,6 +165,8 @@ class SignalJoined(_EscalationEvent):
 
     signal_id: Token
     band: Band
+    communities: tuple[Community, ...] = ()
+    """Affected communities this signal names."""
 
 
 @event

@@ -17,6 +17,7 @@ required communities are covered when someone changes their answer; the query re
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -103,6 +104,8 @@ class EscalationRecord(BaseModel):
     acknowledged_at: AwareDatetime | None = None
     acknowledged_by: str | None = None
     signal_ids: list[str] = Field(default_factory=list)
+    communities: list[str] = Field(default_factory=list)
+    """Affected communities named in the incident's signals."""
     alerts: list[AlertIssued] = Field(default_factory=list)
     convenings: dict[str, ConveningRecord] = Field(default_factory=dict)
     closed_at: AwareDatetime | None = None
@@ -122,7 +125,7 @@ class EscalationsState(BaseModel):
 
 class EscalationsProjection:
     name: str = "escalations"
-    version: int = 1
+    version: int = 2  # 2: affected communities per escalation
     kinds: tuple[str, ...] = ("escalation",)
 
     def initial(self) -> EscalationsState:
@@ -178,8 +181,10 @@ def _apply(
         case SignalJoined():
             if e.signal_id not in r.signal_ids:
                 r.signal_ids.append(e.signal_id)
+            _add_communities(r, e.communities)
             return "signal_joined", {"signal_id": e.signal_id, "band": e.band}
         case CrisisAlertIssued():
+            _add_communities(r, e.situation.communities)
             r.level, r.round, r.exhausted = e.level, e.round, False
             r.alerts.append(AlertIssued(alert_id=e.alert_id, level=e.level, round=e.round, at=at))
             return "alert_issued", {"level": str(e.level), "round": str(e.round)}
@@ -210,6 +215,10 @@ def _apply(
             state.convening_index[e.convening_id] = r.escalation_id
             return "convening_called", {"convening_id": e.convening_id, "mode": e.mode}
     return _apply_convening(r, e, at)
+
+
+def _add_communities(r: EscalationRecord, communities: Iterable[str]) -> None:
+    r.communities.extend(c for c in dict.fromkeys(communities) if c not in r.communities)
 
 
 def _status_change(r: EscalationRecord, e: Any, at: datetime) -> tuple[str, dict[str, str]]:

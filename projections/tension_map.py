@@ -129,6 +129,8 @@ class Contribution(BaseModel):
     evidence: Evidence
     level: int
     occurred_at: AwareDatetime
+    communities: tuple[str, ...] = ()
+    """Affected communities the signal names (about the incident, not about a person)."""
     expires_at: AwareDatetime
     """When its value falls below ``prune_below``; precomputed so pruning is a date comparison."""
 
@@ -172,7 +174,7 @@ class TensionMapProjection:
     """Folds ``SignalReceived`` into per-cell contributions; other event types are ignored."""
 
     name: str = "tension_map"
-    version: int = 1
+    version: int = 2  # 2: contributions keep the affected communities
     kinds: tuple[str, ...] = ("signal",)
 
     def __init__(self, config: TensionConfig = DEFAULT_TENSION_CONFIG) -> None:
@@ -209,6 +211,7 @@ class TensionMapProjection:
                     evidence=s.evidence,
                     level=s.level,
                     occurred_at=at,
+                    communities=tuple(s.communities),
                     expires_at=expires_at,
                 )
             )
@@ -248,6 +251,7 @@ class ContributingSignal(BaseModel):
     evidence: Evidence
     level: int
     occurred_at: datetime
+    communities: tuple[str, ...] = ()
 
 
 class CellView(BaseModel):
@@ -385,6 +389,7 @@ def _top_signals(
             evidence=c.evidence,
             level=c.level,
             occurred_at=c.occurred_at,
+            communities=c.communities,
         )
         for c, v in ranked[:limit]
     )

@@ -9,10 +9,9 @@ STAD = "GM0034-stad"
 STAD_COMMUNITIES = ["youth", "moroccan", "turkish"]
 
 # The convening the crisis organisation calls for the demonstration, and who answers what.
-CONVENING = {
+CONVENING: dict[str, Any] = {
     "mode": "in_person",
     "place": "Buurthuis De Schakel, Stadhuisplein",
-    "communities": ["youth", "moroccan"],
     "quorum": 2,
 }
 # What the people in the demo type (content, not interface text).

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -14,7 +14,13 @@ import httpx
 from domain.policy import policy_for
 from services import demo_data as data
 from services.texts_nl.alerts import NO_GAPS, datetime_nl, gaps_nl, grip_nl
-from services.texts_nl.console import RSVP_LABELS, SENTENCES, TRIGGER_LABELS, timeline_label
+from services.texts_nl.console import (
+    MODE_LABELS,
+    RSVP_LABELS,
+    SENTENCES,
+    TRIGGER_LABELS,
+    timeline_label,
+)
 
 if TYPE_CHECKING:
     from services.app import Service
@@ -80,15 +86,22 @@ async def play_escalation(client: httpx.AsyncClient, service: Service, say: Say,
         await _json(ack)
 
     step("step_convening")
-    now = service.infra.clock.now()
+    proposal = await _json(await client.get(f"{url}/convening-proposal"))
+    say(
+        "convening_proposal",
+        mode=MODE_LABELS[proposal["mode"]],
+        place=f"({proposal['place']}) " if proposal["place"] else "",
+        starts_at=_hhmm(proposal["starts_at"]),
+        deadline=_hhmm(proposal["rsvp_deadline"]),
+        invited=len(proposal["invited"]),
+        communities=gaps_nl(proposal["communities"]),
+        quorum=proposal["quorum"],
+    )
+    say("convening_choice", mode=MODE_LABELS[data.CONVENING["mode"]], place=data.CONVENING["place"])
     await _json(
         await client.post(
             f"{url}/convenings",
-            json={
-                **data.CONVENING,
-                "starts_at": (now + timedelta(minutes=45)).isoformat(),
-                "rsvp_deadline": (now + timedelta(minutes=20)).isoformat(),
-            },
+            json=data.CONVENING,  # the rest of the proposal stands
             headers={**OOV, "Idempotency-Key": f"demo-convene-{eid}"},
         )
     )
@@ -122,6 +135,10 @@ async def play_escalation(client: httpx.AsyncClient, service: Service, say: Say,
     review = await _json(await client.get(f"{url}/review"))
     receipts = sum(1 for e in review if e["type"].startswith("notification."))
     say("review_summary", events=len(review), receipts=receipts)
+
+
+def _hhmm(iso: str) -> str:
+    return datetime_nl(datetime.fromisoformat(iso), "%H:%M")
 
 
 def print_convening(status: dict[str, Any], say: Say) -> None:

@@ -36,6 +36,9 @@ def situation(
     major_incident: bool = False,
 ) -> SituationPicture:
     cell = cell_now(read, area, theme, at)
+    # The incident's affected communities: the ones given and those its signals name.
+    named = [c for s in (cell.signals if cell else ()) for c in s.communities]
+    communities = tuple(dict.fromkeys([*communities, *named]))
     calls = read.call_list(area, [theme], communities)
     duty: dict[DutyRole, int] = {}
     for contact in calls.duty_contacts:
@@ -57,5 +60,6 @@ def situation(
         ),
         call_list_summary=CallListSummary(callable_allies=len(calls.entries), duty_contacts=duty),
         coverage_gaps=tuple(calls.coverage_gaps),
+        communities=tuple(dict.fromkeys(communities)),
         suggested_grip=suggest_grip(band, [theme], major_incident),  # type: ignore[arg-type]
     )

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 import structlog
 from pydantic import BaseModel
 
+from domain.convening import ConveningProposal, propose
 from domain.errors import NotFound
 from domain.escalation import (
     Acknowledge,
@@ -43,7 +44,12 @@ from domain.policy import EscalationPolicy, policy_for, should_open
 from events.envelope import deterministic_id
 from events.escalation import AckTimerSet, ConveningCalled, RsvpAnswer, slot_ref
 from events.signals import SignalReceived
-from projections.escalations import convening_status, escalation, list_escalations
+from projections.escalations import (
+    EscalationRecord,
+    convening_status,
+    escalation,
+    list_escalations,
+)
 from projections.tension_map import Band
 from services.clock import Clock
 from services.commands import CommandMeta, Outcome, execute
@@ -269,38 +275,49 @@ class Workflow:
             command = Close(now=now, by=by, reason=reason)
         return await self._run(slot_of(escalation_id), command, command_id=key, actor=by)
 
+    def propose_convening(
+        self, escalation_id: str, communities: Sequence[str] | None = None
+    ) -> ConveningProposal:
+        """The meeting the workflow proposes: policy defaults, the incident's affected
+        communities, and the call list for them as invitees."""
+        record = self.get(escalation_id)
+        area, theme = record.area, record.theme
+        affected = record.communities if communities is None else communities
+        calls = self.read.call_list(area, [theme], affected)
+        defaults = policy_for(self.policies, area).convening
+        return propose(self.clock.now(), defaults, affected, [e.ally_id for e in calls.entries])
+
     async def call_convening(
         self,
         escalation_id: str,
         by: str,
         key: str,
         *,
-        starts_at: datetime,
-        mode: str,
-        place: str,
-        communities: Sequence[str],
-        rsvp_deadline: datetime,
+        starts_at: datetime | None = None,
+        mode: str | None = None,
+        place: str | None = None,
+        communities: Sequence[str] | None = None,
+        rsvp_deadline: datetime | None = None,
         quorum: int | None = None,
         invited: Sequence[str] | None = None,
     ) -> Outcome:
-        area, theme = slot_of(escalation_id)
-        if invited is None:
-            calls = self.read.call_list(area, [theme], communities)
-            invited = [e.ally_id for e in calls.entries]
+        """Call a convening; whatever the caller leaves out is taken from the proposal."""
+        p = self.propose_convening(escalation_id, communities)
+        invited = tuple(invited) if invited is not None else p.invited
         if not invited:
             raise NotFound("nobody to invite: no callable allies for this area", field="invited")
         command = CallConvening(
             now=self.clock.now(),
             convening_id=deterministic_id("convening", escalation_id, key)[:24],
-            starts_at=starts_at,
-            mode=mode,
-            place=place,
-            invited=tuple(invited),
-            required_communities=tuple(communities),
-            quorum=quorum or min(3, len(invited)),
-            rsvp_deadline=rsvp_deadline,
+            starts_at=starts_at or p.starts_at,
+            mode=mode or p.mode,
+            place=p.place if place is None else place,
+            invited=invited,
+            required_communities=p.communities,
+            quorum=quorum or min(p.quorum, len(invited)),
+            rsvp_deadline=rsvp_deadline or p.rsvp_deadline,
         )
-        return await self._run((area, theme), command, command_id=key, actor=by)
+        return await self._run(slot_of(escalation_id), command, command_id=key, actor=by)
 
     def _escalation_of_convening(self, convening_id: str) -> str:
         status = convening_status(self.read.escalations.state, convening_id)
@@ -331,7 +348,7 @@ class Workflow:
         command = MarkConvened(now=self.clock.now(), convening_id=convening_id)
         return await self._run(slot_of(escalation_id), command, command_id=key, actor=by)
 
-    def get(self, escalation_id: str) -> object:
+    def get(self, escalation_id: str) -> EscalationRecord:
         record = escalation(self.read.escalations.state, escalation_id)
         if record is None:
             raise NotFound(f"unknown escalation {escalation_id}", field="escalation_id")

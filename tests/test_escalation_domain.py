@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from domain.convening import propose
 from domain.errors import Conflict, DomainError, NotFound
 from domain.escalation import (
     Acknowledge,
@@ -25,7 +26,7 @@ from domain.escalation import (
     TimerElapsed,
     escalation_decider,
 )
-from domain.policy import EscalationPolicy, Level
+from domain.policy import ConveningDefaults, EscalationPolicy, Level
 from events.base import DomainEvent
 from events.escalation import (
     AckTimeoutElapsed,
@@ -337,3 +338,19 @@ def test_an_rsvp_recorded_as_v1_is_upcast_to_personal() -> None:
     }
     current = upcast(RsvpRecorded.TYPE, 1, payload, RsvpRecorded.VERSION)
     assert RsvpRecorded.model_validate(current).personal.communities == ("youth",)
+
+
+def test_proposal_invites_the_call_list_and_caps_the_quorum_at_the_invitees() -> None:
+    defaults = ConveningDefaults(mode="app_group", place="Appgroep Stad", lead_min=30, rsvp_min=10)
+    p = propose(at(0), defaults, ["youth", "turkish", "youth"], ["a3", "a1", "a3"])
+    assert p.starts_at == at(30) and p.rsvp_deadline == at(10)
+    assert p.communities == ("youth", "turkish") and p.invited == ("a3", "a1")
+    assert p.quorum == 2 and (p.mode, p.place) == ("app_group", "Appgroep Stad")
+    assert propose(at(0), defaults, [], []).quorum == 1
+
+
+def test_a_joining_signal_carries_its_affected_communities() -> None:
+    log = play(open_or_join())
+    picture = situation().model_copy(update={"communities": ("turkish",)})
+    joined = run(log, open_or_join(signal_id="s9", situation=picture))
+    assert isinstance(joined[0], SignalJoined) and joined[0].communities == ("turkish",)

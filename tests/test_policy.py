@@ -98,3 +98,23 @@ def test_should_open_needs_the_band_and_corroboration() -> None:
 )
 def test_suggest_grip(band: str, themes: tuple[str, ...], major: bool, grip: int) -> None:
     assert suggest_grip(band, themes, major) == grip  # type: ignore[arg-type]
+
+
+def test_convening_defaults_need_answers_before_the_meeting() -> None:
+    toml = """
+[default]
+[default.convening]
+lead_min = 20
+rsvp_min = 30
+[[default.levels]]
+name = "OOV"
+ack_timeout_s = 60
+[[default.levels.recipients]]
+name = "oov"
+channels = ["console"]
+addresses = { console = "-" }
+"""
+    with pytest.raises(PolicyError, match="rsvp_min must be less than lead_min"):
+        parse_policies(toml)
+    ok = parse_policies(toml.replace("rsvp_min = 30", "rsvp_min = 10"))
+    assert ok["default"].convening.lead_min == 20 and ok["default"].convening.mode == "call"

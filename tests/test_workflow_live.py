@@ -387,3 +387,33 @@ async def test_escalation_http_errors_are_precise_and_kept(service: Service, nc:
         assert bad_json.status_code == 400
     kept = await stream_messages(nc, service.infra.topology.rejected_stream)
     assert len(kept) == 2
+
+
+async def test_the_workflow_proposes_a_convening_for_the_affected_communities(
+    settings: Settings, receiver: HttpReceiver, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path / "policy.toml", receiver, min_reporters=2, min_roles=2)
+    async with serve_in_background(with_policy(settings, policy)) as service:
+        async with client_for(service) as client:
+            await seed_network(client, service)
+            await three_independent_signals(client)  # they name the youth
+            r = await client.post(
+                "/api/v1/signals",
+                json=signal_body(reporter="a2", communities=["surinamese", "youth"]),
+            )
+            assert r.status_code == 201
+            await settled(service)
+            (record,) = (await client.get("/api/v1/escalations")).json()
+            assert record["communities"] == ["youth", "surinamese"]
+            url = f"/api/v1/escalations/{record['escalation_id']}"
+            proposal = (await client.get(f"{url}/convening-proposal")).json()
+            assert proposal["communities"] == ["youth", "surinamese"]
+            assert set(proposal["invited"]) == {"a1", "a2"}  # the call list
+            assert proposal["quorum"] == 2 and proposal["mode"] == "call"
+            assert proposal["rsvp_deadline"] < proposal["starts_at"]
+            # Confirming the proposal as it is: an empty body.
+            r = await client.post(f"{url}/convenings", json={}, headers=ACTOR)
+            assert r.status_code == 201, r.text
+            (convening,) = (await client.get(url)).json()["convenings"].values()
+        assert convening["required_communities"] == ["youth", "surinamese"]
+        assert set(convening["invited"]) == {"a1", "a2"} and convening["quorum"] == 2

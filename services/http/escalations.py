@@ -66,15 +66,28 @@ class ReasonIn(_In):
 
 
 class ConveningIn(_In):
-    starts_at: AwareDatetime
-    mode: ConveningMode
-    place: str = Field(default="", max_length=200)
-    communities: list[Community] = Field(
-        default_factory=list, description="communities that must be at the table"
+    """Every field is optional: what is left out comes from the workflow's proposal
+    (``GET /escalations/{id}/convening-proposal``)."""
+
+    starts_at: AwareDatetime | None = None
+    mode: ConveningMode | None = None
+    place: str | None = Field(default=None, max_length=200)
+    communities: list[Community] | None = Field(
+        default=None, description="communities that must be at the table"
     )
-    rsvp_deadline: AwareDatetime
+    rsvp_deadline: AwareDatetime | None = None
     quorum: int | None = Field(default=None, ge=1)
     invited: list[Token] | None = None
+
+
+class ConveningProposalOut(BaseModel):
+    starts_at: datetime
+    rsvp_deadline: datetime
+    mode: ConveningMode
+    place: str
+    communities: list[str]
+    invited: list[str]
+    quorum: int
 
 
 class RsvpIn(_In):
@@ -195,6 +208,15 @@ def escalation_router(workflow: Workflow, read: ReadModels, store: EventStore) -
             response_model=Decided,
             name=how.replace("-", "_"),
         )
+
+    @r.get(
+        "/escalations/{escalation_id}/convening-proposal",
+        response_model=ConveningProposalOut,
+        summary="The convening the workflow proposes (time, place or call, invitees, quorum)",
+    )
+    async def convening_proposal(escalation_id: str) -> ConveningProposalOut:
+        p = workflow.propose_convening(escalation_id)
+        return ConveningProposalOut.model_validate(p, from_attributes=True)
 
     @r.post(
         "/escalations/{escalation_id}/convenings",

@@ -39,6 +39,9 @@ SENTENCES: Final[Mapping[str, str]] = MappingProxyType(
         "convening_status": "  Bijeenkomst {place} om {starts_at}: uitgenodigd {invited},"
         " komt {attending},"
         " quorum {quorum}; ontbrekende gemeenschappen: {missing}; {quorate}",
+        "convening_proposal": "  Voorstel: {mode} {place}om {starts_at}, reageren voor {deadline};"
+        " {invited} bondgenoten uitnodigen; aan tafel: {communities}; quorum {quorum}",
+        "convening_choice": "  De crisisorganisatie kiest: {mode}, {place}",
         "quorate_yes": "voltallig",
         "quorate_no": "nog niet voltallig",
         "rsvp": "  {name}: {answer}",
@@ -55,6 +58,10 @@ TRIGGER_LABELS: Final[Mapping[str, str]] = MappingProxyType(
         "declared": "afgekondigd",
         "major_incident": "groot incident",
     }
+)
+
+MODE_LABELS: Final[Mapping[str, str]] = MappingProxyType(
+    {"in_person": "bijeenkomst ter plaatse", "call": "belafspraak", "app_group": "appgroep"}
 )
 
 RSVP_LABELS: Final[Mapping[str, str]] = MappingProxyType(
