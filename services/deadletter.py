@@ -1,8 +1,10 @@
 """Dead letters: an event a consumer cannot process is parked with its reason, never dropped.
 
-The original headers and body are kept byte for byte, plus ``Bg-Dlq-*`` headers saying which
-consumer gave up, on which log position, and why. The publish is acknowledged by JetStream
-before the consumer moves on, so a message is always either processed or parked.
+The original body and headers are kept, plus ``Bg-Dlq-*`` headers saying which consumer gave
+up, on which log position, and why. The original's ``Nats-*`` headers are instructions to the
+server for the original write (expected sequence, batch, schedule): they are kept as
+``Bg-Orig-*`` so they do not apply to this one. The publish is acknowledged by JetStream before
+the consumer moves on, so a message is always either processed or parked.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ MAX_REASON = 1000
 async def park(
     js: JetStreamContext, topology: Topology, consumer: str, raw: RawEvent, reason: str
 ) -> None:
-    headers = dict(raw.headers)
+    headers = {
+        (f"Bg-Orig-{k.removeprefix('Nats-')}" if k.startswith("Nats-") else k): v
+        for k, v in raw.headers.items()
+    }
     headers.update(
         {
             "Bg-Dlq-Consumer": consumer,

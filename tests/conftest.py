@@ -114,6 +114,8 @@ async def stream_messages(nc: NatsClient, stream: str) -> list[Msg]:
     """Every message in a stream (small streams in tests), oldest first."""
     js = nc.jetstream()
     info = await js.stream_info(stream)
+    if not info.state.messages:
+        return []
     out = []
     for seq in range(info.state.first_seq, info.state.last_seq + 1):
         with contextlib.suppress(NotFoundError):

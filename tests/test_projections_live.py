@@ -79,18 +79,25 @@ async def test_poison_event_goes_to_dead_letters_and_the_rest_flows(
 ) -> None:
     store = service.infra.store
     good = signal_envelope(signal_id="good-1")
-    poison = signal_envelope(signal_id="poison")
-    headers, _ = encode(poison)
-    headers["ce-type"] = "nl.bondgenoten.unheard-of"  # e.g. written by a newer version
-    await nc.jetstream().publish(store.subject_of(poison.aggregate), b"{}", headers=headers)
+    for n in (1, 2):
+        poison = signal_envelope(signal_id=f"poison-{n}")
+        headers, _ = encode(poison)
+        headers["ce-type"] = "nl.bondgenoten.unheard-of"  # e.g. written by a newer version
+        # Written as every append is: with dedup and optimistic-concurrency headers, which
+        # must not apply again when the message is parked.
+        headers["Nats-Msg-Id"] = poison.id
+        headers["Nats-Expected-Last-Subject-Sequence"] = "0"
+        await nc.jetstream().publish(store.subject_of(poison.aggregate), b"{}", headers=headers)
     await store.append([good], expected_version=0)
     assert await service.read.tension.wait_for(await store.last_position(), timeout=5)
     assert "GM0034-haven/demonstration" in service.read.tension.state.cells
-    [parked] = await stream_messages(nc, service.infra.topology.dlq_stream)
-    assert parked.headers["Bg-Dlq-Consumer"] == "projection_tension_map"
-    assert "UnknownEventType" in parked.headers["Bg-Dlq-Reason"]
-    assert parked.headers["Bg-Dlq-Position"] == "1" and parked.data == b"{}"
-    assert service.read.tension.dead_letters == 1
+    parked = await stream_messages(nc, service.infra.topology.dlq_stream)
+    assert [p.headers["Bg-Dlq-Position"] for p in parked] == ["1", "2"]
+    assert all(p.headers["Bg-Dlq-Consumer"] == "projection_tension_map" for p in parked)
+    assert "UnknownEventType" in parked[0].headers["Bg-Dlq-Reason"]
+    assert parked[0].data == b"{}"
+    assert parked[0].headers["Bg-Orig-Expected-Last-Subject-Sequence"] == "0"
+    assert service.read.tension.dead_letters == 2
 
 
 async def test_rebuild_equals_live(service: Service) -> None:
