@@ -72,5 +72,11 @@ def decode(headers: Mapping[str, str], body: bytes, position: int | None = None)
         raise DecodeError(f"missing CloudEvents header {missing.args[0]}") from None
     except (UnknownEventType, SchemaVersionError) as exc:
         raise DecodeError(f"{type(exc).__name__}: {exc}") from exc
-    except (ValidationError, ValueError) as exc:
+    except ValidationError as exc:
+        # Field and reason only: the rejected value may be personal data.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise DecodeError(f"invalid event: {problems}") from None
+    except ValueError as exc:
         raise DecodeError(f"invalid event: {exc}") from exc
