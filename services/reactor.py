@@ -6,9 +6,15 @@ was already done), so a redelivery after a crash repeats nothing that matters.
 * Ordered by default: one message at a time, acknowledged after its handler finished.
   ``concurrency > 1`` handles messages in parallel tasks (for slow side effects such as
   deliveries with backoff); each is acknowledged when its own task ends.
-* A handler failure is retried in place with backoff (NATS hiccups, conflicts); after
-  ``MAX_TRIES`` the message is parked in the dead-letter stream with the reason and acknowledged.
-  Nothing is dropped, and one poison message does not stall the rest.
+* A transient failure (NATS unavailable or timing out, a concurrency conflict that outlasted
+  its re-decides, a read model still catching up) is retried in place with backoff for as long
+  as it lasts: parking it would lose a signal, timer or alert to an outage.
+* Any other failure (an undecodable message, a refused command, a bug) is tried ``MAX_TRIES``
+  times, then parked in the dead-letter stream with the reason and acknowledged. Nothing is
+  dropped, and one poison message does not stall the rest.
+* If processing a message fails at the transport level (parking or acknowledging impossible),
+  the rest of its batch is handed back at once (nak), so nothing waits for the ack timeout and
+  an ordered reactor keeps its order.
 """
 
 from __future__ import annotations
@@ -18,11 +24,14 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import nats.errors
+import nats.js.errors
 import structlog
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from domain.errors import ConcurrencyConflict
 from services.deadletter import park
 from services.eventstore import RawEvent
 from services.nats.topology import Topology
@@ -30,8 +39,15 @@ from services.nats.topology import Topology
 log = structlog.get_logger(__name__)
 
 MAX_TRIES = 5
+MAX_DELAY_S = 5.0
 FETCH_BATCH = 64
 ACK_WAIT_S = 60.0
+TRANSIENT: tuple[type[BaseException], ...] = (
+    nats.errors.Error,  # includes the JetStream API errors (no responders, timeouts, ...)
+    OSError,
+    TimeoutError,
+    ConcurrencyConflict,
+)
 Handler = Callable[[RawEvent], Awaitable[None]]
 
 
@@ -111,9 +127,15 @@ class Reactor:
                 msgs = await sub.fetch(FETCH_BATCH, timeout=1.0)
             except TimeoutError:
                 continue
-            for msg in msgs:
+            for i, msg in enumerate(msgs):
                 if self.concurrency == 1:
-                    await self._process(msg)
+                    try:
+                        await self._process(msg)
+                    except Exception:
+                        for rest in msgs[i + 1 :]:
+                            with contextlib.suppress(Exception):
+                                await rest.nak()
+                        raise
                 else:
                     await self._slots.acquire()
                     task = asyncio.create_task(self._process(msg, release=True))
@@ -138,28 +160,45 @@ class Reactor:
 
     async def _handle_with_retries(self, raw: RawEvent) -> None:
         delay = 0.1
-        for attempt in range(1, MAX_TRIES + 1):
+        failures = 0
+        waiting = False
+        while True:
             try:
                 await self.handle(raw)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if attempt == MAX_TRIES:
-                    reason = f"{type(exc).__name__}: {exc}"
-                    await park(self.js, self.topology, self.name, raw, reason)
-                    self.parked += 1
-                    log.error(
-                        "reactor.dead_letter",
-                        reactor=self.name,
-                        position=raw.position,
-                        event_id=raw.headers.get("ce-id"),
-                        error=type(exc).__name__,
-                    )
-                    return
-                log.debug("reactor.retry", reactor=self.name, attempt=attempt)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                if is_transient(exc):
+                    if delay >= MAX_DELAY_S and not waiting:  # once per message, not per try
+                        waiting = True
+                        log.warning("reactor.waiting", reactor=self.name, error=type(exc).__name__)
+                else:
+                    failures += 1
+                    if failures >= MAX_TRIES:
+                        await self._park(raw, exc)
+                        return
+                    log.debug("reactor.retry", reactor=self.name, attempt=failures)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_DELAY_S)
+
+    async def _park(self, raw: RawEvent, exc: Exception) -> None:
+        await park(self.js, self.topology, self.name, raw, f"{type(exc).__name__}: {exc}")
+        self.parked += 1
+        log.error(
+            "reactor.dead_letter",
+            reactor=self.name,
+            position=raw.position,
+            event_id=raw.headers.get("ce-id"),
+            error=type(exc).__name__,
+        )
+
+
+def is_transient(exc: Exception) -> bool:
+    """Worth waiting out: the same message will succeed once NATS or a read model is back."""
+    if isinstance(exc, nats.js.errors.BadRequestError):
+        return False  # the server refuses this request as such: waiting will not help
+    return isinstance(exc, TRANSIENT)
 
 
 async def _keep_alive(msg: Any) -> None:

@@ -1,0 +1,105 @@
+"""Reactors against a real server: a poison message is parked once and the rest flows in order;
+an outage is waited out, never parked (parking would lose a signal, timer or alert)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import nats.errors
+import pytest
+
+from services import reactor as reactor_module
+from services.eventstore import EventStore, RawEvent
+from services.nats.topology import Topology
+from services.reactor import Reactor
+from tests.conftest import stream_messages
+from tests.factories import signal_envelope
+
+
+def SIGNALS(t: Topology) -> list[str]:
+    return [t.kind_filter("signal")]
+
+
+@contextlib.asynccontextmanager
+async def running(reactor: Reactor) -> AsyncIterator[None]:
+    ready = asyncio.Event()
+    task = asyncio.create_task(reactor.run(ready))
+    await ready.wait()
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def append_signals(store: EventStore, n: int) -> None:
+    for i in range(n):
+        # expected_version=0: written with the OCC headers every real append carries
+        await store.append([signal_envelope(signal_id=f"s{i}")], expected_version=0)
+
+
+async def until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 - the handler under test sets no event
+            await asyncio.sleep(0.02)
+
+
+async def test_a_poison_message_is_parked_and_the_rest_flows_in_order(
+    store: EventStore, nc: nats.NATS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reactor_module, "MAX_DELAY_S", 0.05)
+    seen: list[int] = []
+
+    async def handle(raw: RawEvent) -> None:
+        if raw.position == 2:
+            raise ValueError("cannot handle this one")
+        seen.append(raw.position)
+
+    t = store.topology
+    r = Reactor(
+        store.js,
+        t,
+        name="r1",
+        stream=t.events_stream,
+        filter_subjects=[t.kind_filter("signal")],
+        handle=handle,
+    )
+    await append_signals(store, 4)
+    async with running(r):
+        await until(lambda: len(seen) == 3)
+    assert seen == [1, 3, 4] and r.parked == 1
+    [parked] = await stream_messages(nc, t.dlq_stream)
+    assert parked.headers["Bg-Dlq-Consumer"] == "r1"
+    assert parked.headers["Bg-Dlq-Reason"] == "ValueError: cannot handle this one"
+
+
+async def test_an_outage_is_waited_out_and_never_parked(
+    store: EventStore, nc: nats.NATS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reactor_module, "MAX_DELAY_S", 0.05)
+    seen: list[int] = []
+    failures = {"left": 3 * reactor_module.MAX_TRIES}
+
+    async def handle(raw: RawEvent) -> None:
+        if raw.position == 1 and failures["left"]:
+            failures["left"] -= 1
+            raise nats.errors.NoRespondersError  # NATS briefly unavailable
+        seen.append(raw.position)
+
+    t = store.topology
+    r = Reactor(
+        store.js,
+        t,
+        name="r2",
+        stream=t.events_stream,
+        filter_subjects=[t.kind_filter("signal")],
+        handle=handle,
+    )
+    await append_signals(store, 3)
+    async with running(r):
+        await until(lambda: len(seen) == 3)
+    assert seen == [1, 2, 3] and r.parked == 0
+    assert await stream_messages(nc, t.dlq_stream) == []
