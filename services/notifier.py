@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from domain.errors import ConcurrencyConflict
 from domain.policy import EscalationPolicy, policy_for
 from events.base import DomainEvent
 from events.envelope import AggregateRef, Envelope, new_envelope
@@ -53,7 +54,14 @@ class Notifier:
             return
         env = raw.decode()
         alert: CrisisAlertIssued = env.data
-        await asyncio.gather(*(self._deliver(env, alert, r) for r in alert.recipients))
+        # Every recipient's delivery ends before a failure is raised: a retry of this alert must
+        # never run beside a delivery still in progress (it would send that one twice).
+        results = await asyncio.gather(
+            *(self._deliver(env, alert, r) for r in alert.recipients), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise failures[0]
 
     def message(self, alert: CrisisAlertIssued) -> AlertMessage:
         s = alert.situation
@@ -90,9 +98,10 @@ class Notifier:
             area=alert.situation.area,
             id=notification_id(alert.alert_id, recipient.name),
         )
-        history, _ = await self.store.load(ref)
+        history, version = await self.store.load(ref)
 
         async def record(receipt: DomainEvent) -> None:
+            nonlocal version
             envelope = new_envelope(
                 receipt,
                 aggregate=ref,
@@ -103,7 +112,12 @@ class Notifier:
                 causation_id=cause.id,
                 event_id=receipt_event_id(receipt),  # type: ignore[arg-type]
             )
-            await self.store.append([envelope], expected_version=None)
+            # Optimistic concurrency on the receipts: of two deliverers of one alert to one
+            # recipient, only the one that records the attempt first may send.
+            result = await self.store.append([envelope], expected_version=version)
+            if result.duplicate:
+                raise ConcurrencyConflict(ref.cloudevents_subject, version)
+            version = result.version
 
         delivered = await deliver(
             self.message(alert),
