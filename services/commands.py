@@ -6,6 +6,7 @@ say) produces the same ids and the store turns the retry into a no-op.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -40,10 +41,20 @@ class Outcome:
     duplicate: bool = False
 
 
-def _already_done(stored: list[Envelope[Any]], command_id: str) -> tuple[Envelope[Any], ...]:
+def event_ids_of(meta: CommandMeta, ref: AggregateRef) -> Callable[[int], str]:
+    """Ids of the events a command yields, derived from its key *scoped* to who sent it and to
+    which aggregate: two systems that happen to use the same key for different escalations
+    must not be deduplicated into one (JetStream deduplicates ids across the whole stream)."""
+    scope = deterministic_id(meta.command_id, meta.actor, ref.cloudevents_subject)
+    return lambda i: deterministic_id(scope, str(i))
+
+
+def _already_done(
+    stored: list[Envelope[Any]], event_id: Callable[[int], str]
+) -> tuple[Envelope[Any], ...]:
     """A retried command whose events are in the log already: answer as before, decide nothing."""
-    ids = {deterministic_id(command_id, str(i)) for i in range(len(stored))}
-    if deterministic_id(command_id, "0") not in {e.id for e in stored}:
+    ids = {event_id(i) for i in range(len(stored))}
+    if event_id(0) not in {e.id for e in stored}:
         return ()
     return tuple(e for e in stored if e.id in ids)
 
@@ -56,9 +67,10 @@ async def execute(
     command: C,
     meta: CommandMeta,
 ) -> Outcome:
+    event_id = event_ids_of(meta, ref)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         stored, version = await store.load(ref)
-        done = _already_done(stored, meta.command_id)
+        done = _already_done(stored, event_id)
         if done:
             return Outcome(done, None, duplicate=True)
         decided = decider.run((e.data for e in stored), command)
@@ -78,7 +90,7 @@ async def execute(
                 or meta.correlation_id
                 or meta.command_id,
                 causation_id=meta.causation_id or meta.command_id,
-                event_id=deterministic_id(meta.command_id, str(i)),
+                event_id=event_id(i),
             )
             for i, event in enumerate(decided)
         )
