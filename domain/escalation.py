@@ -93,6 +93,9 @@ class OpenOrJoin(_Opening):
     distinct_reporters: int = Field(ge=0)
     distinct_roles: int = Field(ge=0)
     major_incident: bool = False
+    signal_recorded_at: AwareDatetime | None = None
+    """When the signal was recorded: one from before the last closure opens nothing (a replay
+    of old signals must not reopen what people closed)."""
 
 
 class Declare(_Opening):
@@ -203,6 +206,7 @@ class EscalationState:
     """Escalations ever opened in this slot: the next one is number ``opened_count + 1``."""
     current: Escalation | None = field(default=None)
     """The open escalation; ``None`` before the first and after ``Close``."""
+    last_closed_at: datetime | None = None
 
 
 INITIAL = EscalationState()
@@ -216,6 +220,8 @@ def decide(command: EscalationCommand, state: EscalationState) -> Sequence[Domai
     esc = state.current
     if isinstance(command, TimerElapsed):
         return _timer_elapsed(command, esc)
+    if isinstance(command, RsvpReminder | RsvpDeadline) and esc is None:
+        return []  # the escalation was closed before its timer fired: nothing to remind
     if esc is None:
         raise NotFound("no open escalation in this slot", field="escalation_id")
     eid = esc.escalation_id
@@ -247,7 +253,10 @@ def decide(command: EscalationCommand, state: EscalationState) -> Sequence[Domai
             return [EscalationResolved(escalation_id=eid, by=command.by, reason=command.reason)]
         case Close():
             # Any open status may close, e.g. a false alarm straight from "alerted".
-            return [EscalationClosed(escalation_id=eid, by=command.by, reason=command.reason)]
+            closed = EscalationClosed(
+                escalation_id=eid, by=command.by, reason=command.reason, closed_at=command.now
+            )
+            return [closed]
     raise DomainError(f"unknown command {type(command).__name__}")  # pragma: no cover
 
 
@@ -275,6 +284,13 @@ def _open_or_join(cmd: OpenOrJoin | Declare, state: EscalationState) -> list[Dom
             communities=cmd.situation.communities,
         )
         return [joined]
+    if (
+        isinstance(cmd, OpenOrJoin)
+        and state.last_closed_at is not None
+        and cmd.signal_recorded_at is not None
+        and cmd.signal_recorded_at <= state.last_closed_at
+    ):
+        return []
     trigger = _trigger(cmd)
     if trigger is None:
         return []
@@ -435,12 +451,12 @@ def evolve(state: EscalationState, event: DomainEvent) -> EscalationState:
             opened_at=event.opened_at,
             signal_ids=frozenset(event.signal_ids),
         )
-        return EscalationState(state.opened_count + 1, esc)
+        return replace(state, opened_count=state.opened_count + 1, current=esc)
     esc0 = state.current
     if esc0 is None or getattr(event, "escalation_id", None) != esc0.escalation_id:
         return state
     if isinstance(event, EscalationClosed):
-        return replace(state, current=None)
+        return replace(state, current=None, last_closed_at=event.closed_at)
     return replace(state, current=_evolve_open(esc0, event))
 
 

@@ -329,6 +329,9 @@ class EscalationClosed(_ByReason):
 
     TYPE = "nl.bondgenoten.escalation.closed"
 
+    closed_at: AwareDatetime | None = None
+    """Signals recorded before this moment belong to this incident and open no new one."""
+
 
 ESCALATION_EVENTS: tuple[type[DomainEvent], ...] = (
     EscalationOpened,

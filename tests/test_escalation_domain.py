@@ -354,3 +354,31 @@ def test_a_joining_signal_carries_its_affected_communities() -> None:
     picture = situation().model_copy(update={"communities": ("turkish",)})
     joined = run(log, open_or_join(signal_id="s9", situation=picture))
     assert isinstance(joined[0], SignalJoined) and joined[0].communities == ("turkish",)
+
+
+def test_rsvp_timers_firing_after_close_yield_nothing() -> None:
+    log = play(open_or_join(), call(), Close(by="municipality:oov-1", reason="klaar", now=at(5)))
+    called = next(e for e in log if isinstance(e, ConveningCalled))
+    assert run(log, RsvpReminder(timer_id=called.reminder_timer_id, now=at(20))) == []
+    assert run(log, RsvpDeadline(timer_id=called.deadline_timer_id, now=at(40))) == []
+
+
+def test_a_signal_recorded_before_the_last_closure_opens_nothing() -> None:
+    """A replay of old signals (a reset consumer) must not reopen what people closed."""
+    log = play(open_or_join("s1"), Close(by="municipality:oov-1", reason="rustig", now=at(60)))
+    assert isinstance(log[-1], EscalationClosed) and log[-1].closed_at == at(60)
+    old = open_or_join("s0", minutes=120, signal_recorded_at=at(30))
+    assert run(log, old) == []
+    new = run(log, open_or_join("s2", minutes=120, signal_recorded_at=at(90)))
+    assert isinstance(new[0], EscalationOpened)
+    declared = Declare(
+        area=AREA,
+        theme=THEME,
+        signal_id=None,
+        reason="opnieuw",
+        situation=situation(),
+        policy=POLICY,
+        by="police:tc-1",
+        now=at(120),
+    )
+    assert isinstance(run(log, declared)[0], EscalationOpened)  # people may always reopen
