@@ -147,11 +147,14 @@ class EscalationsProjection:
                 opened_at=e.opened_at,
                 signal_ids=list(e.signal_ids),
             )
-        record = state.escalations.get(eid)
-        if record is None or event.id in record.applied:
+        current = state.escalations.get(eid)
+        if current is None or event.id in current.applied:
             return state
-        record.applied.add(event.id)
+        # Apply to a copy: an event that fails half-way leaves the state as it was, so the
+        # runner's retry (or the dead-letter stream) sees it whole.
+        record = current.model_copy(deep=True)
         key, params = _apply(state, record, e, event.occurred_at)
+        record.applied.add(event.id)
         entry = TimelineEntry(
             at=event.occurred_at,
             type=e.TYPE.rsplit(".", 1)[-1],
@@ -162,6 +165,7 @@ class EscalationsProjection:
         # bisect_right: equal times stay in log order.
         index = bisect.bisect_right([t.at for t in record.timeline], entry.at)
         record.timeline.insert(index, entry)
+        state.escalations[eid] = record
         return state
 
     def dump(self, state: EscalationsState) -> bytes:

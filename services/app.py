@@ -92,6 +92,8 @@ async def running(
         http_task: asyncio.Task[None] | None = None
         try:
             if not projections_only:
+                if not await read.catch_up():
+                    log.warning("projections.lagging", note="reactors retry until caught up")
                 loops += await start_reactors(tasks, all_reactors)
                 await broker.start()
                 http_task = tasks.create_task(http.serve(), name="http")

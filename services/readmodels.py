@@ -40,6 +40,13 @@ class ReadModels:
             await ready.wait()
         return tasks
 
+    async def catch_up(self, timeout: float = 30.0) -> bool:  # noqa: ASYNC109
+        """Wait until every projection reflects the log as it is now (after a start or a
+        rebuild), so what acts on them does not start from an empty picture."""
+        last = await self.store.last_position()
+        results = await asyncio.gather(*(r.wait_for(last, timeout) for r in self.runners))
+        return all(results)
+
     async def tension_map(
         self, at: datetime | None = None, *, area: str | None = None, theme: str | None = None
     ) -> TensionMapView:

@@ -72,6 +72,10 @@ def slot_of(escalation_id: str) -> tuple[str, str]:
     return area, theme
 
 
+class ReadModelLagging(TimeoutError):
+    """A projection has not caught up in time: retry later rather than decide on stale data."""
+
+
 class TimerPayload(BaseModel):
     kind: str  # ack | rsvp_reminder | rsvp_deadline
     timer_id: str
@@ -122,9 +126,13 @@ class Workflow:
     async def on_signal(self, raw: RawEvent) -> None:
         env = raw.decode()
         signal: SignalReceived = env.data
-        # Judge with the picture that includes this signal, and with our own earlier decisions.
-        await self.read.tension.wait_for(raw.position)
-        await self.read.escalations.wait_for(self._last_written)
+        # Judge with the picture that includes this signal, and with our own earlier decisions;
+        # a lagging read model is retried (a stale picture could fail to open), never guessed.
+        if not (
+            await self.read.tension.wait_for(raw.position, timeout=10)
+            and await self.read.escalations.wait_for(self._last_written, timeout=10)
+        ):
+            raise ReadModelLagging(f"read models behind position {raw.position}")
         now = self.clock.now()
         policy = policy_for(self.policies, signal.area)
         for theme in signal.themes:
@@ -154,6 +162,7 @@ class Workflow:
                 distinct_reporters=reporters,
                 distinct_roles=roles,
                 major_incident=signal.major_incident,
+                signal_recorded_at=env.recorded_at,
             )
             await self._run(
                 (signal.area, theme),

@@ -417,3 +417,31 @@ async def test_the_workflow_proposes_a_convening_for_the_affected_communities(
             (convening,) = (await client.get(url)).json()["convenings"].values()
         assert convening["required_communities"] == ["youth", "surinamese"]
         assert set(convening["invited"]) == {"a1", "a2"} and convening["quorum"] == 2
+
+
+async def test_one_idempotency_key_on_two_escalations_acknowledges_both(service: Service) -> None:
+    """Keys are scoped to the sender and the escalation: two systems that happen to use the
+    same key must not have one acknowledgement swallowed as a duplicate of the other."""
+    async with client_for(service) as client:
+        ids = []
+        for theme in ("demonstration", "public_order"):
+            body = {**DECLARE, "theme": theme}
+            r = await client.post("/api/v1/escalations", json=body, headers=POLICE)
+            ids.append(r.json()["escalation_id"])
+        for eid in ids:
+            r = await client.post(
+                f"/api/v1/escalations/{eid}/acknowledge",
+                json={},
+                headers={**ACTOR, "Idempotency-Key": "ack-1001"},
+            )
+            assert r.status_code == 200 and not r.json()["duplicate"], r.text
+        for eid in ids:
+            assert (await client.get(f"/api/v1/escalations/{eid}")).json()[
+                "status"
+            ] == "acknowledged"
+        again = await client.post(
+            f"/api/v1/escalations/{ids[0]}/acknowledge",
+            json={},
+            headers={**ACTOR, "Idempotency-Key": "ack-1001"},
+        )
+        assert again.status_code == 200 and again.json()["duplicate"]  # a true retry
