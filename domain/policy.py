@@ -83,6 +83,28 @@ class ConveningDefaults(BaseModel):
         return self
 
 
+class InvitationPolicy(BaseModel):
+    """How allies are invited to a convening and reminded to answer: channels in order. For
+    ``email`` each ally's own address is used; other channels (a messaging gateway's webhook,
+    the console) take the address given here. CAP is for the crisis organisation only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channels: tuple[str, ...] = ("email",)
+    addresses: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> Self:
+        allowed = KNOWN_CHANNELS - {"cap"}
+        unknown = [c for c in self.channels if c not in allowed]
+        if unknown:
+            raise ValueError(f"unknown invitation channel(s) {unknown}; known: {sorted(allowed)}")
+        missing = [c for c in self.channels if c != "email" and not self.addresses.get(c)]
+        if missing:
+            raise ValueError(f"invitation channel(s) {missing} need an address")
+        return self
+
+
 class EscalationPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -91,6 +113,7 @@ class EscalationPolicy(BaseModel):
     min_roles: int = Field(default=2, ge=1)
     levels: tuple[Level, ...] = Field(min_length=1)
     convening: ConveningDefaults = ConveningDefaults()
+    invitations: InvitationPolicy = InvitationPolicy()
 
 
 class PolicyError(ValueError):

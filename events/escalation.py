@@ -66,6 +66,14 @@ def escalation_id_for(area: str, theme: str, n: int) -> str:
     return f"{slot_id(area, theme)}-{n}"
 
 
+def slot_of_escalation(escalation_id: str) -> tuple[str, str] | None:
+    """``GM0034-stad_demonstration-2`` -> (``GM0034-stad``, ``demonstration``); ``None`` if
+    the id is not shaped like one."""
+    slot = escalation_id.rsplit("-", 1)[0]
+    area, _, theme = slot.partition("_")
+    return (area, theme) if area and theme else None
+
+
 def alert_id_for(escalation_id: str, level: int, round_: int) -> str:
     return deterministic_id("alert", escalation_id, str(level), str(round_))
 

@@ -22,6 +22,7 @@ from services.processes import channels, load_policies, reactors, start_reactors
 from services.reactor import Reactor
 from services.readmodels import ReadModels
 from services.settings import Settings
+from services.situation import area_name
 from services.workflow import Workflow
 
 log = structlog.get_logger(__name__)
@@ -73,7 +74,10 @@ async def running(
             infra.clock,
             channel_map,
             policies,
-            ack_url=f"{settings.public_url or http_url}/api/v1/escalations",
+            api_url=f"{settings.public_url or http_url}/api/v1",
+            allies=read.ally_personal,
+            convenings=read.convening,
+            area_name=lambda area: area_name(read, area),
         )
         broker = create_broker(infra.nats_url, infra.topology, intake, workflow)
         api = create_api(ApiDeps(infra.store, infra.clock, intake, read, themes, workflow))

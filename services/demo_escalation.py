@@ -15,12 +15,12 @@ from domain.policy import policy_for
 from services import demo_data as data
 from services.texts_nl.alerts import NO_GAPS, datetime_nl, gaps_nl, grip_nl
 from services.texts_nl.console import (
-    MODE_LABELS,
     RSVP_LABELS,
     SENTENCES,
     TRIGGER_LABELS,
     timeline_label,
 )
+from services.texts_nl.labels import MODE_LABELS
 
 if TYPE_CHECKING:
     from services.app import Service

@@ -1,5 +1,7 @@
-"""The notifier reactor: delivers each ``CrisisAlertIssued`` to its recipients, recording every
-attempt as a receipt on a notification aggregate (one per alert x recipient).
+"""The notifier reactor: delivers each ``CrisisAlertIssued`` to its recipients, each
+``ConveningCalled`` as an invitation to every invited ally and each ``RsvpReminderDue`` as a
+reminder to those who have not answered, recording every attempt as a receipt on a
+notification aggregate (one per notice x recipient).
 
 Replay safety: before sending, the receipts already in the log are loaded and delivery resumes
 from them; once a ``DeliverySucceeded`` is recorded nothing is sent again for that decision,
@@ -9,24 +11,56 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import structlog
 
 from domain.errors import ConcurrencyConflict
-from domain.policy import EscalationPolicy, policy_for
+from domain.policy import EscalationPolicy, InvitationPolicy, policy_for
 from events.base import DomainEvent
 from events.envelope import AggregateRef, Envelope, new_envelope
-from events.escalation import CrisisAlertIssued, Recipient
+from events.escalation import (
+    ConveningCalled,
+    CrisisAlertIssued,
+    Recipient,
+    RsvpReminderDue,
+    slot_of_escalation,
+)
+from events.network import AllyPersonal
 from events.notification import notification_id, receipt_event_id
 from services.clock import Clock
 from services.eventstore import EventStore, RawEvent
 from services.notify.channels import Channel
 from services.notify.delivery import RetryPolicy, deliver
-from services.notify.message import AlertMessage, CallListSummary
+from services.notify.invitation import InvitationKind, InvitationMessage
+from services.notify.message import AlertMessage, CallListSummary, Notice
 
 log = structlog.get_logger(__name__)
 SOURCE = "/bondgenoten/notifier"
+NOTIFIED = frozenset({CrisisAlertIssued.TYPE, ConveningCalled.TYPE, RsvpReminderDue.TYPE})
+
+
+class Meeting(Protocol):
+    """What an invitation tells about the convening (a ``ConveningCalled`` or its record)."""
+
+    @property
+    def convening_id(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def place(self) -> str: ...
+    @property
+    def starts_at(self) -> datetime: ...
+    @property
+    def rsvp_deadline(self) -> datetime: ...
+
+
+def _slot(escalation_id: str) -> tuple[str, str]:
+    slot = slot_of_escalation(escalation_id)
+    if slot is None:
+        raise ValueError(f"not an escalation id: {escalation_id}")
+    return slot
 
 
 class Notifier:
@@ -39,7 +73,10 @@ class Notifier:
         *,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        ack_url: str | None = None,
+        api_url: str | None = None,
+        allies: Callable[[str], AllyPersonal | None] = lambda _id: None,
+        convenings: Callable[[str], Meeting | None] = lambda _id: None,
+        area_name: Callable[[str], str] = str,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -47,21 +84,82 @@ class Notifier:
         self.policies = policies
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
-        self.ack_url = ack_url
+        self.api_url = api_url
+        self.allies = allies
+        self.convenings = convenings
+        self.area_name = area_name
 
     async def on_event(self, raw: RawEvent) -> None:
-        if raw.headers.get("ce-type") != CrisisAlertIssued.TYPE:
+        if raw.headers.get("ce-type") not in NOTIFIED:
             return
         env = raw.decode()
-        alert: CrisisAlertIssued = env.data
-        # Every recipient's delivery ends before a failure is raised: a retry of this alert must
-        # never run beside a delivery still in progress (it would send that one twice).
+        deliveries: list[tuple[Notice, Recipient]]
+        if isinstance(env.data, CrisisAlertIssued):
+            message = self.message(env.data)
+            deliveries = [(message, r) for r in env.data.recipients]
+        else:
+            deliveries = self._invitations(env.data)
+        # Every delivery ends before a failure is raised: a retry of this event must never
+        # run beside a delivery still in progress (it would send that one twice).
         results = await asyncio.gather(
-            *(self._deliver(env, alert, r) for r in alert.recipients), return_exceptions=True
+            *(self._deliver(env, m, r) for m, r in deliveries), return_exceptions=True
         )
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             raise failures[0]
+
+    def _invitations(
+        self, event: ConveningCalled | RsvpReminderDue
+    ) -> list[tuple[Notice, Recipient]]:
+        area, theme = _slot(event.escalation_id)
+        called: Meeting | None
+        kind: InvitationKind
+        if isinstance(event, ConveningCalled):
+            called, kind, notice_id = event, "invitation", f"inv-{event.convening_id}"
+            allies = event.invited
+        else:
+            called, kind = self.convenings(event.convening_id), "reminder"
+            notice_id = f"rem-{event.timer_id}"[:64]
+            allies = event.not_answered
+        if called is None:
+            return []
+        policy = policy_for(self.policies, area).invitations
+        out: list[tuple[Notice, Recipient]] = []
+        for ally_id in allies:
+            recipient = self._ally_recipient(ally_id, policy)
+            if recipient is None:
+                log.warning("invitation.unreachable", ally_id=ally_id, notice=notice_id)
+                continue
+            message = InvitationMessage(
+                alert_id=notice_id,
+                kind=kind,
+                ally_id=ally_id,
+                escalation_id=event.escalation_id,
+                convening_id=called.convening_id,
+                area=area,
+                area_name=self.area_name(area),
+                theme=theme,
+                mode=called.mode,
+                place=called.place,
+                starts_at=called.starts_at,
+                rsvp_deadline=called.rsvp_deadline,
+                sent_at=self.clock.now(),
+                rsvp_url=f"{self.api_url}/convenings/{called.convening_id}/rsvps"
+                if self.api_url
+                else None,
+            )
+            out.append((message, recipient))
+        return out
+
+    def _ally_recipient(self, ally_id: str, policy: InvitationPolicy) -> Recipient | None:
+        personal = self.allies(ally_id)
+        addresses = dict(policy.addresses)
+        if personal is not None and personal.email:
+            addresses["email"] = str(personal.email)
+        channels = tuple(c for c in policy.channels if addresses.get(c))
+        if not channels:
+            return None
+        return Recipient(name=ally_id, channels=channels, addresses=addresses)
 
     def message(self, alert: CrisisAlertIssued) -> AlertMessage:
         s = alert.situation
@@ -87,16 +185,17 @@ class Notifier:
             ),
             coverage_gaps=s.coverage_gaps,
             sent_at=self.clock.now(),
-            ack_url=f"{self.ack_url}/{alert.escalation_id}/acknowledge" if self.ack_url else None,
+            ack_url=f"{self.api_url}/escalations/{alert.escalation_id}/acknowledge"
+            if self.api_url
+            else None,
         )
 
-    async def _deliver(
-        self, cause: Envelope[Any], alert: CrisisAlertIssued, recipient: Recipient
-    ) -> None:
+    async def _deliver(self, cause: Envelope[Any], message: Notice, recipient: Recipient) -> None:
+        escalation_id = cause.data.escalation_id
         ref = AggregateRef(
             kind="notification",
-            area=alert.situation.area,
-            id=notification_id(alert.alert_id, recipient.name),
+            area=_slot(escalation_id)[0],
+            id=notification_id(message.alert_id, recipient.name),
         )
         history, version = await self.store.load(ref)
 
@@ -108,7 +207,7 @@ class Notifier:
                 actor="system:notifier",
                 source=SOURCE,
                 recorded_at=self.clock.now(),
-                correlation_id=alert.escalation_id,
+                correlation_id=escalation_id,
                 causation_id=cause.id,
                 event_id=receipt_event_id(receipt),  # type: ignore[arg-type]
             )
@@ -120,7 +219,7 @@ class Notifier:
             version = result.version
 
         delivered = await deliver(
-            self.message(alert),
+            message,
             recipient,
             self.channels,
             self.retry,
@@ -131,8 +230,8 @@ class Notifier:
         )
         log.info(
             "notification.done",
-            alert_id=alert.alert_id,
-            escalation_id=alert.escalation_id,
+            alert_id=message.alert_id,
+            escalation_id=escalation_id,
             recipient=recipient.name,
             delivered=delivered,
         )

@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from domain.intake import KnownNetwork
+from events.network import AllyPersonal
 from projections.base import fold
 from projections.call_lists import CallList, CallListProjection, CallListState, call_list
-from projections.escalations import EscalationsProjection
+from projections.escalations import ConveningRecord, EscalationsProjection
 from projections.tension_map import TensionMapProjection, TensionMapView, tension_view
 from services.clock import Clock
 from services.eventstore import EventStore
@@ -39,6 +40,20 @@ class ReadModels:
             tasks.append(group.create_task(runner.run(ready), name=name))
             await ready.wait()
         return tasks
+
+    def ally_personal(self, ally_id: str) -> AllyPersonal | None:
+        """An ally's own contact details, to invite them (never logged)."""
+        for network in self.networks.networks.values():
+            member = network.members.get(ally_id)
+            if member is not None:
+                return member.personal
+        return None
+
+    def convening(self, convening_id: str) -> ConveningRecord | None:
+        state = self.escalations.state
+        escalation_id = state.convening_index.get(convening_id)
+        record = state.escalations.get(escalation_id) if escalation_id else None
+        return record.convenings.get(convening_id) if record else None
 
     async def catch_up(self, timeout: float = 30.0) -> bool:  # noqa: ASYNC109
         """Wait until every projection reflects the log as it is now (after a start or a

@@ -42,7 +42,13 @@ from domain.escalation import (
 )
 from domain.policy import EscalationPolicy, policy_for, should_open
 from events.envelope import deterministic_id
-from events.escalation import AckTimerSet, ConveningCalled, RsvpAnswer, slot_ref
+from events.escalation import (
+    AckTimerSet,
+    ConveningCalled,
+    RsvpAnswer,
+    slot_of_escalation,
+    slot_ref,
+)
 from events.signals import SignalReceived
 from projections.escalations import (
     EscalationRecord,
@@ -65,11 +71,10 @@ WORKFLOW = "system:workflow"
 
 def slot_of(escalation_id: str) -> tuple[str, str]:
     """``GM0034-stad_demonstration-2`` -> (``GM0034-stad``, ``demonstration``)."""
-    slot = escalation_id.rsplit("-", 1)[0]
-    area, _, theme = slot.partition("_")
-    if not area or not theme:
+    slot = slot_of_escalation(escalation_id)
+    if slot is None:
         raise NotFound(f"unknown escalation {escalation_id}", field="escalation_id")
-    return area, theme
+    return slot
 
 
 class ReadModelLagging(TimeoutError):

@@ -45,6 +45,7 @@ from services.notify.channels import (
     WebhookChannel,
 )
 from services.notify.delivery import Abandon, Done, RetryPolicy, Send, Skip, deliver, next_step
+from services.notify.invitation import InvitationMessage
 from services.notify.message import AlertMessage, CallListSummary, Recipient
 from services.texts_nl import alerts
 from tests.receivers import HttpReceiver, serve_receiver
@@ -765,3 +766,44 @@ def test_retry_policy_delays() -> None:
         assert 2.0 <= jittered.delay(3) <= 4.0
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts_per_channel=0)
+
+
+def make_invitation(kind: str = "invitation") -> InvitationMessage:
+    return InvitationMessage(
+        alert_id="inv-c1",
+        kind=kind,  # type: ignore[arg-type]
+        ally_id="a-stad-3",
+        escalation_id="GM0034-stad_demonstration-1",
+        convening_id="c1",
+        area="GM0034-stad",
+        area_name="Almere Stad",
+        theme="demonstration",
+        mode="in_person",
+        place="Buurthuis De Schakel",
+        starts_at=T0,
+        rsvp_deadline=T0,
+        sent_at=T0,
+        rsvp_url="https://bg.example/api/v1/convenings/c1/rsvps",
+    )
+
+
+async def test_invitations_and_reminders_read_as_dutch_and_carry_no_names() -> None:
+    invitation = make_invitation()
+    assert invitation.headline_nl == (
+        "Uitnodiging: bijeenkomst ter plaatse over demonstratie in Almere Stad"
+    )
+    assert "(Buurthuis De Schakel), 14-03-2025 21:05." in invitation.body_nl
+    assert invitation.body_nl.endswith("via https://bg.example/api/v1/convenings/c1/rsvps.")
+    assert invitation.console_nl.startswith("[UITNODIGING aan a-stad-3]")
+    reminder = make_invitation("reminder")
+    assert reminder.headline_nl.startswith("Herinnering: reageer op de uitnodiging")
+    assert set(invitation.payload()) >= {"ally_id", "convening_id", "headline_nl", "body_nl"}
+
+
+async def test_cap_refuses_an_invitation() -> None:
+    client, seen = counting_client([])
+    channel = CapChannel(client, sender="bondgenoten@almere.nl")
+    recipient = Recipient(name="a1", channels=("cap",), addresses={"cap": "https://cap.example"})
+    with pytest.raises(DeliveryError) as refused:
+        await channel.send(make_invitation(), recipient)
+    assert not refused.value.retryable and seen == []

@@ -48,13 +48,18 @@ def write_policy(
     min_roles: int = 3,
     first_channels: str = '["webhook"]',
 ) -> Path:
-    """Two levels: OOV by webhook (or CAP) at /oov, the police team chief at /teamchef."""
+    """Two levels: OOV by webhook (or CAP) at /oov, the police team chief at /teamchef;
+    invitations to allies through a messaging gateway's webhook at /allies."""
     path.write_text(
         f"""
 [default]
 open_band = "{open_band}"
 min_independent_reporters = {min_reporters}
 min_roles = {min_roles}
+
+[default.invitations]
+channels = ["webhook"]
+addresses = {{ webhook = "{receiver.url("/allies")}" }}
 
 [[default.levels]]
 name = "OOV"
@@ -445,3 +450,45 @@ async def test_one_idempotency_key_on_two_escalations_acknowledges_both(service:
             headers={**ACTOR, "Idempotency-Key": "ack-1001"},
         )
         assert again.status_code == 200 and again.json()["duplicate"]  # a true retry
+
+
+async def test_allies_are_invited_and_reminded_once(
+    settings: Settings, receiver: HttpReceiver, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path / "policy.toml", receiver)
+    async with (
+        serve_in_background(with_policy(settings, policy)) as service,
+        client_for(service) as client,
+    ):
+        await seed_network(client, service)
+        r = await client.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
+        url = f"/api/v1/escalations/{r.json()['escalation_id']}"
+        now = datetime.now(UTC)
+        r = await client.post(
+            f"{url}/convenings",
+            json={
+                "invited": ["a1", "a2"],
+                "starts_at": (now + timedelta(seconds=30)).isoformat(),
+                "rsvp_deadline": (now + timedelta(seconds=3)).isoformat(),
+            },
+            headers=ACTOR,
+        )
+        assert r.status_code == 201, r.text
+        first = await receiver.wait_for("/allies", count=2)
+        (convening_id,) = (await client.get(url)).json()["convenings"]
+        r = await client.post(
+            f"/api/v1/convenings/{convening_id}/rsvps",
+            json={"ally_id": "a1", "answer": "attending"},
+        )
+        assert r.status_code == 201
+        reminder = await receiver.wait_for("/allies", count=3, timeout=10)
+        await asyncio.sleep(2.5)  # past the deadline: nothing more is sent
+        await settled(service)
+    invitations = [r.json() for r in receiver.to("/allies")[:2]]
+    assert sorted(i["ally_id"] for i in invitations) == ["a1", "a2"]
+    assert all(i["kind"] == "invitation" and i["convening_id"] == convening_id for i in invitations)
+    assert invitations[0]["headline_nl"].startswith("Uitnodiging: belafspraak")
+    assert invitations[0]["rsvp_url"].endswith(f"/convenings/{convening_id}/rsvps")
+    assert "Bondgenoot" not in first.body.decode() and "+31" not in first.body.decode()
+    assert reminder.json()["kind"] == "reminder" and reminder.json()["ally_id"] == "a2"
+    assert len(receiver.to("/allies")) == 3

@@ -1,6 +1,7 @@
 """Delivery channels: webhook, CAP 1.2 over HTTP, e-mail and console.
 
-A channel sends one :class:`AlertMessage` to one :class:`Recipient` and returns a short detail
+A channel sends one :class:`Notice` (an alert, or an invitation or reminder to an ally) to one
+:class:`Recipient` and returns a short detail
 (``HTTP 200``, ``SMTP 250``) or raises :class:`DeliveryError`, saying whether trying the same
 channel again may help. Channels know nothing of NATS or the log; the retry and fallback
 policy lives in :mod:`services.notify.delivery`.
@@ -33,7 +34,7 @@ from services.notify.cap import (
     build_cap_alert,
     validate_cap,
 )
-from services.notify.message import AlertMessage, Recipient
+from services.notify.message import AlertMessage, Notice, Recipient
 from services.texts_nl import alerts
 
 USER_AGENT: Final = "bondgenoten-notifier/1"
@@ -63,10 +64,10 @@ class DeliveryError(Exception):
 
 
 class Channel(Protocol):
-    async def send(self, message: AlertMessage, recipient: Recipient) -> str: ...
+    async def send(self, message: Notice, recipient: Recipient) -> str: ...
 
 
-def idempotency_key(message: AlertMessage, recipient: Recipient) -> str:
+def idempotency_key(message: Notice, recipient: Recipient) -> str:
     """``<alert_id>:<recipient>``: a receiver drops a repeated delivery of the same alert."""
     return f"{message.alert_id}:{recipient.name}"
 
@@ -106,7 +107,7 @@ class WebhookChannel:
         self._client = client
         self._channel_key = channel_key
 
-    async def send(self, message: AlertMessage, recipient: Recipient) -> str:
+    async def send(self, message: Notice, recipient: Recipient) -> str:
         url = _address(recipient, self._channel_key)
         body = json.dumps(message.payload(), ensure_ascii=False).encode("utf-8")
         headers = {
@@ -185,7 +186,9 @@ class CapChannel:
             raise DeliveryError(False, f"invalid CAP alert ({type(exc).__name__})") from None
         return document
 
-    async def send(self, message: AlertMessage, recipient: Recipient) -> str:
+    async def send(self, message: Notice, recipient: Recipient) -> str:
+        if not isinstance(message, AlertMessage):
+            raise DeliveryError(False, "CAP carries alerts to the crisis organisation only")
         url = _address(recipient, self._channel_key)
         document = self.build(message)
         headers = {
@@ -226,7 +229,7 @@ class EmailChannel:
         self._timeout_s = timeout_s
         self._channel_key = channel_key
 
-    def compose(self, message: AlertMessage, recipient: Recipient, to: str) -> EmailMessage:
+    def compose(self, message: Notice, recipient: Recipient, to: str) -> EmailMessage:
         mail = EmailMessage()
         mail["Subject"] = message.headline_nl
         mail["From"] = self._sender
@@ -248,7 +251,7 @@ class EmailChannel:
             smtp.send_message(mail, from_addr=self._sender, to_addrs=[to])
         return "SMTP 250"
 
-    async def send(self, message: AlertMessage, recipient: Recipient) -> str:
+    async def send(self, message: Notice, recipient: Recipient) -> str:
         to = _address(recipient, self._channel_key)
         try:
             mail = self.compose(message, recipient, to)
@@ -284,7 +287,7 @@ class ConsoleChannel:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
 
-    async def send(self, message: AlertMessage, recipient: Recipient) -> str:
+    async def send(self, message: Notice, recipient: Recipient) -> str:
         stream = self._stream if self._stream is not None else sys.stdout
         try:
             stream.write(message.console_nl)

@@ -37,7 +37,7 @@ from events.notification import (
 )
 from services.clock import Clock
 from services.notify.channels import Channel, DeliveryError
-from services.notify.message import AlertMessage, Recipient
+from services.notify.message import Notice, Recipient
 
 log = structlog.get_logger(__name__)
 
@@ -245,7 +245,7 @@ def _after_failure(
 
 
 async def deliver(
-    message: AlertMessage,
+    message: Notice,
     recipient: Recipient,
     channels: Mapping[str, Channel],
     policy: RetryPolicy,

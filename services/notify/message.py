@@ -8,7 +8,8 @@ community keys of coverage gaps (areas where no ally represents a community).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -21,6 +22,22 @@ BandCode = Literal["normal", "elevated", "high", "critical"]
 TrendCode = Literal["rising", "steady", "falling"]
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 RoleCode = Literal["ally", "police", "municipality"]
+
+
+class Notice(Protocol):
+    """What every channel can send: an id for receipts and idempotency, and Dutch text."""
+
+    @property
+    def alert_id(self) -> str: ...
+    @property
+    def sent_at(self) -> datetime: ...
+    @property
+    def headline_nl(self) -> str: ...
+    @property
+    def body_nl(self) -> str: ...
+    @property
+    def console_nl(self) -> str: ...
+    def payload(self) -> dict[str, Any]: ...
 
 
 class CallListSummary(BaseModel):
@@ -110,4 +127,4 @@ class AlertMessage(BaseModel):
         return data
 
 
-__all__ = ["AlertMessage", "CallListSummary", "Recipient"]
+__all__ = ["AlertMessage", "CallListSummary", "Notice", "Recipient"]

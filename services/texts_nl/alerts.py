@@ -1,4 +1,5 @@
-"""The Dutch text of alerts to the crisis organisation: headline, body, e-mail, console and CAP.
+"""The Dutch text of what recipients receive: alerts to the crisis organisation (headline, body,
+e-mail, console and CAP) and invitations and reminders to allies.
 
 Codes (``high``, ``rising``, ``demonstration``, ``turkish``) stay English in events and
 messages; only this package turns them into Dutch (labels in :mod:`services.texts_nl.labels`).
@@ -43,6 +44,18 @@ CONSOLE: Final = (
     "dekkingsgaten: {gaps_nl}\n"
 )
 
+INVITATION: Final = "Uitnodiging: {mode_nl} over {theme_nl} in {area_name}"
+REMINDER: Final = "Herinnering: reageer op de uitnodiging over {theme_nl} in {area_name}"
+INVITATION_BODY: Final = (
+    "Het netwerk wordt bijeengeroepen: {mode_nl}{place_nl}, {starts_nl}.\n"
+    "Onderwerp: {theme_nl} in {area_name}.\n"
+    "Kunt u erbij zijn? Laat het vóór {deadline_nl} weten (ik kom / ik kom niet / later)"
+    " via {rsvp_nl}."
+)
+INVITATION_CONSOLE: Final = "[{label} aan {ally_id}] {headline} | reageren vóór {deadline_nl}\n"
+INVITATION_LABEL: Final = {"invitation": "UITNODIGING", "reminder": "HERINNERING"}
+DEFAULT_RSVP: Final = "uw contactpersoon bij de gemeente"
+
 CAP_EVENT: Final = "Maatschappelijke spanning"
 CAP_RESTRICTION: Final = (
     "Alleen voor de crisisorganisatie; bevat gevoelige informatie over gemeenschappen"
@@ -67,6 +80,10 @@ def band_nl(band: str) -> str:
 
 def trend_nl(trend: str) -> str:
     return labels.trend_label(trend)
+
+
+def mode_nl(mode: str) -> str:
+    return labels.MODE_LABELS.get(mode, mode)
 
 
 def join_nl(items: Iterable[str], empty: str) -> str:

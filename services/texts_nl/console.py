@@ -60,10 +60,6 @@ TRIGGER_LABELS: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 
-MODE_LABELS: Final[Mapping[str, str]] = MappingProxyType(
-    {"in_person": "bijeenkomst ter plaatse", "call": "belafspraak", "app_group": "appgroep"}
-)
-
 RSVP_LABELS: Final[Mapping[str, str]] = MappingProxyType(
     {"attending": "komt", "not_attending": "komt niet", "later": "laat het later weten"}
 )

@@ -43,6 +43,15 @@ AVAILABILITY_LABELS: Final[Mapping[Availability, str]] = MappingProxyType(
     }
 )
 
+MODE_LABELS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "in_person": "bijeenkomst ter plaatse",
+        "call": "belafspraak",
+        "app_group": "overleg in de appgroep",
+    }
+)
+"""How a convening meets."""
+
 ROLE_LABELS: Final[Mapping[str, str]] = MappingProxyType(
     {"ally": "bondgenoten", "police": "politie", "municipality": "gemeente"}
 )
