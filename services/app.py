@@ -91,7 +91,7 @@ async def running(
                 lifespan="off",
             )
         )
-        all_reactors = [] if projections_only else reactors(infra, read, workflow, notifier)
+        all_reactors = [] if projections_only else reactors(infra, workflow, notifier)
         service = Service(infra, read, intake, workflow, notifier, all_reactors, broker, http)
         http_task: asyncio.Task[None] | None = None
         try:

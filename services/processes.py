@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import httpx
 
@@ -18,8 +19,7 @@ from services.notify.channels import (
     EmailChannel,
     WebhookChannel,
 )
-from services.reactor import Reactor
-from services.readmodels import ReadModels
+from services.reactor import Handler, Reactor
 from services.settings import Settings
 from services.workflow import Workflow
 
@@ -47,48 +47,23 @@ async def channels(settings: Settings) -> AsyncIterator[Mapping[str, Channel]]:
         yield found
 
 
-def reactors(
-    infra: Infrastructure,
-    read: ReadModels,
-    workflow: Workflow,
-    notifier: Notifier,
-) -> list[Reactor]:
+def reactors(infra: Infrastructure, workflow: Workflow, notifier: Notifier) -> list[Reactor]:
     t = infra.topology
-    js = infra.store.js
+
+    def reactor(name: str, stream: str, subjects: str, handle: Handler, **kw: Any) -> Reactor:
+        return Reactor(
+            infra.store.js, t, name=name, stream=stream, filter_subjects=[subjects],
+            handle=handle, **kw,
+        )  # fmt: skip
+
+    escalations = t.kind_filter("escalation")
+    fired = f"{t.subject_prefix}.timer.fired.>"
     return [
-        Reactor(
-            js,
-            t,
-            name="workflow_signals",
-            stream=t.events_stream,
-            filter_subjects=[t.kind_filter("signal")],
-            handle=workflow.on_signal,
-        ),
-        Reactor(
-            js,
-            t,
-            name="workflow_timers_out",
-            stream=t.events_stream,
-            filter_subjects=[t.kind_filter("escalation")],
-            handle=workflow.on_escalation_event,
-        ),
-        Reactor(
-            js,
-            t,
-            name="workflow_timers_in",
-            stream=t.timers_stream,
-            filter_subjects=[f"{t.subject_prefix}.timer.fired.>"],
-            handle=workflow.on_timer,
-        ),
-        Reactor(
-            js,
-            t,
-            name="notifier",
-            stream=t.events_stream,
-            filter_subjects=[t.kind_filter("escalation")],
-            handle=notifier.on_event,
-            concurrency=8,
-        ),
+        reactor("workflow_signals", t.events_stream, t.kind_filter("signal"), workflow.on_signal),
+        reactor("workflow_timers_out", t.events_stream, escalations, workflow.on_escalation_event),
+        reactor("workflow_timers_in", t.timers_stream, fired, workflow.on_timer),
+        # Deliveries wait on slow receivers with backoff: several at once, each idempotent.
+        reactor("notifier", t.events_stream, escalations, notifier.on_event, concurrency=8),
     ]
 
 

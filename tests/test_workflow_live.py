@@ -159,11 +159,7 @@ async def test_unacknowledged_alert_climbs_to_level_two_once(
     policy = write_policy(tmp_path / "policy.toml", receiver, ack_timeout_s=1.5)
     async with serve_in_background(with_policy(settings, policy)) as service:
         async with client_for(service) as client:
-            r = await client.post(
-                "/api/v1/escalations",
-                json={"area": AREA, "theme": "demonstration", "reason": "melding ME"},
-                headers=POLICE,
-            )
+            r = await client.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
             assert r.status_code == 201, r.text
             first = await receiver.wait_for("/oov")
             second = await receiver.wait_for("/teamchef", timeout=5)
@@ -181,11 +177,7 @@ async def test_acknowledged_alert_does_not_climb(
     policy = write_policy(tmp_path / "policy.toml", receiver, ack_timeout_s=1.0)
     async with serve_in_background(with_policy(settings, policy)) as service:
         async with client_for(service) as client:
-            r = await client.post(
-                "/api/v1/escalations",
-                json={"area": AREA, "theme": "demonstration", "reason": "melding ME"},
-                headers=POLICE,
-            )
+            r = await client.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
             escalation_id = r.json()["escalation_id"]
             assert (await client.get(f"/api/v1/escalations/{escalation_id}")).status_code == 200
             await receiver.wait_for("/oov")
