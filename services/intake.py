@@ -83,8 +83,11 @@ class SignalIntake:
             occurred_at=submission.occurred_at,
             event_id=deterministic_id("signal-received", event.signal_id),
         )
-        result = await self._store.append([envelope], expected_version=0)
-        log.debug("signal.accepted", event_id=envelope.id, duplicate=result.duplicate)
+        with structlog.contextvars.bound_contextvars(
+            event_id=envelope.id, event_type=envelope.type, correlation_id=envelope.correlation_id
+        ):
+            result = await self._store.append([envelope], expected_version=0)
+            log.debug("signal.accepted", duplicate=result.duplicate)
         return Accepted(event.signal_id, envelope.id, result.version, result.duplicate)
 
     async def _network(self, submission: SignalSubmission) -> KnownNetwork | None:

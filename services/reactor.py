@@ -148,8 +148,15 @@ class Reactor:
                 int(msg.metadata.sequence.stream), msg.subject, dict(msg.headers or {}), msg.data
             )
             heartbeat = asyncio.create_task(_keep_alive(msg))
+            h = raw.headers
             try:
-                await self._handle_with_retries(raw)
+                # Everything logged while handling it names the event (never its contents).
+                with structlog.contextvars.bound_contextvars(
+                    event_id=h.get("ce-id"),
+                    event_type=h.get("ce-type"),
+                    correlation_id=h.get("ce-correlationid"),
+                ):
+                    await self._handle_with_retries(raw)
             finally:
                 heartbeat.cancel()
             await msg.ack()

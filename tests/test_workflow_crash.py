@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from events.escalation import AckTimeoutElapsed
+from events.escalation import AckTimeoutElapsed, CrisisAlertIssued
 from services.eventstore import EventStore
 from services.nats.embedded import EmbeddedNats, free_port
 from services.settings import Settings
 from tests.conftest import serve_in_background, settled
 from tests.receivers import HttpReceiver, serve_receiver
+from tests.service_process import start_service
 from tests.test_workflow_live import POLICE, events_of, with_policy, write_policy
 
 pytestmark = pytest.mark.slow
@@ -32,35 +32,6 @@ DECLARE = {"area": "GM0034-stad", "theme": "demonstration", "reason": "groep ond
 async def receiver() -> AsyncIterator[HttpReceiver]:
     async for r in serve_receiver():
         yield r
-
-
-async def start_service(settings: Settings, policy: Path, log: Path) -> asyncio.subprocess.Process:
-    """``bondgenoten run`` as its own process, on the test server and the test's streams."""
-    env = dict(
-        os.environ,
-        NATS_URL=settings.nats_url or "",
-        BONDGENOTEN_STREAM_PREFIX=settings.stream_prefix,
-        BONDGENOTEN_SUBJECT_PREFIX=settings.subject_prefix,
-        BONDGENOTEN_HTTP_PORT=str(settings.http_port),
-        BONDGENOTEN_ESCALATION_POLICY=str(policy),
-    )
-    with log.open("ab") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.cli", "run", env=env, stdout=out, stderr=out
-        )
-    url = f"http://127.0.0.1:{settings.http_port}/api/v1/health"
-    async with httpx.AsyncClient(timeout=1) as client:
-        for _ in range(300):
-            try:
-                if (await client.get(url)).status_code == 200:
-                    return proc
-            except httpx.TransportError:
-                pass
-            if proc.returncode is not None:
-                break
-            await asyncio.sleep(0.05)
-    tail = (await asyncio.to_thread(log.read_text))[-2000:]
-    raise AssertionError("service did not start: " + tail)
 
 
 async def test_service_killed_after_opening_still_climbs_once(
@@ -114,3 +85,34 @@ async def test_nats_killed_while_the_timer_runs_still_climbs_once(
         await settled(service)
     assert len(receiver.to("/teamchef")) == 1
     assert len(await events_of(store, "escalation", AckTimeoutElapsed)) == 1
+
+
+async def test_replay_after_the_dedup_window_refires_no_timer(
+    settings: Settings, receiver: HttpReceiver, tmp_path: Path, nc: Any
+) -> None:
+    """Every reactor reads the log again from the start, after JetStream's duplicate window
+    has passed (so message ids no longer protect): no alert is sent again, no timer acts."""
+    settings = dataclasses.replace(settings, duplicate_window_s=1.0)
+    policy = write_policy(tmp_path / "policy.toml", receiver, ack_timeout_s=1.0)
+    cfg = with_policy(settings, policy)
+    async with serve_in_background(cfg) as service:
+        async with httpx.AsyncClient(base_url=service.http_url) as c:
+            r = await c.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
+            assert r.status_code == 201, r.text
+        await receiver.wait_for("/teamchef", timeout=10)
+        await settled(service)
+        consumers = [(x.stream, x.name) for x in service.reactors]
+    await asyncio.sleep(1.5)  # past the duplicate window
+    js = nc.jetstream()
+    for stream, name in consumers:
+        await js.delete_consumer(stream, name)
+    async with serve_in_background(cfg) as service:
+        await asyncio.sleep(1.5)
+        await settled(service)
+        replayed = {x.name: x.handled for x in service.reactors}
+        store = service.infra.store
+        timeouts = await events_of(store, "escalation", AckTimeoutElapsed)
+        alerts = await events_of(store, "escalation", CrisisAlertIssued)
+    assert replayed["workflow_timers_out"] > 0 and replayed["workflow_timers_in"] > 0, replayed
+    assert len(receiver.to("/oov")) == 1 and len(receiver.to("/teamchef")) == 1
+    assert len(timeouts) == 1 and len(alerts) == 2

@@ -1,0 +1,44 @@
+"""``bondgenoten run`` as its own process, on the test server and the test's streams."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import httpx
+
+from services.settings import Settings
+
+
+async def start_service(
+    settings: Settings, policy: Path, log: Path, **env_extra: str
+) -> asyncio.subprocess.Process:
+    """Logs (stderr) go to ``log``; what it prints for people (stdout) next to it."""
+    env = dict(
+        os.environ,
+        NATS_URL=settings.nats_url or "",
+        BONDGENOTEN_STREAM_PREFIX=settings.stream_prefix,
+        BONDGENOTEN_SUBJECT_PREFIX=settings.subject_prefix,
+        BONDGENOTEN_HTTP_PORT=str(settings.http_port),
+        BONDGENOTEN_ESCALATION_POLICY=str(policy),
+        **env_extra,
+    )
+    with log.open("ab") as err, log.with_suffix(".stdout").open("ab") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.cli", "run", env=env, stdout=out, stderr=err
+        )
+    url = f"http://127.0.0.1:{settings.http_port}/api/v1/health"
+    async with httpx.AsyncClient(timeout=1) as client:
+        for _ in range(300):
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return proc
+            except httpx.TransportError:
+                pass
+            if proc.returncode is not None:
+                break
+            await asyncio.sleep(0.05)
+    tail = (await asyncio.to_thread(log.read_text))[-2000:]
+    raise AssertionError("service did not start: " + tail)

@@ -1,0 +1,81 @@
+"""Logs of the running service: JSON lines off a TTY, events named by id, type and correlation,
+and no personal data (names, contact details, community affiliations), even at DEBUG."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import signal
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from services.nats.embedded import free_port
+from services.settings import Settings
+from tests.conftest import DATA
+from tests.service_process import start_service
+
+ACTOR = {"X-Actor": "municipality:oov-test"}
+SECRETS = ("Fatima", "el Amrani", "5555", "fatima@example.nl", "moroccan", "stenen")
+
+
+async def test_logs_are_json_name_events_and_hold_no_personal_data(
+    settings: Settings, tmp_path: Path
+) -> None:
+    settings = dataclasses.replace(settings, http_port=free_port())
+    log = tmp_path / "service.log"
+    proc = await start_service(
+        settings, DATA / "policy-console.toml", log, BONDGENOTEN_LOG_LEVEL="DEBUG"
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.http_port}") as c:
+            network = {
+                "network_id": "nw",
+                "name": "Netwerk",
+                "area": "GM0034-stad",
+                "areas": ["GM0034-stad"],
+            }
+            assert (await c.post("/api/v1/networks", json=network, headers=ACTOR)).is_success
+            ally = {
+                "ally_id": "a1",
+                "areas": ["GM0034-stad"],
+                "consent_to_be_called": True,
+                "personal": {
+                    "name": "Fatima el Amrani",
+                    "phone": "+31 6 5555 1234",
+                    "email": "fatima@example.nl",
+                    "communities": ["moroccan"],
+                },
+            }
+            r = await c.post("/api/v1/networks/nw/allies", json=ally, headers=ACTOR)
+            assert r.is_success, r.text
+            for role, reporter in [("ally", "a1"), ("police", "wijk"), ("municipality", "oov")]:
+                body = {
+                    "reporter": reporter,
+                    "source_role": role,
+                    "network_id": "nw",
+                    "area": "GM0034-stad",
+                    "themes": ["demonstration"],
+                    "communities": ["moroccan"],
+                    "level": 5,
+                    "evidence": "observed",
+                    "occurred_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+                    "summary": "Jongeren willen stenen gooien",
+                }
+                assert (await c.post("/api/v1/signals", json=body)).is_success
+            bad = await c.post("/api/v1/signals", json={**body, "level": 99})
+            assert bad.status_code == 422
+            await asyncio.sleep(1.5)  # the workflow opens, alerts, arms the timer
+            assert len((await c.get("/api/v1/escalations")).json()) == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.wait()
+    lines = [line for line in (await asyncio.to_thread(log.read_text)).splitlines() if line]
+    records = [json.loads(line) for line in lines]  # every line is JSON
+    assert len(records) > 5
+    for line in lines:
+        assert not any(secret in line for secret in SECRETS), line
+    named = [r for r in records if r.get("event_id") and r.get("correlation_id")]
+    assert any(r.get("event_type", "").startswith("nl.bondgenoten.") for r in named), records
