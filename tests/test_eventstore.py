@@ -144,3 +144,17 @@ async def test_read_with_filter_matching_nothing_returns_at_once(store: EventSto
     started = loop.time()
     got = [e async for e in store.read(filter_subjects=[store.topology.kind_filter("signal")])]
     assert got == [] and loop.time() - started < 1.0
+
+
+async def test_as_of_stops_at_the_first_later_event_rather_than_filtering(
+    store: EventStore,
+) -> None:
+    """Recorded times can go backwards in the log (clock skew between writers). The log as it
+    was at T ends where the first event recorded after T sits: an event behind it belongs to
+    a later log, even if its own recorded time is earlier."""
+    minutes = [0, 1, 5, 2, 3]  # the third was recorded by a writer whose clock ran ahead
+    written = [signal_envelope(signal_id=f"s{i}", minutes=m) for i, m in enumerate(minutes)]
+    for e in written:
+        await store.append([e], expected_version=0)
+    as_of = [e.data.signal_id async for e in store.read(as_of=at(4))]
+    assert as_of == ["s0", "s1"]
