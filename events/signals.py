@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated
 
@@ -40,7 +41,8 @@ class TensionLevel:
     MAX = 5
 
 
-Theme = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+THEME_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+Theme = Annotated[str, StringConstraints(pattern=THEME_CODE.pattern)]
 
 DEFAULT_THEMES: tuple[str, ...] = (
     "youth_nuisance",

@@ -11,7 +11,7 @@ import structlog
 import uvicorn
 from faststream.nats import NatsBroker
 
-from events.signals import DEFAULT_THEMES
+from events.signals import DEFAULT_THEMES, THEME_CODE
 from services.bootstrap import Infrastructure, infrastructure
 from services.clock import Clock
 from services.http.api import ApiDeps, create_api
@@ -65,7 +65,7 @@ async def running(
     ):
         read = ReadModels(infra.store, infra.clock)
         loops = await read.start(tasks)
-        themes = frozenset(DEFAULT_THEMES)
+        themes = theme_vocabulary(settings)
         intake = SignalIntake(infra.store, infra.clock, lambda: themes, read.known_network)
         workflow = Workflow(infra.store, infra.clock, read, policies)
         http_url = f"http://{settings.http_host}:{settings.http_port}"
@@ -115,6 +115,14 @@ async def running(
             await broker.stop()
             for task in loops:  # stop the long-running loops; the group then exits
                 task.cancel()
+
+
+def theme_vocabulary(settings: Settings) -> frozenset[str]:
+    """The default themes plus the deployment's own; a malformed code stops the start."""
+    bad = [t for t in settings.extra_themes if not THEME_CODE.match(t)]
+    if bad:
+        raise ValueError(f"BONDGENOTEN_THEMES: not a theme code {bad} (a-z, 0-9, _; 2-40)")
+    return frozenset(DEFAULT_THEMES) | frozenset(settings.extra_themes)
 
 
 async def run_service(settings: Settings, *, demo: bool, until: Awaitable[None]) -> None:

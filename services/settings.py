@@ -37,6 +37,8 @@ class Settings:
     cap_status: str = "Actual"
     public_url: str | None = None
     """Base URL of this service as recipients reach it (acknowledge links in alerts)."""
+    extra_themes: tuple[str, ...] = ()
+    """Themes this deployment adds to the default vocabulary (lower-case codes)."""
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -59,6 +61,9 @@ class Settings:
             cap_sender=os.environ.get("BONDGENOTEN_CAP_SENDER", "bondgenoten@gemeente.example"),
             cap_status=os.environ.get("BONDGENOTEN_CAP_STATUS", "Actual"),
             public_url=os.environ.get("BONDGENOTEN_PUBLIC_URL") or None,
+            extra_themes=tuple(
+                t.strip() for t in os.environ.get("BONDGENOTEN_THEMES", "").split(",") if t.strip()
+            ),
         )
 
     def for_demo(self) -> Settings:

@@ -3,6 +3,7 @@ and keep every refused input in the rejected stream."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,9 +11,10 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from services.app import Service
+from services.app import Service, theme_vocabulary
+from services.settings import Settings
 from tests.api_helpers import client_for, seed_network, signal_body
-from tests.conftest import stream_messages
+from tests.conftest import serve_in_background, stream_messages
 
 
 async def _signals_in_log(service: Service) -> list[Any]:
@@ -131,3 +133,46 @@ async def test_membership_errors_are_precise(service: Service) -> None:
     assert dup.status_code == 409 and dup.json()["errors"][0]["field"] == "ally_id"
     assert unknown.status_code == 404
     assert no_actor.status_code == 422 and no_actor.json()["errors"][0]["field"] == "X-Actor"
+
+
+async def test_a_deployment_extends_the_theme_vocabulary(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="not a theme code"):
+        theme_vocabulary(dataclasses.replace(settings, extra_themes=("Wateroverlast",)))
+    extended = dataclasses.replace(settings, extra_themes=("water_nuisance",))
+    async with serve_in_background(extended) as service, client_for(service) as client:
+        await seed_network(client, service)
+        ok = await client.post("/api/v1/signals", json=signal_body(themes=["water_nuisance"]))
+        assert ok.status_code == 201, ok.text
+        unknown = await client.post("/api/v1/signals", json=signal_body(themes=["hail"]))
+        assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "themes"
+        themes = (await client.get("/api/v1/themes")).json()
+    assert (
+        themes["water_nuisance"] == "water_nuisance" and themes["demonstration"] == "demonstratie"
+    )
+
+
+async def test_a_call_outcome_recorded_over_http_shows_in_the_call_list(
+    service: Service,
+) -> None:
+    async with client_for(service) as client:
+        await seed_network(client, service)
+        params = {"area": "GM0034-stad", "themes": "demonstration", "communities": "youth"}
+        before = (await client.get("/api/v1/call-lists", params=params)).json()
+        assert before["entries"][0]["ally_id"] == "a1"  # a1 covers the youth
+        r = await client.post(
+            "/api/v1/networks/nw-stad/call-outcomes",
+            json={"ally_id": "a1", "outcome": "no_answer", "caller": "oov-1"},
+            headers={"X-Actor": "municipality:oov-1"},
+        )
+        assert r.status_code == 201, r.text
+        await service.read.calls.wait_for(r.json()["position"])
+        after = (await client.get("/api/v1/call-lists", params=params)).json()
+        a1 = next(e for e in after["entries"] if e["ally_id"] == "a1")
+        assert a1["last_call"]["outcome"] == "no_answer"
+        assert "recent:no_answer" in a1["reasons"] and "not_called_yet" not in a1["reasons"]
+        stranger = await client.post(
+            "/api/v1/networks/nw-stad/call-outcomes",
+            json={"ally_id": "nobody", "outcome": "reached", "caller": "oov-1"},
+            headers={"X-Actor": "municipality:oov-1"},
+        )
+        assert stranger.status_code == 404
