@@ -54,7 +54,7 @@ def _open_for(area: str, theme: str) -> Callable[[Any], bool]:
 async def play_escalation(client: httpx.AsyncClient, service: Service, say: Say, step: Say) -> None:
     step("step_escalation")
     listed = await _poll(
-        client, "/api/v1/escalations?open=true", _open_for(data.STAD, "demonstration"), 10
+        client, "/api/v1/escalations?open=true", _open_for(data.STAD, "demonstration"), 5
     )
     found = [e for e in listed if e["area"] == data.STAD and e["theme"] == "demonstration"]
     if found:
@@ -97,7 +97,13 @@ async def play_escalation(client: httpx.AsyncClient, service: Service, say: Say,
         communities=gaps_nl(proposal["communities"]),
         quorum=proposal["quorum"],
     )
-    say("convening_choice", mode=MODE_LABELS[data.CONVENING["mode"]], place=data.CONVENING["place"])
+    choice = data.CONVENING
+    say(
+        "convening_choice",
+        mode=MODE_LABELS[choice["mode"]],
+        place=choice["place"],
+        quorum=choice["quorum"],
+    )
     await _json(
         await client.post(
             f"{url}/convenings",

@@ -41,7 +41,7 @@ SENTENCES: Final[Mapping[str, str]] = MappingProxyType(
         " quorum {quorum}; ontbrekende gemeenschappen: {missing}; {quorate}",
         "convening_proposal": "  Voorstel: {mode} {place}om {starts_at}, reageren voor {deadline};"
         " {invited} bondgenoten uitnodigen; aan tafel: {communities}; quorum {quorum}",
-        "convening_choice": "  De crisisorganisatie kiest: {mode}, {place}",
+        "convening_choice": "  De crisisorganisatie kiest: {mode}, {place}, quorum {quorum}",
         "quorate_yes": "voltallig",
         "quorate_no": "nog niet voltallig",
         "rsvp": "  {name}: {answer}",
