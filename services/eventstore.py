@@ -226,11 +226,16 @@ class EventStore:
                 await self._js.delete_consumer(stream, config.name)
             return
         sub = await self._js.pull_subscribe_bind(consumer=config.name, stream=stream)
+        expected = 1
         try:
             while True:
                 msgs = await sub.fetch(FETCH_BATCH, timeout=self._timeout)
                 for msg in msgs:
                     meta = msg.metadata
+                    if meta.sequence.consumer != expected:
+                        # Lost in transit (a connection drop mid-fetch): never fold a hole.
+                        raise ReadInterrupted(f"read of {stream} lost messages; try again")
+                    expected += 1
                     seq = meta.sequence.stream
                     if seq > stop:
                         return
@@ -242,6 +247,10 @@ class EventStore:
                 await sub.unsubscribe()
             with contextlib.suppress(Exception):
                 await self._js.delete_consumer(stream, config.name)
+
+
+class ReadInterrupted(ConnectionError):
+    """A read lost messages on the way (the connection dropped): retry it."""
 
 
 def _raw(msg: Msg, seq: int) -> RawEvent:

@@ -79,6 +79,10 @@ def decode_snapshot(projection: Projection[S], blob: bytes) -> Snapshot[S] | Non
     return Snapshot(projection.load(body), int(meta["checkpoint"]))
 
 
+class ConsumerOutOfStep(RuntimeError):
+    """Delivery skipped or repeated messages: the runner re-aligns on its checkpoint."""
+
+
 class ProjectionRunner(Generic[S]):
     def __init__(self, store: EventStore, projection: Projection[S]) -> None:
         self.store = store
@@ -92,6 +96,7 @@ class ProjectionRunner(Generic[S]):
         self._advanced = asyncio.Condition()
         self._dirty = 0
         self._last_save = time.monotonic()
+        self._out_of_step = False
 
     @property
     def consumer_name(self) -> str:
@@ -125,12 +130,14 @@ class ProjectionRunner(Generic[S]):
         try:
             info = await self._js.consumer_info(stream, name)
             delivered = info.delivered.stream_seq if info.delivered else 0
-            if delivered > self.checkpoint or info.config.ack_policy != AckPolicy.ALL:
+            stale = info.config.ack_policy != AckPolicy.ALL or self._out_of_step
+            if delivered > self.checkpoint or stale:
                 # Delivered beyond what our state holds (acked before the snapshot, or still
                 # pending and only redelivered after ack_wait, i.e. after later events): start
                 # again right after the checkpoint so events are applied once and in order.
                 # (Also when made by an older version with another ack policy.)
                 await self._js.delete_consumer(stream, name)
+                self._out_of_step = False
             else:
                 exists = True
         except NotFoundError:
@@ -178,13 +185,24 @@ class ProjectionRunner(Generic[S]):
                 pause = min(pause * 2, 5.0)
 
     async def _consume(self, sub: Any) -> None:
+        expected: int | None = None  # the next consumer sequence; unknown until the first
         try:
             while True:
                 try:
                     msgs = await sub.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
                 except TimeoutError:
                     msgs = []
-                for msg in msgs:
+                for i, msg in enumerate(msgs):
+                    meta = msg.metadata
+                    if meta.num_delivered > 1 or expected not in (None, meta.sequence.consumer):
+                        # Something was lost in transit or is being redelivered after later
+                        # events: acknowledge what was applied and restart after the checkpoint
+                        # (the consumer is re-created there), so nothing is skipped or reordered.
+                        if i:
+                            await msgs[i - 1].ack()
+                        self._out_of_step = True
+                        raise ConsumerOutOfStep(self.consumer_name)
+                    expected = meta.sequence.consumer + 1
                     await self._handle(msg)
                 if msgs:
                     await msgs[-1].ack()
