@@ -49,3 +49,19 @@ async def test_incompatible_existing_stream_stops_startup_and_is_left_alone(
         await ensure_streams(js, topology)
     info = await js.stream_info(topology.events_stream)
     assert info.config.storage == StorageType.MEMORY
+
+
+async def test_an_event_log_that_could_drop_history_stops_startup(
+    nc: NatsClient, topology: Topology
+) -> None:
+    js = nc.jetstream()
+    await ensure_streams(js, topology)
+    info = await js.stream_info(topology.events_stream)
+    tuned = info.config
+    tuned.max_msgs_per_subject = 1  # keeps only the last event of each aggregate
+    tuned.max_age = 600.0
+    await js.update_stream(tuned)
+    with pytest.raises(TopologyError, match="max_msgs_per_subject is 1") as refused:
+        await ensure_streams(js, topology)
+    assert "max_age is 600.0" in str(refused.value)
+    assert (await js.stream_info(topology.events_stream)).config.max_msgs_per_subject == 1

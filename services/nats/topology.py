@@ -92,7 +92,15 @@ class Topology:
                     deny_delete=True,
                     deny_purge=True,
                 ),
-                required={"storage": "file", "allow_atomic": True, "retention": "limits"},
+                required={
+                    "storage": "file",
+                    "allow_atomic": True,
+                    "retention": "limits",
+                    "discard": "new",
+                    "deny_delete": True,
+                    "deny_purge": True,
+                },
+                keeps_history=True,
             ),
             StreamSpec(
                 StreamConfig(
@@ -132,6 +140,8 @@ class Topology:
 class StreamSpec:
     config: StreamConfig
     required: dict[str, Any] = field(default_factory=dict)
+    keeps_history: bool = False
+    """The log: no limit may ever remove an event (age, count, size, per subject)."""
 
 
 def _value(v: Any) -> Any:
@@ -161,6 +171,19 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
         have = _value(getattr(existing, key, None))
         if have != wanted:
             problems.append(f"{key} is {have!r}, this service needs {wanted!r}")
+    if spec.keeps_history:
+        for key in ("max_age", "max_msgs", "max_bytes", "max_msgs_per_subject"):
+            have = getattr(existing, key, None)
+            if have not in (None, 0, -1):
+                problems.append(f"{key} is {have!r}: the event log must never drop events")
+    window = spec.config.duplicate_window
+    if window and existing.duplicate_window and existing.duplicate_window != window:
+        log.warning(
+            "stream.duplicate_window_differs",
+            stream=name,
+            configured=existing.duplicate_window,
+            expected=window,
+        )
     if problems:
         raise TopologyError(
             f"stream {name} exists with settings this service cannot work with: "
