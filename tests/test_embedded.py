@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from services.nats.embedded import free_port
+from services.nats.embedded import EmbeddedNats, EmbeddedNatsError, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -75,3 +75,17 @@ def test_kill_9_of_the_service_takes_the_server_down(tmp_path: Path) -> None:
     proc.kill()
     proc.wait(timeout=5)
     assert _gone_within(server, 5)
+
+
+def test_a_second_server_on_the_same_store_is_refused(tmp_path: Path) -> None:
+    first = EmbeddedNats(tmp_path / "store", port=free_port())
+    first.start()
+    try:
+        second = EmbeddedNats(tmp_path / "store", port=free_port())
+        with pytest.raises(EmbeddedNatsError, match="in use by another nats-server"):
+            second.start()
+    finally:
+        first.stop()
+    third = EmbeddedNats(tmp_path / "store", port=free_port())
+    third.start()  # free again once the first has stopped
+    third.stop()

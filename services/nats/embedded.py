@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
+import os
 import shutil
 import signal
 import socket
@@ -65,6 +67,7 @@ class EmbeddedNats:
     host: str = "127.0.0.1"
     startup_timeout_s: float = 20.0
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _lock_fd: int | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -89,9 +92,32 @@ class EmbeddedNats:
         )
         return conf
 
+    def _lock_store(self) -> int:
+        """One server per store: two writing the same files lose acknowledged writes. The lock
+        is inherited by the server, so it is held for as long as either process lives."""
+        if self._lock_fd is None:
+            self.store_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.store_dir / "LOCK", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise EmbeddedNatsError(
+                    f"{self.store_dir} is in use by another nats-server; stop it or choose "
+                    "another BONDGENOTEN_DATA_DIR"
+                ) from None
+            self._lock_fd = fd
+        return self._lock_fd
+
+    def _unlock_store(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
+
     def start(self) -> EmbeddedNats:
         if self._proc and self._proc.poll() is None:
             return self
+        lock_fd = self._lock_store()
         conf = self._write_config()
         log_file = (self.store_dir / "nats-server.log").open("ab")
         self._proc = subprocess.Popen(
@@ -99,6 +125,7 @@ class EmbeddedNats:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
+            pass_fds=(lock_fd,),
             # Not in our process group: Ctrl-C reaches only the service, which then drains its
             # connections and stops the server in that order (PDEATHSIG covers a crash).
             start_new_session=True,
@@ -127,6 +154,7 @@ class EmbeddedNats:
     def stop(self, timeout_s: float = 10.0) -> None:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
+            self._unlock_store()
             return
         proc.send_signal(signal.SIGTERM)
         try:
@@ -134,6 +162,7 @@ class EmbeddedNats:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        self._unlock_store()
         log.info("nats.embedded.stopped", pid=proc.pid)
 
     def kill(self) -> None:
