@@ -12,12 +12,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from faststream import ExceptionMiddleware
 from faststream.nats import NatsBroker
 from faststream.nats.annotations import NatsMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from domain.errors import DomainError
+from domain.errors import ConcurrencyConflict, DomainError
 from domain.intake import FieldError, InvalidInput, SignalSubmission, pydantic_errors
 from events.envelope import ACTOR_PATTERN, AreaCode
 from events.signals import Community, Theme
@@ -25,6 +26,8 @@ from services.commands import Outcome
 from services.intake import SignalIntake
 from services.nats.topology import Topology
 from services.workflow import Workflow
+
+log = structlog.get_logger(__name__)
 
 
 class SignalReply(BaseModel):
@@ -97,6 +100,18 @@ def create_broker(
     @errors.add_handler(DomainError, publish=True)
     async def _refused(exc: DomainError) -> dict[str, Any]:
         return _errors([FieldError(exc.field or "$", str(exc), exc.code)])
+
+    @errors.add_handler(ConcurrencyConflict, publish=True)
+    async def _busy(exc: ConcurrencyConflict) -> dict[str, Any]:
+        message = "changed by someone else at the same moment; try again"
+        return _errors([FieldError("$", message, "concurrent_change")])
+
+    @errors.add_handler(Exception, publish=True)
+    async def _unavailable(exc: Exception) -> dict[str, Any]:
+        # Always answer: a requester left waiting cannot tell a slow system from a lost one.
+        log.error("nats_api.failed", error=type(exc).__name__)
+        message = "temporarily unavailable; try again with the same command_id"
+        return _errors([FieldError("$", message, "unavailable")])
 
     broker = NatsBroker(
         url.split(","),

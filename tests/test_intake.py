@@ -176,3 +176,44 @@ async def test_a_call_outcome_recorded_over_http_shows_in_the_call_list(
             headers={"X-Actor": "municipality:oov-1"},
         )
         assert stranger.status_code == 404
+
+
+async def test_network_and_call_outcome_input_errors(service: Service, nc: NatsClient) -> None:
+    oov = {"X-Actor": "municipality:oov-1"}
+    async with client_for(service) as client:
+        await seed_network(client, service)
+        elsewhere = {"network_id": "nw-stad", "name": "Dubbel", "area": "GM0034-haven"}
+        r = await client.post(
+            "/api/v1/networks", json={**elsewhere, "areas": ["GM0034-haven"]}, headers=oov
+        )
+        assert r.status_code == 409 and r.json()["errors"][0]["field"] == "network_id"
+        bad_theme = {
+            "ally_id": "a9",
+            "areas": ["GM0034-stad"],
+            "themes": ["Not A Theme"],
+            "consent_to_be_called": True,
+            "personal": {"name": "X", "phone": "+31 6 1111 1111"},
+        }
+        r = await client.post("/api/v1/networks/nw-stad/allies", json=bad_theme, headers=oov)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"].startswith("themes")
+        url = "/api/v1/networks/nw-stad/call-outcomes"
+        future = (datetime.now(UTC) + timedelta(days=3650)).isoformat()
+        r = await client.post(
+            url,
+            json={"ally_id": "a1", "outcome": "reached", "caller": "c", "occurred_at": future},
+            headers=oov,
+        )
+        assert r.status_code == 422 and r.json()["errors"][0]["code"] == "in_future"
+        # One key, two different calls (other allies): both are recorded; a retry is not.
+        key = {**oov, "Idempotency-Key": "1"}
+        for ally in ("a1", "a2"):
+            r = await client.post(
+                url, json={"ally_id": ally, "outcome": "reached", "caller": "c"}, headers=key
+            )
+            assert r.status_code == 201 and not r.json()["duplicate"], r.text
+        again = await client.post(
+            url, json={"ally_id": "a1", "outcome": "reached", "caller": "c"}, headers=key
+        )
+        assert again.json()["duplicate"]
+    kept = await stream_messages(nc, service.infra.topology.rejected_stream)
+    assert len(kept) == 2  # the malformed theme and the future call

@@ -11,8 +11,14 @@ from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from domain.errors import NotFound
-from domain.intake import MAX_INPUT_BYTES, FieldError, InvalidInput, SignalSubmission
+from domain.errors import ConcurrencyConflict, Conflict, NotFound
+from domain.intake import (
+    FUTURE_TOLERANCE,
+    MAX_INPUT_BYTES,
+    FieldError,
+    InvalidInput,
+    SignalSubmission,
+)
 from domain.network import (
     AssignDutyContact,
     ChangeAvailability,
@@ -27,7 +33,6 @@ from events.envelope import (
     AggregateRef,
     AreaCode,
     Token,
-    deterministic_id,
     new_envelope,
 )
 from events.network import (
@@ -42,10 +47,11 @@ from events.network import (
     DutyRole,
     NetworkFormed,
 )
+from events.signals import Theme
 from projections.call_lists import CallList, NetworkHealth, network_health
 from projections.tension_map import TensionMapView
 from services.clock import Clock
-from services.commands import CommandMeta, execute
+from services.commands import CommandMeta, event_ids_of, execute
 from services.eventstore import EventStore
 from services.http.errors import install_error_handlers
 from services.http.escalations import escalation_router
@@ -85,7 +91,7 @@ class Enrollment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ally_id: Token
     areas: tuple[AreaCode, ...] = Field(min_length=1)
-    themes: tuple[str, ...] = ()
+    themes: tuple[Theme, ...] = ()
     availability: Availability = Availability.ALWAYS
     consent_to_be_called: bool
     personal: AllyPersonal
@@ -137,11 +143,12 @@ def create_api(deps: ApiDeps) -> FastAPI:
     async def network_command(
         network_id: str, command: NetworkCommand, actor: str, key: str | None
     ) -> Recorded:
-        ref = (
-            AggregateRef(kind="network", area=command.event.area, id=network_id)
-            if isinstance(command, FormNetwork)
-            else await deps.store.find("network", network_id)
-        )
+        found = await deps.store.find("network", network_id)
+        ref = found
+        if isinstance(command, FormNetwork):
+            ref = AggregateRef(kind="network", area=command.event.area, id=network_id)
+            if found is not None and found != ref:  # one id, one network: in one area
+                raise Conflict(f"network {network_id} already exists", field="network_id")
         if ref is None:
             raise NotFound("unknown network", field="network_id")
         meta = CommandMeta(command_id=key or uuid.uuid4().hex, actor=actor, source=SOURCE)
@@ -257,22 +264,37 @@ def create_api(deps: ApiDeps) -> FastAPI:
         if network is None or body.ally_id not in network.members:
             raise NotFound("unknown network or ally", field="ally_id")
         now = deps.clock.now()
+        if body.occurred_at is not None and body.occurred_at > now + FUTURE_TOLERANCE:
+            errors = [FieldError("occurred_at", "lies in the future", "in_future")]
+            await reject(body.model_dump_json().encode(), "http.record_call_outcome", errors)
+            raise InvalidInput(errors)
         data = body.model_dump(exclude={"occurred_at"})
         event = CallOutcomeRecorded(network_id=network_id, **data)
-        area = deps.read.networks.networks[network_id].area
+        ref = AggregateRef(
+            kind="contact", area=deps.read.networks.networks[network_id].area, id=body.ally_id
+        )
+        meta = CommandMeta(command_id=key or uuid.uuid4().hex, actor=actor, source=SOURCE)
         envelope = new_envelope(
             event,
-            aggregate=AggregateRef(kind="contact", area=area, id=body.ally_id),
+            aggregate=ref,
             actor=actor,
             source=SOURCE,
             recorded_at=now,
             occurred_at=body.occurred_at or now,
-            event_id=deterministic_id("call-outcome", network_id, key) if key else None,
+            event_id=event_ids_of(meta, ref)(0),  # scoped like every command's events
         )
-        result = await deps.store.append([envelope], expected_version=None)
-        return Recorded(
-            event_ids=[envelope.id], position=result.version, duplicate=result.duplicate
-        )
+        for _ in range(3):
+            stored, version = await deps.store.load(ref)
+            if any(e.id == envelope.id for e in stored):  # a retry, also after the dedup window
+                return Recorded(event_ids=[envelope.id], position=None, duplicate=True)
+            try:
+                result = await deps.store.append([envelope], expected_version=version)
+            except ConcurrencyConflict:
+                continue
+            return Recorded(
+                event_ids=[envelope.id], position=result.version, duplicate=result.duplicate
+            )
+        raise ConcurrencyConflict(ref.cloudevents_subject, None)
 
     @r.get("/health", summary="Liveness and projection positions")
     async def health() -> dict[str, Any]:

@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
-from domain.errors import Conflict, DomainError, NotFound
-from domain.intake import FieldError, InvalidInput, field_of
+from domain.errors import ConcurrencyConflict, Conflict, DomainError, NotFound
+from domain.intake import FieldError, InvalidInput, field_of, pydantic_errors
 
+log = structlog.get_logger(__name__)
 Rejecter = Callable[[bytes, str, list[FieldError]], Coroutine[Any, Any, None]]
 
 
@@ -44,3 +47,24 @@ def install_error_handlers(app: FastAPI, reject: Rejecter) -> None:
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 422
         return problem(status, [FieldError(exc.field or "$", str(exc), exc.code)])
+
+    @app.exception_handler(ValidationError)
+    async def _model(request: Request, exc: ValidationError) -> JSONResponse:
+        # A value the request model let through but an event refuses: still the client's input.
+        errors = pydantic_errors(exc)
+        route = getattr(request.scope.get("route"), "name", None) or "unknown"
+        await reject(await request.body(), f"http.{route}", errors)
+        return problem(422, errors)
+
+    @app.exception_handler(ConcurrencyConflict)
+    async def _busy(request: Request, exc: ConcurrencyConflict) -> JSONResponse:
+        message = "changed by someone else at the same moment; try again"
+        return problem(409, [FieldError("$", message, "concurrent_change")])
+
+    @app.exception_handler(Exception)
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # NATS unreachable, a timeout, a bug. Retrying with the same Idempotency-Key is safe:
+        # if it was recorded after all, the retry is answered as a duplicate.
+        log.error("http.failed", error=type(exc).__name__, path=request.url.path)
+        message = "temporarily unavailable; try again with the same Idempotency-Key"
+        return problem(503, [FieldError("$", message, "unavailable")])
