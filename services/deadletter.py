@@ -10,11 +10,23 @@ the consumer moves on, so a message is always either processed or parked.
 from __future__ import annotations
 
 from nats.js import JetStreamContext
+from pydantic import ValidationError
 
 from services.eventstore import RawEvent
 from services.nats.topology import Topology
 
 MAX_REASON = 1000
+
+
+def reason_of(exc: BaseException) -> str:
+    """Why it failed, without the values involved: a validation error names the fields, since
+    the rejected values may be personal data (kept in the parked body, not in the reason)."""
+    if isinstance(exc, ValidationError):
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        return f"ValidationError: {fields}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 async def park(

@@ -28,7 +28,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, NotFoundError
 
 from domain.errors import ConcurrencyConflict
-from events.codec import decode, encode
+from events.codec import DecodeError, decode, encode
 from events.envelope import AggregateRef, Envelope, municipality_of
 from services.nats.jetstream_ext import (
     BatchDuplicateMsgId,
@@ -186,13 +186,22 @@ class EventStore:
         *,
         filter_subjects: Sequence[str] | None = None,
         as_of: datetime | None = None,
+        skip_undecodable: bool = False,
     ) -> AsyncIterator[Envelope[Any]]:
         """Events in log order from ``from_position`` up to the end of the log when called.
 
         With ``as_of``, stop at the first event recorded after that moment: the log as it was then.
+        With ``skip_undecodable``, an event this code cannot read is left out (and logged), as
+        the projections leave it out (they park it): a replay then answers like them.
         """
         async for raw in self.read_raw(from_position, filter_subjects=filter_subjects):
-            event = raw.decode()
+            try:
+                event = raw.decode()
+            except DecodeError:
+                if not skip_undecodable:
+                    raise
+                log.warning("read.undecodable_skipped", position=raw.position)
+                continue
             if as_of is not None and event.recorded_at > as_of:
                 return
             yield event

@@ -32,7 +32,7 @@ from nats.js.object_store import ObjectStore
 
 from events.codec import DecodeError
 from projections.base import Projection
-from services.deadletter import park
+from services.deadletter import park, reason_of
 from services.eventstore import EventStore, RawEvent
 
 log = structlog.get_logger(__name__)
@@ -234,7 +234,7 @@ class ProjectionRunner(Generic[S]):
                     break
                 except Exception as exc:
                     if attempt == EVOLVE_TRIES:
-                        await self._park(raw, f"evolve failed: {type(exc).__name__}: {exc}")
+                        await self._park(raw, f"evolve failed: {reason_of(exc)}")
         self.checkpoint = raw.position
         self._dirty += 1
         async with self._advanced:

@@ -32,7 +32,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from domain.errors import ConcurrencyConflict
-from services.deadletter import park
+from services.deadletter import park, reason_of
 from services.eventstore import RawEvent
 from services.nats.topology import Topology
 
@@ -190,7 +190,7 @@ class Reactor:
             delay = min(delay * 2, MAX_DELAY_S)
 
     async def _park(self, raw: RawEvent, exc: Exception) -> None:
-        await park(self.js, self.topology, self.name, raw, f"{type(exc).__name__}: {exc}")
+        await park(self.js, self.topology, self.name, raw, reason_of(exc))
         self.parked += 1
         log.error(
             "reactor.dead_letter",

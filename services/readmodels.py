@@ -72,7 +72,9 @@ class ReadModels:
             )
         events = [
             e
-            async for e in self.store.read(filter_subjects=self.tension.filter_subjects(), as_of=at)
+            async for e in self.store.read(
+                filter_subjects=self.tension.filter_subjects(), as_of=at, skip_undecodable=True
+            )
         ]
         state = fold(projection, events)
         return tension_view(state, at, projection.config, area=area, theme=theme)

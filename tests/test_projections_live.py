@@ -98,6 +98,9 @@ async def test_poison_event_goes_to_dead_letters_and_the_rest_flows(
     assert parked[0].data == b"{}"
     assert parked[0].headers["Bg-Orig-Expected-Last-Subject-Sequence"] == "0"
     assert service.read.tension.dead_letters == 2
+    # A replay as of a moment answers like the live projection: without what it cannot read.
+    past = await service.read.tension_map(at=good.recorded_at + timedelta(minutes=1))
+    assert [c.area for c in past.cells] == ["GM0034-haven"]
 
 
 async def test_rebuild_equals_live(service: Service) -> None:

@@ -88,6 +88,9 @@ class ConveningProposalOut(BaseModel):
     communities: list[str]
     invited: list[str]
     quorum: int
+    coverage_gaps: list[str] = Field(
+        default_factory=list, description="affected communities nobody invited represents"
+    )
 
 
 class RsvpIn(_In):
@@ -279,7 +282,7 @@ def escalation_router(workflow: Workflow, read: ReadModels, store: EventStore) -
                 subject=e.subject,
                 data=e.data.model_dump(mode="json", exclude=REVIEW_OMITS),
             )
-            async for e in store.read(filter_subjects=kinds)
+            async for e in store.read(filter_subjects=kinds, skip_undecodable=True)
             if e.correlation_id == escalation_id
         ]
 

@@ -119,6 +119,8 @@ class Topology:
                     description="Events a consumer could not process (dead letters), with reasons",
                     subjects=[f"{self.subject_prefix}.dlq.>"],
                     storage=StorageType.FILE,
+                    # Parked copies of events may hold personal data; the log keeps the original.
+                    max_age=90 * DAY_S,
                 ),
                 required={"storage": "file"},
             ),
