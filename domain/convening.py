@@ -31,6 +31,9 @@ from events.escalation import (
     RsvpReminderDue,
 )
 
+MAX_INVITED = 30
+"""At most this many invitees: two networks' worth; a bigger meeting is not rapid convening."""
+
 
 @dataclass(frozen=True)
 class Rsvp:
@@ -201,6 +204,7 @@ class ConveningProposal:
     communities: tuple[str, ...]
     invited: tuple[str, ...]
     quorum: int
+    coverage_gaps: tuple[str, ...] = ()
 
 
 def propose(
@@ -208,16 +212,21 @@ def propose(
     defaults: ConveningDefaults,
     affected_communities: Sequence[str],
     callable_allies: Sequence[str],
+    coverage_gaps: Sequence[str] = (),
 ) -> ConveningProposal:
-    """Invite the call list (best first), require the affected communities, and ask for no
-    more attendees than can come: a quorum above the invitees could never be reached."""
-    invited = tuple(dict.fromkeys(callable_allies))
+    """Invite the call list (best first, at most ``MAX_INVITED``), require the affected
+    communities someone on it covers, and ask for no more attendees than can come: a quorum
+    that can never be reached helps nobody. Communities nobody covers are reported as gaps
+    (they need another route: the alert names them too), not required."""
+    invited = tuple(dict.fromkeys(callable_allies))[:MAX_INVITED]
+    gaps = tuple(dict.fromkeys(c for c in affected_communities if c in coverage_gaps))
     return ConveningProposal(
         starts_at=now + timedelta(minutes=defaults.lead_min),
         rsvp_deadline=now + timedelta(minutes=defaults.rsvp_min),
         mode=defaults.mode,
         place=defaults.place,
-        communities=tuple(dict.fromkeys(affected_communities)),
+        communities=tuple(dict.fromkeys(c for c in affected_communities if c not in gaps)),
         invited=invited,
         quorum=max(1, min(defaults.quorum, len(invited))),
+        coverage_gaps=gaps,
     )

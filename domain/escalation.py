@@ -122,7 +122,7 @@ class CallConvening(_Command):
     starts_at: AwareDatetime
     mode: ConveningMode
     place: str = Field(default="", max_length=200)
-    invited: tuple[Token, ...] = Field(min_length=1, max_length=30)
+    invited: tuple[Token, ...] = Field(min_length=1, max_length=convening.MAX_INVITED)
     required_communities: tuple[Community, ...] = ()
     quorum: int = Field(ge=1)
     rsvp_deadline: AwareDatetime

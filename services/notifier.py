@@ -153,8 +153,10 @@ class Notifier:
 
     def _ally_recipient(self, ally_id: str, policy: InvitationPolicy) -> Recipient | None:
         personal = self.allies(ally_id)
+        if personal is None:
+            return None  # not (or no longer) a member: no gateway may be asked to reach them
         addresses = dict(policy.addresses)
-        if personal is not None and personal.email:
+        if personal.email:
             addresses["email"] = str(personal.email)
         channels = tuple(c for c in policy.channels if addresses.get(c))
         if not channels:

@@ -23,7 +23,7 @@ import structlog
 from pydantic import BaseModel
 
 from domain.convening import ConveningProposal, propose
-from domain.errors import NotFound
+from domain.errors import DomainError, NotFound
 from domain.escalation import (
     Acknowledge,
     CallConvening,
@@ -299,7 +299,13 @@ class Workflow:
         affected = record.communities if communities is None else communities
         calls = self.read.call_list(area, [theme], affected)
         defaults = policy_for(self.policies, area).convening
-        return propose(self.clock.now(), defaults, affected, [e.ally_id for e in calls.entries])
+        return propose(
+            self.clock.now(),
+            defaults,
+            affected,
+            [e.ally_id for e in calls.entries],
+            calls.coverage_gaps,
+        )
 
     async def call_convening(
         self,
@@ -317,7 +323,16 @@ class Workflow:
     ) -> Outcome:
         """Call a convening; whatever the caller leaves out is taken from the proposal."""
         p = self.propose_convening(escalation_id, communities)
-        invited = tuple(invited) if invited is not None else p.invited
+        if invited is None:
+            invited = p.invited
+        else:
+            # Only allies who may be called: members of a network here, with consent, available.
+            area, theme = slot_of(escalation_id)
+            callable_ = {e.ally_id for e in self.read.call_list(area, [theme], []).entries}
+            refused = [a for a in invited if a not in callable_]
+            if refused:
+                raise DomainError(f"not callable allies of this area: {refused}", field="invited")
+            invited = tuple(dict.fromkeys(invited))
         if not invited:
             raise NotFound("nobody to invite: no callable allies for this area", field="invited")
         command = CallConvening(

@@ -382,3 +382,11 @@ def test_a_signal_recorded_before_the_last_closure_opens_nothing() -> None:
         now=at(120),
     )
     assert isinstance(run(log, declared)[0], EscalationOpened)  # people may always reopen
+
+
+def test_proposal_requires_only_communities_someone_covers_and_caps_the_invitees() -> None:
+    defaults = ConveningDefaults()
+    allies = [f"a{i}" for i in range(40)]
+    p = propose(at(0), defaults, ["youth", "somali"], allies, coverage_gaps=["somali"])
+    assert p.communities == ("youth",) and p.coverage_gaps == ("somali",)
+    assert len(p.invited) == 30 and p.invited[0] == "a0"  # the best ranked first

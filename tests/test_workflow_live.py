@@ -373,6 +373,12 @@ async def test_escalation_http_errors_are_precise_and_kept(service: Service, nc:
             "/api/v1/escalations", json=DECLARE, headers={"X-Actor": "ally:a1"}
         )
         assert ally.status_code == 422 and ally.json()["errors"][0]["field"] == "by"
+        ghost = await client.post(
+            f"/api/v1/escalations/{escalation_id}/convenings",
+            json={"invited": ["ghost"]},
+            headers=ACTOR,
+        )
+        assert ghost.status_code == 422 and ghost.json()["errors"][0]["field"] == "invited"
         no_actor = await client.post(ack, json={})
         assert no_actor.status_code == 422
         assert no_actor.json()["errors"][0]["field"] == "X-Actor"

@@ -57,9 +57,11 @@ class RetryPolicy:
     ``jitter=False`` for deterministic delays.
     """
 
-    max_attempts_per_channel: int = 3
-    base_delay_s: float = 0.2
+    max_attempts_per_channel: int = 4
+    base_delay_s: float = 1.0
     max_delay_s: float = 30.0
+    # Defaults: 1 + 2 + 4 s per channel before the fallback, so a receiver's short hiccup (a
+    # restart, a failover) does not abandon an alert; the reactor keeps the message alive.
     jitter: bool = True
 
     def __post_init__(self) -> None:
