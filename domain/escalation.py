@@ -210,6 +210,8 @@ class EscalationState:
 
 
 INITIAL = EscalationState()
+JOIN_LOOKBACK = timedelta(hours=12)
+"""A signal recorded this long before an escalation opened does not join it."""
 
 # ---------------------------------------------------------------- decide
 
@@ -274,8 +276,15 @@ def _open_or_join(cmd: OpenOrJoin | Declare, state: EscalationState) -> list[Dom
     band = cmd.situation.band
     esc = state.current
     if esc is not None:
-        # Never a second escalation while one is open: the signal joins (once).
+        # Never a second escalation while one is open: the signal joins (once). One recorded
+        # long before the escalation opened is about something else (a replay of old signals).
         if cmd.signal_id is None or cmd.signal_id in esc.signal_ids:
+            return []
+        if (
+            isinstance(cmd, OpenOrJoin)
+            and cmd.signal_recorded_at is not None
+            and cmd.signal_recorded_at < esc.opened_at - JOIN_LOOKBACK
+        ):
             return []
         joined = SignalJoined(
             escalation_id=esc.escalation_id,

@@ -390,3 +390,11 @@ def test_proposal_requires_only_communities_someone_covers_and_caps_the_invitees
     p = propose(at(0), defaults, ["youth", "somali"], allies, coverage_gaps=["somali"])
     assert p.communities == ("youth",) and p.coverage_gaps == ("somali",)
     assert len(p.invited) == 30 and p.invited[0] == "a0"  # the best ranked first
+
+
+def test_a_signal_from_long_before_the_opening_does_not_join() -> None:
+    log = play(open_or_join("s1", minutes=24 * 60))
+    stale = open_or_join("s0", minutes=24 * 60 + 5, signal_recorded_at=at(0))
+    assert run(log, stale) == []
+    fresh = open_or_join("s2", minutes=24 * 60 + 5, signal_recorded_at=at(24 * 60 + 4))
+    assert isinstance(run(log, fresh)[0], SignalJoined)
