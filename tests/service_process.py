@@ -12,19 +12,25 @@ import httpx
 from services.settings import Settings
 
 
+def service_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a ``bondgenoten`` process on the test server and the test's streams."""
+    return {
+        **os.environ,
+        "NATS_URL": settings.nats_url or "",
+        "BONDGENOTEN_STREAM_PREFIX": settings.stream_prefix,
+        "BONDGENOTEN_SUBJECT_PREFIX": settings.subject_prefix,
+        "BONDGENOTEN_HTTP_PORT": str(settings.http_port),
+        "BONDGENOTEN_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
 async def start_service(
     settings: Settings, policy: Path, log: Path, **env_extra: str
 ) -> asyncio.subprocess.Process:
     """Logs (stderr) go to ``log``; what it prints for people (stdout) next to it."""
-    env = dict(
-        os.environ,
-        NATS_URL=settings.nats_url or "",
-        BONDGENOTEN_STREAM_PREFIX=settings.stream_prefix,
-        BONDGENOTEN_SUBJECT_PREFIX=settings.subject_prefix,
-        BONDGENOTEN_HTTP_PORT=str(settings.http_port),
-        BONDGENOTEN_ESCALATION_POLICY=str(policy),
-        **env_extra,
-    )
+    defaults = {"BONDGENOTEN_ESCALATION_POLICY": str(policy), "BONDGENOTEN_LOG_LEVEL": "INFO"}
+    env = service_env(settings, **{**defaults, **env_extra})
     with log.open("ab") as err, log.with_suffix(".stdout").open("ab") as out:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "services.cli", "run", env=env, stdout=out, stderr=err

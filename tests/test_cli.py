@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 
 from projections.base import fold
@@ -13,16 +12,11 @@ from services.eventstore import EventStore
 from services.projection_runner import decode_snapshot, snapshot_bucket
 from services.settings import Settings
 from tests.factories import signal_envelope
+from tests.service_process import service_env
 
 
 async def bondgenoten(settings: Settings, *args: str) -> str:
-    env = dict(
-        os.environ,
-        NATS_URL=settings.nats_url or "",
-        BONDGENOTEN_STREAM_PREFIX=settings.stream_prefix,
-        BONDGENOTEN_SUBJECT_PREFIX=settings.subject_prefix,
-        BONDGENOTEN_LOG_LEVEL="WARNING",
-    )
+    env = service_env(settings)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.cli", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

@@ -4,7 +4,6 @@ projection an uninterrupted run gives."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal as os_signal
 import subprocess
 import sys
@@ -21,19 +20,14 @@ from services.eventstore import EventStore
 from services.projection_runner import decode_snapshot, snapshot_bucket
 from services.settings import Settings
 from tests.factories import signal, signal_envelope
+from tests.service_process import service_env
 
 pytestmark = pytest.mark.slow
 TOTAL = 3000
 
 
 def _start(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(
-        os.environ,
-        NATS_URL=settings.nats_url or "",
-        BONDGENOTEN_STREAM_PREFIX=settings.stream_prefix,
-        BONDGENOTEN_SUBJECT_PREFIX=settings.subject_prefix,
-        BONDGENOTEN_LOG_LEVEL="WARNING",
-    )
+    env = service_env(settings)
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "services.cli", "project"], env=env, stdout=out, stderr=out
