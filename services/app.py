@@ -21,6 +21,7 @@ from services.notifier import Notifier
 from services.processes import channels, load_policies, reactors, start_reactors
 from services.reactor import Reactor
 from services.readmodels import ReadModels
+from services.rsvp_links import RsvpLinks, rsvp_secret
 from services.settings import Settings
 from services.situation import area_name
 from services.workflow import Workflow
@@ -69,18 +70,22 @@ async def running(
         intake = SignalIntake(infra.store, infra.clock, lambda: themes, read.known_network)
         workflow = Workflow(infra.store, infra.clock, read, policies)
         http_url = f"http://{settings.http_host}:{settings.http_port}"
+        public_url = settings.public_url or http_url
+        secret = await rsvp_secret(infra.store.js, infra.topology, settings.rsvp_secret)
+        links = RsvpLinks(secret, public_url)
         notifier = Notifier(
             infra.store,
             infra.clock,
             channel_map,
             policies,
-            api_url=f"{settings.public_url or http_url}/api/v1",
+            api_url=f"{public_url}/api/v1",
             allies=read.ally_personal,
             convenings=read.convening,
             area_name=lambda area: area_name(read, area),
+            rsvp_link=links.url,
         )
         broker = create_broker(infra.nats_url, infra.topology, intake, workflow)
-        api = create_api(ApiDeps(infra.store, infra.clock, intake, read, themes, workflow))
+        api = create_api(ApiDeps(infra.store, infra.clock, intake, read, themes, workflow, links))
         http = _Uvicorn(
             uvicorn.Config(
                 api,

@@ -118,6 +118,7 @@ async def play_escalation(client: httpx.AsyncClient, service: Service, say: Say,
                 await client.post(
                     f"/api/v1/convenings/{convening_id}/rsvps",
                     json={"ally_id": ally_id, "answer": answer},
+                    headers=OOV,  # answers received by phone, entered by the OOV
                 )
             )
             say("rsvp", name=ally_id, answer=RSVP_LABELS[answer])

@@ -77,6 +77,7 @@ class Notifier:
         allies: Callable[[str], AllyPersonal | None] = lambda _id: None,
         convenings: Callable[[str], Meeting | None] = lambda _id: None,
         area_name: Callable[[str], str] = str,
+        rsvp_link: Callable[[str, str], str] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -88,6 +89,7 @@ class Notifier:
         self.allies = allies
         self.convenings = convenings
         self.area_name = area_name
+        self.rsvp_link = rsvp_link
 
     async def on_event(self, raw: RawEvent) -> None:
         if raw.headers.get("ce-type") not in NOTIFIED:
@@ -144,9 +146,7 @@ class Notifier:
                 starts_at=called.starts_at,
                 rsvp_deadline=called.rsvp_deadline,
                 sent_at=self.clock.now(),
-                rsvp_url=f"{self.api_url}/convenings/{called.convening_id}/rsvps"
-                if self.api_url
-                else None,
+                rsvp_url=self.rsvp_link(called.convening_id, ally_id) if self.rsvp_link else None,
             )
             out.append((message, recipient))
         return out

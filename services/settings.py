@@ -37,6 +37,8 @@ class Settings:
     cap_status: str = "Actual"
     public_url: str | None = None
     """Base URL of this service as recipients reach it (acknowledge links in alerts)."""
+    rsvp_secret: str | None = None
+    """Key for the personal answer links in invitations; unset: one kept in NATS KV."""
     extra_themes: tuple[str, ...] = ()
     """Themes this deployment adds to the default vocabulary (lower-case codes)."""
     extra: dict[str, str] = field(default_factory=dict)
@@ -61,6 +63,7 @@ class Settings:
             cap_sender=os.environ.get("BONDGENOTEN_CAP_SENDER", "bondgenoten@gemeente.example"),
             cap_status=os.environ.get("BONDGENOTEN_CAP_STATUS", "Actual"),
             public_url=os.environ.get("BONDGENOTEN_PUBLIC_URL") or None,
+            rsvp_secret=os.environ.get("BONDGENOTEN_RSVP_SECRET") or None,
             extra_themes=tuple(
                 t.strip() for t in os.environ.get("BONDGENOTEN_THEMES", "").split(",") if t.strip()
             ),

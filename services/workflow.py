@@ -354,7 +354,16 @@ class Workflow:
             raise NotFound(f"unknown convening {convening_id}", field="convening_id")
         return status.escalation_id
 
-    async def rsvp(self, convening_id: str, ally_id: str, answer: RsvpAnswer, key: str) -> Outcome:
+    async def rsvp(
+        self,
+        convening_id: str,
+        ally_id: str,
+        answer: RsvpAnswer,
+        key: str,
+        *,
+        by: str | None = None,
+    ) -> Outcome:
+        """The ally's answer, given by themselves (their link) or on their behalf (``by``)."""
         escalation_id = self._escalation_of_convening(convening_id)
         communities: tuple[str, ...] = ()
         for network in self.read.networks.networks.values():
@@ -368,9 +377,8 @@ class Workflow:
             answer=answer,
             communities=communities,
         )
-        return await self._run(
-            slot_of(escalation_id), command, command_id=key, actor=f"ally:{ally_id}"
-        )
+        actor = by or f"ally:{ally_id}"
+        return await self._run(slot_of(escalation_id), command, command_id=key, actor=actor)
 
     async def mark_convened(self, convening_id: str, by: str, key: str) -> Outcome:
         escalation_id = self._escalation_of_convening(convening_id)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+from domain.errors import NotFound
 from events.escalation import RsvpAnswer, Trigger
 from events.signals import DEFAULT_THEMES
 from projections.base import fold
 from projections.escalations import escalation
 from projections.tension_map import Band, Trend
+from services.rsvp_links import RsvpLinks
 from services.texts_nl.console import (
     RSVP_LABELS,
     SENTENCES,
@@ -75,3 +79,18 @@ def test_no_dutch_sentences_outside_the_texts_package() -> None:
             ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value[:60]}")
     assert offenders == []
+
+
+def test_answer_links_are_personal_and_cannot_be_forged() -> None:
+    links = RsvpLinks(b"0123456789abcdef0123456789abcdef", "https://bg.example/")
+    url = links.url("c1", "a-stad-1")
+    assert url.startswith("https://bg.example/rsvp/c1.a-stad-1.")
+    token = url.rsplit("/", 1)[1]
+    assert links.parse(token) == ("c1", "a-stad-1")
+    flipped = token[:-1] + ("1" if token.endswith("0") else "0")
+    for forged in (token.replace("a-stad-1", "a-stad-2"), flipped, "c1.a1", ""):
+        with pytest.raises(NotFound):
+            links.parse(forged)
+    other_key = RsvpLinks(b"fedcba9876543210fedcba9876543210", "https://bg.example")
+    with pytest.raises(NotFound):
+        other_key.parse(token)

@@ -295,6 +295,7 @@ async def test_convening_is_quorate_only_when_affected_communities_are_covered(
             r = await client.post(
                 f"/api/v1/convenings/{convening_id}/rsvps",
                 json={"ally_id": ally, "answer": what},
+                headers=ACTOR,
             )
             assert r.status_code == 201, r.text
             await settled(service)
@@ -474,11 +475,22 @@ async def test_allies_are_invited_and_reminded_once(
         assert r.status_code == 201, r.text
         first = await receiver.wait_for("/allies", count=2)
         (convening_id,) = (await client.get(url)).json()["convenings"]
-        r = await client.post(
-            f"/api/v1/convenings/{convening_id}/rsvps",
-            json={"ally_id": "a1", "answer": "attending"},
+        invited = {i.json()["ally_id"]: i.json() for i in receiver.to("/allies")}
+        # a1 answers through the personal link in the invitation, as a person would.
+        link = invited["a1"]["rsvp_url"]
+        page = await client.get(link)
+        assert page.status_code == 200 and "Ik kom" in page.text and "belafspraak" in page.text
+        done = await client.post(link, params={"answer": "attending"})
+        assert done.status_code == 200 and "Dank u wel" in done.text
+        # A link altered to answer for someone else is refused, and nothing is recorded.
+        convening, ally, _mac = link.rsplit("/", 1)[1].split(".")
+        forged = link.replace(f"{convening}.{ally}.", f"{convening}.a2.")
+        assert (await client.post(forged, params={"answer": "not_attending"})).status_code == 404
+        # Answers given by phone are entered on the ally's behalf, by someone named.
+        anon = await client.post(
+            f"/api/v1/convenings/{convening_id}/rsvps", json={"ally_id": "a2", "answer": "later"}
         )
-        assert r.status_code == 201
+        assert anon.status_code == 422  # no X-Actor
         reminder = await receiver.wait_for("/allies", count=3, timeout=10)
         await asyncio.sleep(2.5)  # past the deadline: nothing more is sent
         await settled(service)
@@ -486,7 +498,9 @@ async def test_allies_are_invited_and_reminded_once(
     assert sorted(i["ally_id"] for i in invitations) == ["a1", "a2"]
     assert all(i["kind"] == "invitation" and i["convening_id"] == convening_id for i in invitations)
     assert invitations[0]["headline_nl"].startswith("Uitnodiging: belafspraak")
-    assert invitations[0]["rsvp_url"].endswith(f"/convenings/{convening_id}/rsvps")
+    assert all(f"/rsvp/{convening_id}." in i["rsvp_url"] for i in invitations)
     assert "Bondgenoot" not in first.body.decode() and "+31" not in first.body.decode()
     assert reminder.json()["kind"] == "reminder" and reminder.json()["ally_id"] == "a2"
+    status = service.read.convening(convening_id)
+    assert status is not None and status.answers == {"a1": "attending"}
     assert len(receiver.to("/allies")) == 3

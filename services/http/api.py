@@ -55,8 +55,10 @@ from services.commands import CommandMeta, event_ids_of, execute
 from services.eventstore import EventStore
 from services.http.errors import install_error_handlers
 from services.http.escalations import escalation_router
+from services.http.rsvp_pages import rsvp_router
 from services.intake import SignalIntake
 from services.readmodels import ReadModels
+from services.rsvp_links import RsvpLinks
 from services.texts_nl.labels import THEME_LABELS
 from services.workflow import Workflow
 
@@ -72,6 +74,7 @@ class ApiDeps:
     read: ReadModels
     themes: frozenset[str]
     workflow: Workflow
+    links: RsvpLinks
 
 
 class Recorded(BaseModel):
@@ -309,6 +312,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
 
     app.include_router(r)
     app.include_router(escalation_router(deps.workflow, deps.read, deps.store))
+    app.include_router(rsvp_router(deps.workflow, deps.read, deps.links))
     return app
 
 

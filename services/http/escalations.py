@@ -251,11 +251,21 @@ def escalation_router(workflow: Workflow, read: ReadModels, store: EventStore) -
             raise NotFound(f"unknown convening {convening_id}", field="convening_id")
         return status
 
-    @r.post("/convenings/{convening_id}/rsvps", status_code=201, response_model=Decided)
-    async def rsvp(convening_id: str, body: RsvpIn, key: IdempotencyHeader = None) -> Decided:
-        return await answer(
-            await workflow.rsvp(convening_id, body.ally_id, body.answer, key_of(key))
+    @r.post(
+        "/convenings/{convening_id}/rsvps",
+        status_code=201,
+        response_model=Decided,
+        summary="Record an ally's answer on their behalf (e.g. given by phone)",
+        description="Allies answer themselves through the personal link in their invitation "
+        "(/rsvp/{token}); this records an answer the crisis organisation received otherwise.",
+    )
+    async def rsvp(
+        convening_id: str, body: RsvpIn, actor: ActorHeader, key: IdempotencyHeader = None
+    ) -> Decided:
+        outcome = await workflow.rsvp(
+            convening_id, body.ally_id, body.answer, key_of(key), by=actor
         )
+        return await answer(outcome)
 
     @r.post("/convenings/{convening_id}/convened", response_model=Decided)
     async def convened(

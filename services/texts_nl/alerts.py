@@ -52,7 +52,9 @@ INVITATION_BODY: Final = (
     "Kunt u erbij zijn? Laat het vóór {deadline_nl} weten (ik kom / ik kom niet / later)"
     " via {rsvp_nl}."
 )
-INVITATION_CONSOLE: Final = "[{label} aan {ally_id}] {headline} | reageren vóór {deadline_nl}\n"
+INVITATION_CONSOLE: Final = (
+    "[{label} aan {ally_id}] {headline} | reageren vóór {deadline_nl} via {rsvp_nl}\n"
+)
 INVITATION_LABEL: Final = {"invitation": "UITNODIGING", "reminder": "HERINNERING"}
 DEFAULT_RSVP: Final = "uw contactpersoon bij de gemeente"
 

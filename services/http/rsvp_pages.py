@@ -1,0 +1,81 @@
+"""``/rsvp/{token}``: the page behind an invitation's personal link, where an ally answers
+attending / not attending / later. Outside ``/api/v1``: it is for people, not systems."""
+
+from __future__ import annotations
+
+import html
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from domain.errors import DomainError
+from services.readmodels import ReadModels
+from services.rsvp_links import RsvpLinks
+from services.situation import area_name
+from services.texts_nl import rsvp as texts
+from services.texts_nl.alerts import datetime_nl, mode_nl, theme_nl
+from services.workflow import Workflow, slot_of
+
+Answer = Literal["attending", "not_attending", "later"]
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(texts.PAGE.format(title=html.escape(title), body=body), status)
+
+
+def _when(value: datetime) -> str:
+    return html.escape(datetime_nl(value))
+
+
+def rsvp_router(workflow: Workflow, read: ReadModels, links: RsvpLinks) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+
+    def unknown() -> HTMLResponse:
+        return _page(texts.UNKNOWN_TITLE, texts.UNKNOWN_BODY, 404)
+
+    @r.get("/rsvp/{token}", response_class=HTMLResponse)
+    async def invitation(token: str) -> HTMLResponse:
+        try:
+            convening_id, ally_id = links.parse(token)
+        except DomainError:
+            return unknown()
+        meeting = read.convening(convening_id)
+        if meeting is None:
+            return unknown()
+        if meeting.convened_at is not None:
+            return _page(texts.CLOSED_TITLE, texts.CLOSED_BODY, 410)
+        escalation_id = read.escalations.state.convening_index[convening_id]
+        area, theme = slot_of(escalation_id)
+        answer = meeting.answers.get(ally_id)
+        current = texts.CURRENT_ANSWER.format(answer=texts.RSVP_ANSWERS[answer]) if answer else ""
+        body = texts.INVITATION_BODY.format(
+            theme=html.escape(theme_nl(theme)),
+            area_name=html.escape(area_name(read, area)),
+            mode=html.escape(mode_nl(meeting.mode)),
+            place=f" ({html.escape(meeting.place)})" if meeting.place else "",
+            starts=_when(meeting.starts_at),
+            deadline=_when(meeting.rsvp_deadline),
+            current=current,
+        )
+        title = texts.INVITATION_TITLE.format(mode=mode_nl(meeting.mode), theme=theme_nl(theme))
+        return _page(title, body)
+
+    @r.post("/rsvp/{token}", response_class=HTMLResponse)
+    async def answer(token: str, answer: Answer) -> HTMLResponse:
+        try:
+            convening_id, ally_id = links.parse(token)
+        except DomainError:
+            return unknown()
+        if read.convening(convening_id) is None:
+            return unknown()
+        try:
+            await workflow.rsvp(convening_id, ally_id, answer, uuid.uuid4().hex)
+        except DomainError:  # the escalation was closed or the meeting took place meanwhile
+            return _page(texts.CLOSED_TITLE, texts.CLOSED_BODY, 410)
+        body = texts.THANKS_BODY.format(answer=texts.RSVP_ANSWERS[answer])
+        return _page(texts.THANKS_TITLE, body)
+
+    return r

@@ -1,0 +1,64 @@
+"""Personal answer links for invitations (reageerlinks): each invited ally gets a link that
+answers for them only, so an answer cannot be given in someone else's name by guessing ids.
+
+The token is ``<convening id>.<ally id>.<HMAC-SHA256>``: the ids are pseudonymous tokens, the
+MAC (keyed with a secret, compared in constant time) proves the link was issued by us. The
+secret comes from ``BONDGENOTEN_RSVP_SECRET`` or, when unset, from a KV bucket where the first
+instance stores a random one, so every instance and restart accepts the same links.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import secrets
+
+from nats.js import JetStreamContext
+from nats.js.api import StorageType
+from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
+
+from domain.errors import NotFound
+from services.nats.topology import Topology
+
+MAC_HEX = 32  # 128 bits
+
+
+class RsvpLinks:
+    def __init__(self, secret: bytes, base_url: str) -> None:
+        if len(secret) < 16:
+            raise ValueError("the RSVP secret must be at least 16 bytes")
+        self._secret = secret
+        self.base_url = base_url.rstrip("/")
+
+    def _mac(self, convening_id: str, ally_id: str) -> str:
+        message = f"{convening_id}:{ally_id}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:MAC_HEX]
+
+    def token(self, convening_id: str, ally_id: str) -> str:
+        return f"{convening_id}.{ally_id}.{self._mac(convening_id, ally_id)}"
+
+    def url(self, convening_id: str, ally_id: str) -> str:
+        return f"{self.base_url}/rsvp/{self.token(convening_id, ally_id)}"
+
+    def parse(self, token: str) -> tuple[str, str]:
+        """``(convening id, ally id)`` of a link we issued; ``NotFound`` for anything else."""
+        parts = token.split(".")
+        if len(parts) == 3 and hmac.compare_digest(parts[2], self._mac(parts[0], parts[1])):
+            return parts[0], parts[1]
+        raise NotFound("unknown or altered link", field="token")
+
+
+async def rsvp_secret(js: JetStreamContext, topology: Topology, configured: str | None) -> bytes:
+    if configured:
+        return configured.encode()
+    name = f"{topology.stream_prefix}_secrets"
+    try:
+        kv = await js.key_value(name)
+    except BucketNotFoundError:
+        kv = await js.create_key_value(bucket=name, storage=StorageType.FILE, history=1)
+    candidate = secrets.token_hex(32).encode()
+    with contextlib.suppress(KeyWrongLastSequenceError):
+        await kv.create("rsvp", candidate)  # only the first instance's secret is kept
+    entry = await kv.get("rsvp")
+    return entry.value or candidate
