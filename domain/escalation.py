@@ -256,7 +256,11 @@ def decide(command: EscalationCommand, state: EscalationState) -> Sequence[Domai
         case Close():
             # Any open status may close, e.g. a false alarm straight from "alerted".
             closed = EscalationClosed(
-                escalation_id=eid, by=command.by, reason=command.reason, closed_at=command.now
+                escalation_id=eid,
+                by=command.by,
+                reason=command.reason,
+                closed_at=command.now,
+                cancelled_convening=_pending(esc),
             )
             return [closed]
     raise DomainError(f"unknown command {type(command).__name__}")  # pragma: no cover
@@ -437,8 +441,15 @@ def _call_convening(cmd: CallConvening, esc: Escalation) -> list[DomainEvent]:
             remind_at=remind_at,
             reminder_timer_id=rsvp_timer_id_for(cmd.convening_id, "reminder"),
             deadline_timer_id=rsvp_timer_id_for(cmd.convening_id, "deadline"),
+            supersedes=_pending(esc),
         )
     ]
+
+
+def _pending(esc: Escalation) -> str | None:
+    """The convening that is still to take place, if any."""
+    c = esc.convening
+    return c.convening_id if c is not None and not c.convened else None
 
 
 def _convening(esc: Escalation, convening_id: str) -> ConveningState:

@@ -239,6 +239,8 @@ class ConveningCalled(_EscalationEvent):
     remind_at: AwareDatetime | None = None
     reminder_timer_id: str
     deadline_timer_id: str
+    supersedes: Token | None = None
+    """A pending convening this one replaces (moved): its invitees are told it is off."""
 
 
 class RsvpPersonal(_Frozen):
@@ -339,6 +341,8 @@ class EscalationClosed(_ByReason):
 
     closed_at: AwareDatetime | None = None
     """Signals recorded before this moment belong to this incident and open no new one."""
+    cancelled_convening: Token | None = None
+    """A convening still to take place: its invitees are told it is off."""
 
 
 ESCALATION_EVENTS: tuple[type[DomainEvent], ...] = (

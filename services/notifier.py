@@ -10,7 +10,7 @@ however often the alert event is read (redelivery, a reset consumer, a replay)."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -23,12 +23,14 @@ from events.envelope import AggregateRef, Envelope, new_envelope
 from events.escalation import (
     ConveningCalled,
     CrisisAlertIssued,
+    EscalationClosed,
     Recipient,
     RsvpReminderDue,
     slot_of_escalation,
 )
 from events.network import AllyPersonal
 from events.notification import notification_id, receipt_event_id
+from projections.escalations import ConveningRecord
 from services.clock import Clock
 from services.eventstore import EventStore, RawEvent
 from services.notify.channels import Channel
@@ -38,7 +40,9 @@ from services.notify.message import AlertMessage, CallListSummary, Notice
 
 log = structlog.get_logger(__name__)
 SOURCE = "/bondgenoten/notifier"
-NOTIFIED = frozenset({CrisisAlertIssued.TYPE, ConveningCalled.TYPE, RsvpReminderDue.TYPE})
+NOTIFIED = frozenset(
+    {CrisisAlertIssued.TYPE, ConveningCalled.TYPE, RsvpReminderDue.TYPE, EscalationClosed.TYPE}
+)
 
 
 class Meeting(Protocol):
@@ -111,44 +115,55 @@ class Notifier:
             raise failures[0]
 
     def _invitations(
-        self, event: ConveningCalled | RsvpReminderDue
+        self, event: ConveningCalled | RsvpReminderDue | EscalationClosed
     ) -> list[tuple[Notice, Recipient]]:
-        area, theme = _slot(event.escalation_id)
-        called: Meeting | None
-        kind: InvitationKind
+        """Who is told what about a convening: invited, reminded, or told it is off (moved
+        to another time or place, or the escalation closed before it took place)."""
+        notices: list[tuple[InvitationKind, str, Meeting | None, Sequence[str]]] = []
         if isinstance(event, ConveningCalled):
-            called, kind, notice_id = event, "invitation", f"inv-{event.convening_id}"
-            allies = event.invited
+            notices.append(("invitation", f"inv-{event.convening_id}", event, event.invited))
+            cancelled = event.supersedes
+        elif isinstance(event, RsvpReminderDue):
+            meeting = self.convenings(event.convening_id)
+            notices.append(("reminder", f"rem-{event.timer_id}"[:64], meeting, event.not_answered))
+            cancelled = None
         else:
-            called, kind = self.convenings(event.convening_id), "reminder"
-            notice_id = f"rem-{event.timer_id}"[:64]
-            allies = event.not_answered
-        if called is None:
-            return []
+            cancelled = event.cancelled_convening
+        if cancelled is not None:
+            old = self.convenings(cancelled)
+            invited = old.invited if isinstance(old, ConveningRecord) else ()
+            notices.append(("cancellation", f"cxl-{cancelled}", old, invited))
+        area, theme = _slot(event.escalation_id)
         policy = policy_for(self.policies, area).invitations
         out: list[tuple[Notice, Recipient]] = []
-        for ally_id in allies:
-            recipient = self._ally_recipient(ally_id, policy)
-            if recipient is None:
-                log.warning("invitation.unreachable", ally_id=ally_id, notice=notice_id)
+        for kind, notice_id, meeting, allies in notices:
+            if meeting is None:
                 continue
-            message = InvitationMessage(
-                alert_id=notice_id,
-                kind=kind,
-                ally_id=ally_id,
-                escalation_id=event.escalation_id,
-                convening_id=called.convening_id,
-                area=area,
-                area_name=self.area_name(area),
-                theme=theme,
-                mode=called.mode,
-                place=called.place,
-                starts_at=called.starts_at,
-                rsvp_deadline=called.rsvp_deadline,
-                sent_at=self.clock.now(),
-                rsvp_url=self.rsvp_link(called.convening_id, ally_id) if self.rsvp_link else None,
-            )
-            out.append((message, recipient))
+            for ally_id in allies:
+                recipient = self._ally_recipient(ally_id, policy)
+                if recipient is None:
+                    log.warning("invitation.unreachable", ally_id=ally_id, notice=notice_id)
+                    continue
+                link = self.rsvp_link and kind != "cancellation"
+                message = InvitationMessage(
+                    alert_id=notice_id,
+                    kind=kind,
+                    ally_id=ally_id,
+                    escalation_id=event.escalation_id,
+                    convening_id=meeting.convening_id,
+                    area=area,
+                    area_name=self.area_name(area),
+                    theme=theme,
+                    mode=meeting.mode,
+                    place=meeting.place,
+                    starts_at=meeting.starts_at,
+                    rsvp_deadline=meeting.rsvp_deadline,
+                    sent_at=self.clock.now(),
+                    rsvp_url=self.rsvp_link(meeting.convening_id, ally_id)
+                    if link and self.rsvp_link
+                    else None,
+                )
+                out.append((message, recipient))
         return out
 
     def _ally_recipient(self, ally_id: str, policy: InvitationPolicy) -> Recipient | None:

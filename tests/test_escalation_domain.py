@@ -398,3 +398,16 @@ def test_a_signal_from_long_before_the_opening_does_not_join() -> None:
     assert run(log, stale) == []
     fresh = open_or_join("s2", minutes=24 * 60 + 5, signal_recorded_at=at(24 * 60 + 4))
     assert isinstance(run(log, fresh)[0], SignalJoined)
+
+
+def test_a_moved_or_closed_convening_is_marked_for_cancellation() -> None:
+    log = play(open_or_join(), call())
+    moved = CallConvening(**{**call().model_dump(), "convening_id": "c2"})
+    [called] = run(log, moved)
+    assert isinstance(called, ConveningCalled) and called.supersedes == "c1"
+    log.append(called)
+    [closed] = run(log, Close(by="municipality:oov-1", reason="rustig", now=at(10)))
+    assert isinstance(closed, EscalationClosed) and closed.cancelled_convening == "c2"
+    held = play(open_or_join(), call(), rsvp("a1"), MarkConvened(convening_id="c1", now=at(60)))
+    [closed] = run(held, Close(by="municipality:oov-1", reason="klaar", now=at(90)))
+    assert isinstance(closed, EscalationClosed) and closed.cancelled_convening is None

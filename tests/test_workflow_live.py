@@ -504,3 +504,30 @@ async def test_allies_are_invited_and_reminded_once(
     status = service.read.convening(convening_id)
     assert status is not None and status.answers == {"a1": "attending"}
     assert len(receiver.to("/allies")) == 3
+
+
+async def test_allies_hear_when_a_convening_is_moved_or_called_off(
+    settings: Settings, receiver: HttpReceiver, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path / "policy.toml", receiver)
+    async with (
+        serve_in_background(with_policy(settings, policy)) as service,
+        client_for(service) as client,
+    ):
+        await seed_network(client, service)
+        r = await client.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
+        url = f"/api/v1/escalations/{r.json()['escalation_id']}"
+        for key in ("first", "moved"):
+            headers = {**ACTOR, "Idempotency-Key": key}
+            r = await client.post(f"{url}/convenings", json={"invited": ["a1"]}, headers=headers)
+            assert r.status_code == 201, r.text
+        await receiver.wait_for("/allies", count=3)  # invitation, cancellation, invitation
+        r = await client.post(f"{url}/close", json={"reason": "rust"}, headers=ACTOR)
+        assert r.status_code == 200, r.text
+        await receiver.wait_for("/allies", count=4)
+        await settled(service)
+    kinds = sorted(r.json()["kind"] for r in receiver.to("/allies"))
+    assert kinds == ["cancellation", "cancellation", "invitation", "invitation"]
+    cancellations = [r.json() for r in receiver.to("/allies") if r.json()["kind"] == "cancellation"]
+    assert all(c["headline_nl"].startswith("Gaat niet door") for c in cancellations)
+    assert all(c["rsvp_url"] is None for c in cancellations)

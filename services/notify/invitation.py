@@ -1,4 +1,5 @@
-"""Invitations to a convening and reminders to answer (uitnodiging, herinnering), sent to allies.
+"""Invitations to a convening, reminders to answer, and word that it is off (uitnodiging,
+herinnering, afgelast), sent to allies.
 
 Like an alert it carries codes and times, no personal data: the ally is addressed by the
 recipient (their own contact details), not named in the payload a gateway receives.
@@ -14,7 +15,7 @@ from events.envelope import AreaCode, AwareDatetime, Token
 from events.escalation import ConveningMode, EscalationId
 from services.texts_nl import alerts
 
-InvitationKind = Literal["invitation", "reminder"]
+InvitationKind = Literal["invitation", "reminder", "cancellation"]
 
 
 class InvitationMessage(BaseModel):
@@ -53,16 +54,18 @@ class InvitationMessage(BaseModel):
 
     @property
     def headline_nl(self) -> str:
-        template = alerts.INVITATION if self.kind == "invitation" else alerts.REMINDER
-        return template.format(**self._fields_nl())
+        return alerts.INVITATION_HEADLINES[self.kind].format(**self._fields_nl())
 
     @property
     def body_nl(self) -> str:
-        return alerts.INVITATION_BODY.format(**self._fields_nl())
+        body = alerts.CANCELLATION_BODY if self.kind == "cancellation" else alerts.INVITATION_BODY
+        return body.format(**self._fields_nl())
 
     @property
     def console_nl(self) -> str:
-        return alerts.INVITATION_CONSOLE.format(headline=self.headline_nl, **self._fields_nl())
+        fields = self._fields_nl()
+        tail = "" if self.kind == "cancellation" else alerts.INVITATION_TAIL.format(**fields)
+        return alerts.INVITATION_CONSOLE.format(headline=self.headline_nl, tail=tail, **fields)
 
     def payload(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")

@@ -52,10 +52,23 @@ INVITATION_BODY: Final = (
     "Kunt u erbij zijn? Laat het vóór {deadline_nl} weten (ik kom / ik kom niet / later)"
     " via {rsvp_nl}."
 )
-INVITATION_CONSOLE: Final = (
-    "[{label} aan {ally_id}] {headline} | reageren vóór {deadline_nl} via {rsvp_nl}\n"
+INVITATION_CONSOLE: Final = "[{label} aan {ally_id}] {headline}{tail}\n"
+INVITATION_LABEL: Final = {
+    "invitation": "UITNODIGING",
+    "reminder": "HERINNERING",
+    "cancellation": "AFGELAST",
+}
+CANCELLATION: Final = "Gaat niet door: {mode_nl} over {theme_nl} in {area_name}"
+INVITATION_HEADLINES: Final = {
+    "invitation": INVITATION,
+    "reminder": REMINDER,
+    "cancellation": CANCELLATION,
+}
+CANCELLATION_BODY: Final = (
+    "De {mode_nl}{place_nl} van {starts_nl} over {theme_nl} in {area_name} gaat niet door.\n"
+    "Als er een nieuwe afspraak is, krijgt u daarvoor een aparte uitnodiging."
 )
-INVITATION_LABEL: Final = {"invitation": "UITNODIGING", "reminder": "HERINNERING"}
+INVITATION_TAIL: Final = " | reageren vóór {deadline_nl} via {rsvp_nl}"
 DEFAULT_RSVP: Final = "uw contactpersoon bij de gemeente"
 
 CAP_EVENT: Final = "Maatschappelijke spanning"
