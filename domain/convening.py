@@ -49,6 +49,7 @@ class ConveningState:
     quorum: int
     reminder_timer_id: str
     deadline_timer_id: str
+    starts_at: datetime | None = None
     rsvps: Mapping[str, Rsvp] = field(default_factory=lambda: MappingProxyType({}))
     quorate_recorded: bool = False
     reminded: bool = False
@@ -85,6 +86,7 @@ def started(e: ConveningCalled) -> ConveningState:
         quorum=e.quorum,
         reminder_timer_id=e.reminder_timer_id,
         deadline_timer_id=e.deadline_timer_id,
+        starts_at=e.starts_at,
     )
 
 

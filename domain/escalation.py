@@ -260,7 +260,7 @@ def decide(command: EscalationCommand, state: EscalationState) -> Sequence[Domai
                 by=command.by,
                 reason=command.reason,
                 closed_at=command.now,
-                cancelled_convening=_pending(esc),
+                cancelled_convening=_pending(esc, command.now),
             )
             return [closed]
     raise DomainError(f"unknown command {type(command).__name__}")  # pragma: no cover
@@ -441,15 +441,18 @@ def _call_convening(cmd: CallConvening, esc: Escalation) -> list[DomainEvent]:
             remind_at=remind_at,
             reminder_timer_id=rsvp_timer_id_for(cmd.convening_id, "reminder"),
             deadline_timer_id=rsvp_timer_id_for(cmd.convening_id, "deadline"),
-            supersedes=_pending(esc),
+            supersedes=_pending(esc, cmd.now),
         )
     ]
 
 
-def _pending(esc: Escalation) -> str | None:
-    """The convening that is still to take place, if any."""
+def _pending(esc: Escalation, now: datetime) -> str | None:
+    """The convening that is still to take place, if any (one whose start has passed may
+    well have taken place without being marked: nobody is told it is off)."""
     c = esc.convening
-    return c.convening_id if c is not None and not c.convened else None
+    if c is None or c.convened or (c.starts_at is not None and c.starts_at <= now):
+        return None
+    return c.convening_id
 
 
 def _convening(esc: Escalation, convening_id: str) -> ConveningState:

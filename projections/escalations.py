@@ -85,6 +85,8 @@ class ConveningRecord(BaseModel):
     deadline_passed_at: AwareDatetime | None = None
     convened_at: AwareDatetime | None = None
     convened_attending: list[str] = Field(default_factory=list)
+    cancelled_at: AwareDatetime | None = None
+    """Called off: moved to another convening, or the escalation closed before it."""
 
 
 class EscalationRecord(BaseModel):
@@ -125,7 +127,7 @@ class EscalationsState(BaseModel):
 
 class EscalationsProjection:
     name: str = "escalations"
-    version: int = 2  # 2: affected communities per escalation
+    version: int = 3  # 2: affected communities per escalation; 3: cancelled convenings
     kinds: tuple[str, ...] = ("escalation",)
 
     def initial(self) -> EscalationsState:
@@ -217,6 +219,7 @@ def _apply(
                 rsvp_deadline=e.rsvp_deadline,
             )
             state.convening_index[e.convening_id] = r.escalation_id
+            _cancel(r, e.supersedes, at)
             return "convening_called", {"convening_id": e.convening_id, "mode": e.mode}
     return _apply_convening(r, e, at)
 
@@ -225,10 +228,17 @@ def _add_communities(r: EscalationRecord, communities: Iterable[str]) -> None:
     r.communities.extend(c for c in dict.fromkeys(communities) if c not in r.communities)
 
 
+def _cancel(r: EscalationRecord, convening_id: str | None, at: datetime) -> None:
+    old = r.convenings.get(convening_id or "")
+    if old is not None and old.cancelled_at is None:
+        old.cancelled_at = at
+
+
 def _status_change(r: EscalationRecord, e: Any, at: datetime) -> tuple[str, dict[str, str]]:
     r.ack_due_at = None  # any of these stops the alert ladder
     if isinstance(e, EscalationClosed):
         r.status, r.closed_at = "closed", at
+        _cancel(r, e.cancelled_convening, at)
     elif isinstance(e, EscalationResolved):
         r.status = "resolved"
     else:
@@ -285,6 +295,7 @@ class ConveningStatus(BaseModel):
     quorate_at: datetime | None
     deadline_passed: bool
     convened_at: datetime | None
+    cancelled_at: datetime | None = None
 
 
 def list_escalations(state: EscalationsState, open_only: bool = False) -> list[EscalationRecord]:
@@ -326,4 +337,5 @@ def convening_status(state: EscalationsState, convening_id: str) -> ConveningSta
         quorate_at=c.quorate_at,
         deadline_passed=c.deadline_passed_at is not None,
         convened_at=c.convened_at,
+        cancelled_at=c.cancelled_at,
     )

@@ -83,6 +83,7 @@ async def running(
             convenings=read.convening,
             area_name=lambda area: area_name(read, area),
             rsvp_link=links.url,
+            caught_up=lambda position: read.escalations.wait_for(position, timeout=10),
         )
         broker = create_broker(infra.nats_url, infra.topology, intake, workflow)
         api = create_api(ApiDeps(infra.store, infra.clock, intake, read, themes, workflow, links))

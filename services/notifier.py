@@ -37,6 +37,7 @@ from services.notify.channels import Channel
 from services.notify.delivery import RetryPolicy, deliver
 from services.notify.invitation import InvitationKind, InvitationMessage
 from services.notify.message import AlertMessage, CallListSummary, Notice
+from services.readmodels import ReadModelLagging
 
 log = structlog.get_logger(__name__)
 SOURCE = "/bondgenoten/notifier"
@@ -58,6 +59,10 @@ class Meeting(Protocol):
     def starts_at(self) -> datetime: ...
     @property
     def rsvp_deadline(self) -> datetime: ...
+
+
+async def _always(_position: int) -> bool:
+    return True
 
 
 def _slot(escalation_id: str) -> tuple[str, str]:
@@ -82,6 +87,7 @@ class Notifier:
         convenings: Callable[[str], Meeting | None] = lambda _id: None,
         area_name: Callable[[str], str] = str,
         rsvp_link: Callable[[str, str], str] | None = None,
+        caught_up: Callable[[int], Awaitable[bool]] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -94,6 +100,7 @@ class Notifier:
         self.convenings = convenings
         self.area_name = area_name
         self.rsvp_link = rsvp_link
+        self.caught_up = caught_up or _always
 
     async def on_event(self, raw: RawEvent) -> None:
         if raw.headers.get("ce-type") not in NOTIFIED:
@@ -104,15 +111,23 @@ class Notifier:
             message = self.message(env.data)
             deliveries = [(message, r) for r in env.data.recipients]
         else:
+            # Invitees come from the convening's record: it must include this event's past.
+            if not await self.caught_up(raw.position):
+                raise ReadModelLagging(f"convenings behind position {raw.position}")
             deliveries = self._invitations(env.data)
-        # Every delivery ends before a failure is raised: a retry of this event must never
-        # run beside a delivery still in progress (it would send that one twice).
-        results = await asyncio.gather(
-            *(self._deliver(env, m, r) for m, r in deliveries), return_exceptions=True
-        )
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            raise failures[0]
+        # Word that a meeting is off goes out before the invitation to the one replacing it,
+        # so a moved meeting never reads as called off.
+        cancellations = [d for d in deliveries if getattr(d[0], "kind", "") == "cancellation"]
+        rest = [d for d in deliveries if d not in cancellations]
+        for batch in (cancellations, rest):
+            # Every delivery ends before a failure is raised: a retry of this event must
+            # never run beside a delivery still in progress (it would send that one twice).
+            results = await asyncio.gather(
+                *(self._deliver(env, m, r) for m, r in batch), return_exceptions=True
+            )
+            failures = [r for r in results if isinstance(r, BaseException)]
+            if failures:
+                raise failures[0]
 
     def _invitations(
         self, event: ConveningCalled | RsvpReminderDue | EscalationClosed

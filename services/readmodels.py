@@ -18,6 +18,10 @@ from services.eventstore import EventStore
 from services.projection_runner import ProjectionRunner
 
 
+class ReadModelLagging(TimeoutError):
+    """A projection has not caught up in time: retry later rather than act on stale data."""
+
+
 class ReadModels:
     def __init__(self, store: EventStore, clock: Clock) -> None:
         self.store = store

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import re
 import secrets
 
 from nats.js import JetStreamContext
@@ -22,6 +23,7 @@ from domain.errors import NotFound
 from services.nats.topology import Topology
 
 MAC_HEX = 32  # 128 bits
+_TOKEN = re.compile(rf"^([A-Za-z0-9_-]{{1,64}})\.([A-Za-z0-9_-]{{1,64}})\.([0-9a-f]{{{MAC_HEX}}})$")
 
 
 class RsvpLinks:
@@ -43,9 +45,12 @@ class RsvpLinks:
 
     def parse(self, token: str) -> tuple[str, str]:
         """``(convening id, ally id)`` of a link we issued; ``NotFound`` for anything else."""
-        parts = token.split(".")
-        if len(parts) == 3 and hmac.compare_digest(parts[2], self._mac(parts[0], parts[1])):
-            return parts[0], parts[1]
+        match = _TOKEN.match(token)
+        if match is not None:
+            convening_id, ally_id, mac = match.groups()
+            expected = self._mac(convening_id, ally_id).encode()
+            if hmac.compare_digest(mac.encode(), expected):
+                return convening_id, ally_id
         raise NotFound("unknown or altered link", field="token")
 
 

@@ -61,7 +61,7 @@ from services.clock import Clock
 from services.commands import CommandMeta, Outcome, execute
 from services.eventstore import EventStore, RawEvent
 from services.nats.jetstream_ext import schedule_headers
-from services.readmodels import ReadModels
+from services.readmodels import ReadModelLagging, ReadModels
 from services.situation import cell_now, situation
 
 log = structlog.get_logger(__name__)
@@ -75,10 +75,6 @@ def slot_of(escalation_id: str) -> tuple[str, str]:
     if slot is None:
         raise NotFound(f"unknown escalation {escalation_id}", field="escalation_id")
     return slot
-
-
-class ReadModelLagging(TimeoutError):
-    """A projection has not caught up in time: retry later rather than decide on stale data."""
 
 
 class TimerPayload(BaseModel):

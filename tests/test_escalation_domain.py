@@ -411,3 +411,10 @@ def test_a_moved_or_closed_convening_is_marked_for_cancellation() -> None:
     held = play(open_or_join(), call(), rsvp("a1"), MarkConvened(convening_id="c1", now=at(60)))
     [closed] = run(held, Close(by="municipality:oov-1", reason="klaar", now=at(90)))
     assert isinstance(closed, EscalationClosed) and closed.cancelled_convening is None
+
+
+def test_a_convening_past_its_start_is_not_called_off() -> None:
+    """It may have taken place without being marked: nobody is told it is off afterwards."""
+    log = play(open_or_join(), call())  # starts at minute 60
+    [closed] = run(log, Close(by="municipality:oov-1", reason="klaar", now=at(61)))
+    assert isinstance(closed, EscalationClosed) and closed.cancelled_convening is None

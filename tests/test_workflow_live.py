@@ -526,8 +526,21 @@ async def test_allies_hear_when_a_convening_is_moved_or_called_off(
         assert r.status_code == 200, r.text
         await receiver.wait_for("/allies", count=4)
         await settled(service)
-    kinds = sorted(r.json()["kind"] for r in receiver.to("/allies"))
-    assert kinds == ["cancellation", "cancellation", "invitation", "invitation"]
+        first_link = receiver.to("/allies")[0].json()["rsvp_url"]
+        page = await client.get(first_link)
+        status = (
+            await client.get(f"/api/v1/convenings/{first_link.split('/')[-1].split('.')[0]}")
+        ).json()
+        odd = await client.post(first_link, params={"answer": "misschien"})
+        weird = await client.get(first_link + "%C3%A9")
+    # The moved meeting's cancellation went out before the new invitation.
+    kinds = [r.json()["kind"] for r in receiver.to("/allies")]
+    assert kinds == ["invitation", "cancellation", "invitation", "cancellation"]
     cancellations = [r.json() for r in receiver.to("/allies") if r.json()["kind"] == "cancellation"]
     assert all(c["headline_nl"].startswith("Gaat niet door") for c in cancellations)
     assert all(c["rsvp_url"] is None for c in cancellations)
+    # The old link no longer offers to answer; the status says it was called off.
+    assert page.status_code == 410 and "Ik kom" not in page.text
+    assert status["cancelled_at"] is not None
+    assert odd.status_code == 404 and odd.headers["content-type"].startswith("text/html")
+    assert weird.status_code == 404 and "Link niet geldig" in weird.text

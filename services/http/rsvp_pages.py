@@ -6,12 +6,14 @@ from __future__ import annotations
 import html
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import cast
 
+import structlog
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from domain.errors import DomainError
+from events.escalation import RsvpAnswer
 from services.readmodels import ReadModels
 from services.rsvp_links import RsvpLinks
 from services.situation import area_name
@@ -19,7 +21,7 @@ from services.texts_nl import rsvp as texts
 from services.texts_nl.alerts import datetime_nl, mode_nl, theme_nl
 from services.workflow import Workflow, slot_of
 
-Answer = Literal["attending", "not_attending", "later"]
+log = structlog.get_logger(__name__)
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -45,7 +47,7 @@ def rsvp_router(workflow: Workflow, read: ReadModels, links: RsvpLinks) -> APIRo
         meeting = read.convening(convening_id)
         if meeting is None:
             return unknown()
-        if meeting.convened_at is not None:
+        if meeting.convened_at is not None or meeting.cancelled_at is not None:
             return _page(texts.CLOSED_TITLE, texts.CLOSED_BODY, 410)
         escalation_id = read.escalations.state.convening_index[convening_id]
         area, theme = slot_of(escalation_id)
@@ -64,17 +66,24 @@ def rsvp_router(workflow: Workflow, read: ReadModels, links: RsvpLinks) -> APIRo
         return _page(title, body)
 
     @r.post("/rsvp/{token}", response_class=HTMLResponse)
-    async def answer(token: str, answer: Answer) -> HTMLResponse:
+    async def answer(token: str, answer: str = "") -> HTMLResponse:
         try:
             convening_id, ally_id = links.parse(token)
         except DomainError:
             return unknown()
-        if read.convening(convening_id) is None:
+        meeting = read.convening(convening_id)
+        if meeting is None or answer not in texts.RSVP_ANSWERS:
             return unknown()
+        if meeting.cancelled_at is not None:
+            return _page(texts.CLOSED_TITLE, texts.CLOSED_BODY, 410)
         try:
-            await workflow.rsvp(convening_id, ally_id, answer, uuid.uuid4().hex)
+            reply = cast(RsvpAnswer, answer)  # checked against the answers above
+            await workflow.rsvp(convening_id, ally_id, reply, uuid.uuid4().hex)
         except DomainError:  # the escalation was closed or the meeting took place meanwhile
             return _page(texts.CLOSED_TITLE, texts.CLOSED_BODY, 410)
+        except Exception:  # NATS busy or away, many answering at once: ask again, in Dutch
+            log.warning("rsvp.failed", convening_id=convening_id)
+            return _page(texts.BUSY_TITLE, texts.BUSY_BODY, 503)
         body = texts.THANKS_BODY.format(answer=texts.RSVP_ANSWERS[answer])
         return _page(texts.THANKS_TITLE, body)
 

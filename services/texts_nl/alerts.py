@@ -58,14 +58,15 @@ INVITATION_LABEL: Final = {
     "reminder": "HERINNERING",
     "cancellation": "AFGELAST",
 }
-CANCELLATION: Final = "Gaat niet door: {mode_nl} over {theme_nl} in {area_name}"
+CANCELLATION: Final = "Gaat niet door: {mode_nl} van {starts_nl} over {theme_nl} in {area_name}"
 INVITATION_HEADLINES: Final = {
     "invitation": INVITATION,
     "reminder": REMINDER,
     "cancellation": CANCELLATION,
 }
 CANCELLATION_BODY: Final = (
-    "De {mode_nl}{place_nl} van {starts_nl} over {theme_nl} in {area_name} gaat niet door.\n"
+    "Deze afspraak gaat niet door: {mode_nl}{place_nl}, {starts_nl}, over {theme_nl} in"
+    " {area_name}.\n"
     "Als er een nieuwe afspraak is, krijgt u daarvoor een aparte uitnodiging."
 )
 INVITATION_TAIL: Final = " | reageren vóór {deadline_nl} via {rsvp_nl}"

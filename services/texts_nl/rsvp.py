@@ -36,6 +36,9 @@ contactpersoon bij de gemeente.</p>"""
 CLOSED_TITLE: Final = "Niet meer nodig"
 CLOSED_BODY: Final = """<p>Deze bijeenkomst gaat niet (meer) door of heeft al plaatsgevonden.
 Dank voor uw betrokkenheid.</p>"""
+BUSY_TITLE: Final = "Even geduld"
+BUSY_BODY: Final = """<p>Uw antwoord kon nu niet worden doorgegeven. Probeer het over een
+minuut nog eens via dezelfde link.</p>"""
 RSVP_ANSWERS: Final = {
     "attending": "ik kom",
     "not_attending": "ik kom niet",
