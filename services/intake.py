@@ -21,7 +21,7 @@ from domain.intake import (
 )
 from domain.network import network_decider
 from events.envelope import AggregateRef, deterministic_id, new_envelope
-from events.signals import SourceRole
+from events.signals import SignalReceived, SourceRole
 from services.clock import Clock
 from services.eventstore import EventStore
 
@@ -71,9 +71,12 @@ class SignalIntake:
             network = await self._network(submission)
             networks = {network.network_id: network} if network else {}
             event = decide_signal(submission, IntakeContext(networks, self._themes(), now))
+            earlier = await self._earlier(event) if submission.idempotency_key else None
         except InvalidInput as exc:
             await self.reject(raw, channel, exc.errors)
             raise
+        if earlier is not None:
+            return earlier
         envelope = new_envelope(
             event,
             aggregate=AggregateRef(kind="signal", area=event.area, id=event.signal_id),
@@ -89,6 +92,25 @@ class SignalIntake:
             result = await self._store.append([envelope], expected_version=0)
             log.debug("signal.accepted", duplicate=result.duplicate)
         return Accepted(event.signal_id, envelope.id, result.version, result.duplicate)
+
+    async def _earlier(self, event: SignalReceived) -> Accepted | None:
+        """A resend with a key already used: the same signal is answered as before (also
+        after the dedup window); a different one under the same key is refused, not dropped."""
+        ref = await self._store.find("signal", event.signal_id)
+        if ref is None:
+            return None
+        stored, version = await self._store.load(ref)
+        if stored and stored[0].data == event:
+            return Accepted(event.signal_id, stored[0].id, version, duplicate=True)
+        raise InvalidInput(
+            [
+                FieldError(
+                    "idempotency_key",
+                    "already used for a different signal; use a new key for a new signal",
+                    "idempotency_key_reused",
+                )
+            ]
+        )
 
     async def _network(self, submission: SignalSubmission) -> KnownNetwork | None:
         """The projection answers fast; right after a network change it may lag, so an unknown

@@ -44,6 +44,19 @@ async def test_same_idempotency_key_twice_creates_one_event(service: Service) ->
     assert len(await _signals_in_log(service)) == 1
 
 
+async def test_a_key_reused_for_a_different_signal_is_refused_not_dropped(
+    service: Service, nc: NatsClient
+) -> None:
+    async with client_for(service) as client:
+        await seed_network(client, service)
+        await client.post("/api/v1/signals", json=signal_body(idempotency_key="k-2"))
+        other = signal_body(idempotency_key="k-2", summary="Iets anders gezien", level=2)
+        r = await client.post("/api/v1/signals", json=other)
+    assert r.status_code == 409 and r.json()["errors"][0]["code"] == "idempotency_key_reused"
+    assert len(await _signals_in_log(service)) == 1
+    assert len(await stream_messages(nc, service.infra.topology.rejected_stream)) == 1
+
+
 FUTURE = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
 INVALID: list[tuple[str, Any, int, str]] = [
     ("missing field", {k: v for k, v in signal_body().items() if k != "level"}, 422, "level"),

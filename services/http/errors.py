@@ -40,7 +40,14 @@ def install_error_handlers(app: FastAPI, reject: Rejecter) -> None:
 
     @app.exception_handler(InvalidInput)
     async def _input(request: Request, exc: InvalidInput) -> JSONResponse:
-        status = 400 if any(e.code in {"invalid_json", "too_large"} for e in exc.errors) else 422
+        codes = {e.code for e in exc.errors}
+        status = (
+            400
+            if codes & {"invalid_json", "too_large"}
+            else 409
+            if "idempotency_key_reused" in codes
+            else 422
+        )
         return problem(status, exc.errors)
 
     @app.exception_handler(DomainError)
