@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from events.envelope import AwareDatetime, Envelope
 from events.signals import Evidence, SignalReceived, SourceRole
@@ -139,6 +139,23 @@ class Cell(BaseModel):
     area: str
     theme: str
     contributions: list[Contribution] = Field(default_factory=list)
+    # The ids of ``contributions``, always in step with it: the redelivery check per event
+    # must not scan a busy cell (it made the fold quadratic).
+    _ids: set[str] = PrivateAttr(default_factory=set)
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._ids = {c.signal_id for c in self.contributions}
+
+    def holds(self, signal_id: str) -> bool:
+        return signal_id in self._ids
+
+    def add(self, contribution: Contribution) -> None:
+        self.contributions.append(contribution)
+        self._ids.add(contribution.signal_id)
+
+    def keep_after(self, watermark: datetime) -> None:
+        self.contributions = [c for c in self.contributions if c.expires_at > watermark]
+        self._ids = {c.signal_id for c in self.contributions}
 
 
 class TensionState(BaseModel):
@@ -196,14 +213,14 @@ class TensionMapProjection:
             cell = state.cells.get(key)
             # Idempotence: a redelivered signal is already here, or it was pruned, and then its
             # expiry still lies before the (never decreasing) watermark, so it is skipped again.
-            if cell is not None and any(c.signal_id == s.signal_id for c in cell.contributions):
+            if cell is not None and cell.holds(s.signal_id):
                 continue
             expires_at = _expiry(s.level, s.evidence, theme, at, self.config)
             if expires_at <= watermark:
                 continue
             if cell is None:
                 cell = state.cells[key] = Cell(area=s.area, theme=theme)
-            cell.contributions.append(
+            cell.add(
                 Contribution(
                     signal_id=s.signal_id,
                     reporter=f"{s.reporter.role.value}:{s.reporter.id}",
@@ -232,7 +249,7 @@ def _prune(state: TensionState, watermark: datetime) -> None:
         return
     for key in list(state.cells):
         cell = state.cells[key]
-        cell.contributions = [c for c in cell.contributions if c.expires_at > watermark]
+        cell.keep_after(watermark)
         if not cell.contributions:
             del state.cells[key]
     expiries = [c.expires_at for cell in state.cells.values() for c in cell.contributions]
