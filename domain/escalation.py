@@ -61,6 +61,7 @@ from events.escalation import (
     escalation_id_for,
     rsvp_timer_id_for,
     slot_id,
+    slot_of_escalation,
 )
 from events.signals import Community, Theme
 
@@ -207,6 +208,14 @@ class EscalationState:
     current: Escalation | None = field(default=None)
     """The open escalation; ``None`` before the first and after ``Close``."""
     last_closed_at: datetime | None = None
+
+
+def slot_of(escalation_id: str) -> tuple[str, str]:
+    """``GM0034-stad_demonstration-2`` -> (``GM0034-stad``, ``demonstration``)."""
+    slot = slot_of_escalation(escalation_id)
+    if slot is None:
+        raise NotFound(f"unknown escalation {escalation_id}", field="escalation_id")
+    return slot
 
 
 INITIAL = EscalationState()

@@ -70,6 +70,12 @@ class FieldError:
         return {"field": self.field, "message": self.message, "code": self.code}
 
 
+CONCURRENT_CHANGE = FieldError(
+    "$", "changed by someone else at the same moment; try again", "concurrent_change"
+)
+"""The answer to a command that lost its optimistic-concurrency retries, on every API."""
+
+
 class InvalidInput(ValueError):
     def __init__(self, errors: list[FieldError]) -> None:
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))

@@ -18,6 +18,7 @@ from events.network import (
     AllyAvailabilityChanged,
     AllyEnrolled,
     AllyLeft,
+    CallOutcomeRecorded,
     DutyContactAssigned,
     NetworkFormed,
 )
@@ -110,3 +111,12 @@ def evolve(state: NetworkState, event: DomainEvent) -> NetworkState:
 
 
 network_decider: Decider[NetworkCommand, NetworkState] = Decider(decide, evolve, INITIAL)
+
+
+def _record_call(command: CallOutcomeRecorded, _state: None) -> Sequence[DomainEvent]:
+    return [command]
+
+
+contact_decider: Decider[CallOutcomeRecorded, None] = Decider(_record_call, lambda s, _e: s, None)
+"""Call outcomes (the contact log of one ally) are facts as reported: no rule to check beyond
+what the caller checks (membership, a time not in the future)."""

@@ -24,6 +24,11 @@ class DecodeError(ValueError):
     """A stored message cannot be turned into an event: the reason says why (poison message)."""
 
 
+def without_values(exc: ValidationError) -> str:
+    """Which fields failed and why, never the values: a rejected value may be personal data."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+
+
 def encode(envelope: Envelope[Any]) -> tuple[dict[str, str], bytes]:
     headers = {
         "ce-specversion": SPEC_VERSION,
@@ -73,10 +78,6 @@ def decode(headers: Mapping[str, str], body: bytes, position: int | None = None)
     except (UnknownEventType, SchemaVersionError) as exc:
         raise DecodeError(f"{type(exc).__name__}: {exc}") from exc
     except ValidationError as exc:
-        # Field and reason only: the rejected value may be personal data.
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise DecodeError(f"invalid event: {problems}") from None
+        raise DecodeError(f"invalid event: {without_values(exc)}") from None
     except ValueError as exc:
         raise DecodeError(f"invalid event: {exc}") from exc

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
@@ -32,6 +33,8 @@ class CommandMeta:
     source: str
     correlation_id: str | None = None
     causation_id: str | None = None
+    occurred_at: datetime | None = None
+    """When it happened, if before it was recorded (a call made, then reported)."""
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,14 @@ class Outcome:
     result: AppendResult | None
     duplicate: bool = False
 
+    @property
+    def escalation_id(self) -> str | None:
+        """The escalation these events belong to, if they do."""
+        ids = (getattr(e.data, "escalation_id", None) for e in self.events)
+        return next((i for i in ids if i), None)
 
-def event_ids_of(meta: CommandMeta, ref: AggregateRef) -> Callable[[int], str]:
+
+def _event_ids(meta: CommandMeta, ref: AggregateRef) -> Callable[[int], str]:
     """Ids of the events a command yields, derived from its key *scoped* to who sent it and to
     which aggregate: two systems that happen to use the same key for different escalations
     must not be deduplicated into one (JetStream deduplicates ids across the whole stream)."""
@@ -67,7 +76,7 @@ async def execute(
     command: C,
     meta: CommandMeta,
 ) -> Outcome:
-    event_id = event_ids_of(meta, ref)
+    event_id = _event_ids(meta, ref)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         stored, version = await store.load(ref)
         done = _already_done(stored, event_id)
@@ -84,6 +93,7 @@ async def execute(
                 actor=meta.actor,
                 source=meta.source,
                 recorded_at=now,
+                occurred_at=meta.occurred_at,
                 # Events of one incident share its escalation id as correlation id, so an
                 # after-action review pulls the whole incident from the log by that id.
                 correlation_id=getattr(event, "escalation_id", None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 
+from events.codec import without_values
 from services.eventstore import RawEvent
 from services.nats.topology import Topology
 
@@ -22,10 +23,7 @@ def reason_of(exc: BaseException) -> str:
     """Why it failed, without the values involved: a validation error names the fields, since
     the rejected values may be personal data (kept in the parked body, not in the reason)."""
     if isinstance(exc, ValidationError):
-        fields = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        return f"ValidationError: {fields}"
+        return f"ValidationError: {without_values(exc)}"
     return f"{type(exc).__name__}: {exc}"
 
 

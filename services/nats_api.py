@@ -19,7 +19,13 @@ from faststream.nats.annotations import NatsMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from domain.errors import ConcurrencyConflict, DomainError
-from domain.intake import FieldError, InvalidInput, SignalSubmission, pydantic_errors
+from domain.intake import (
+    CONCURRENT_CHANGE,
+    FieldError,
+    InvalidInput,
+    SignalSubmission,
+    pydantic_errors,
+)
 from events.envelope import ACTOR_PATTERN, AreaCode
 from events.signals import Community, Theme
 from services.commands import Outcome
@@ -73,10 +79,9 @@ class CommandReply(BaseModel):
 
 
 def _reply(outcome: Outcome) -> CommandReply:
-    ids = [getattr(e.data, "escalation_id", None) for e in outcome.events]
     return CommandReply(
         ok=True,
-        escalation_id=next((i for i in ids if i), None),
+        escalation_id=outcome.escalation_id,
         event_types=[e.type.removeprefix("nl.bondgenoten.") for e in outcome.events],
         duplicate=outcome.duplicate,
     )
@@ -103,8 +108,7 @@ def create_broker(
 
     @errors.add_handler(ConcurrencyConflict, publish=True)
     async def _busy(exc: ConcurrencyConflict) -> dict[str, Any]:
-        message = "changed by someone else at the same moment; try again"
-        return _errors([FieldError("$", message, "concurrent_change")])
+        return _errors([CONCURRENT_CHANGE])
 
     @errors.add_handler(Exception, publish=True)
     async def _unavailable(exc: Exception) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import structlog
 
 from domain.errors import ConcurrencyConflict
+from domain.escalation import slot_of
 from domain.policy import EscalationPolicy, InvitationPolicy, policy_for
 from events.base import DomainEvent
 from events.envelope import AggregateRef, Envelope, new_envelope
@@ -26,11 +27,9 @@ from events.escalation import (
     EscalationClosed,
     Recipient,
     RsvpReminderDue,
-    slot_of_escalation,
 )
 from events.network import AllyPersonal
 from events.notification import notification_id, receipt_event_id
-from projections.escalations import ConveningRecord
 from services.clock import Clock
 from services.eventstore import EventStore, RawEvent
 from services.notify.channels import Channel
@@ -59,17 +58,12 @@ class Meeting(Protocol):
     def starts_at(self) -> datetime: ...
     @property
     def rsvp_deadline(self) -> datetime: ...
+    @property
+    def invited(self) -> Sequence[str]: ...
 
 
 async def _always(_position: int) -> bool:
     return True
-
-
-def _slot(escalation_id: str) -> tuple[str, str]:
-    slot = slot_of_escalation(escalation_id)
-    if slot is None:
-        raise ValueError(f"not an escalation id: {escalation_id}")
-    return slot
 
 
 class Notifier:
@@ -146,10 +140,10 @@ class Notifier:
             cancelled = event.cancelled_convening
         if cancelled is not None:
             old = self.convenings(cancelled)
-            invited = old.invited if isinstance(old, ConveningRecord) else ()
-            notices.append(("cancellation", f"cxl-{cancelled}", old, invited))
-        area, theme = _slot(event.escalation_id)
+            notices.append(("cancellation", f"cxl-{cancelled}", old, old.invited if old else ()))
+        area, theme = slot_of(event.escalation_id)
         policy = policy_for(self.policies, area).invitations
+        area_name = self.area_name(area)
         out: list[tuple[Notice, Recipient]] = []
         for kind, notice_id, meeting, allies in notices:
             if meeting is None:
@@ -159,7 +153,7 @@ class Notifier:
                 if recipient is None:
                     log.warning("invitation.unreachable", ally_id=ally_id, notice=notice_id)
                     continue
-                link = self.rsvp_link and kind != "cancellation"
+                link = None if kind == "cancellation" else self.rsvp_link  # nothing to answer
                 message = InvitationMessage(
                     alert_id=notice_id,
                     kind=kind,
@@ -167,16 +161,14 @@ class Notifier:
                     escalation_id=event.escalation_id,
                     convening_id=meeting.convening_id,
                     area=area,
-                    area_name=self.area_name(area),
+                    area_name=area_name,
                     theme=theme,
                     mode=meeting.mode,
                     place=meeting.place,
                     starts_at=meeting.starts_at,
                     rsvp_deadline=meeting.rsvp_deadline,
                     sent_at=self.clock.now(),
-                    rsvp_url=self.rsvp_link(meeting.convening_id, ally_id)
-                    if link and self.rsvp_link
-                    else None,
+                    rsvp_url=link(meeting.convening_id, ally_id) if link else None,
                 )
                 out.append((message, recipient))
         return out
@@ -226,7 +218,7 @@ class Notifier:
         escalation_id = cause.data.escalation_id
         ref = AggregateRef(
             kind="notification",
-            area=_slot(escalation_id)[0],
+            area=slot_of(escalation_id)[0],
             id=notification_id(message.alert_id, recipient.name),
         )
         history, version = await self.store.load(ref)

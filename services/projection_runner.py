@@ -96,7 +96,6 @@ class ProjectionRunner(Generic[S]):
         self._advanced = asyncio.Condition()
         self._dirty = 0
         self._last_save = time.monotonic()
-        self._out_of_step = False
 
     @property
     def consumer_name(self) -> str:
@@ -130,14 +129,12 @@ class ProjectionRunner(Generic[S]):
         try:
             info = await self._js.consumer_info(stream, name)
             delivered = info.delivered.stream_seq if info.delivered else 0
-            stale = info.config.ack_policy != AckPolicy.ALL or self._out_of_step
-            if delivered > self.checkpoint or stale:
+            if delivered > self.checkpoint or info.config.ack_policy != AckPolicy.ALL:
                 # Delivered beyond what our state holds (acked before the snapshot, or still
                 # pending and only redelivered after ack_wait, i.e. after later events): start
                 # again right after the checkpoint so events are applied once and in order.
                 # (Also when made by an older version with another ack policy.)
                 await self._js.delete_consumer(stream, name)
-                self._out_of_step = False
             else:
                 exists = True
         except NotFoundError:
@@ -200,7 +197,10 @@ class ProjectionRunner(Generic[S]):
                         # (the consumer is re-created there), so nothing is skipped or reordered.
                         if i:
                             await msgs[i - 1].ack()
-                        self._out_of_step = True
+                        with contextlib.suppress(NotFoundError):
+                            await self._js.delete_consumer(
+                                self._topology.events_stream, self.consumer_name
+                            )
                         raise ConsumerOutOfStep(self.consumer_name)
                     expected = meta.sequence.consumer + 1
                     await self._handle(msg)

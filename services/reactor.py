@@ -62,7 +62,6 @@ class Reactor:
         filter_subjects: Sequence[str],
         handle: Handler,
         concurrency: int = 1,
-        deliver_new_only: bool = False,
     ) -> None:
         self.js = js
         self.topology = topology
@@ -71,7 +70,6 @@ class Reactor:
         self.filter_subjects = list(filter_subjects)
         self.handle = handle
         self.concurrency = concurrency
-        self.deliver_new_only = deliver_new_only
         self.handled = 0
         self.parked = 0
         self._slots = asyncio.Semaphore(concurrency)
@@ -86,9 +84,7 @@ class Reactor:
                 ConsumerConfig(
                     durable_name=self.name,
                     name=self.name,
-                    deliver_policy=DeliverPolicy.NEW
-                    if self.deliver_new_only
-                    else DeliverPolicy.ALL,
+                    deliver_policy=DeliverPolicy.ALL,
                     ack_policy=AckPolicy.EXPLICIT,
                     ack_wait=ACK_WAIT_S,
                     max_deliver=-1,

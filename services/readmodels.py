@@ -53,10 +53,12 @@ class ReadModels:
                 return member.personal
         return None
 
+    def escalation_of_convening(self, convening_id: str) -> str | None:
+        return self.escalations.state.convening_index.get(convening_id)
+
     def convening(self, convening_id: str) -> ConveningRecord | None:
-        state = self.escalations.state
-        escalation_id = state.convening_index.get(convening_id)
-        record = state.escalations.get(escalation_id) if escalation_id else None
+        escalation_id = self.escalation_of_convening(convening_id)
+        record = self.escalations.state.escalations.get(escalation_id) if escalation_id else None
         return record.convenings.get(convening_id) if record else None
 
     async def catch_up(self, timeout: float = 30.0) -> bool:  # noqa: ASYNC109

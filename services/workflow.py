@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Literal
 
 import structlog
 from pydantic import BaseModel
@@ -39,6 +40,7 @@ from domain.escalation import (
     RsvpReminder,
     TimerElapsed,
     escalation_decider,
+    slot_of,
 )
 from domain.policy import EscalationPolicy, policy_for, should_open
 from events.envelope import deterministic_id
@@ -46,16 +48,10 @@ from events.escalation import (
     AckTimerSet,
     ConveningCalled,
     RsvpAnswer,
-    slot_of_escalation,
     slot_ref,
 )
 from events.signals import SignalReceived
-from projections.escalations import (
-    EscalationRecord,
-    convening_status,
-    escalation,
-    list_escalations,
-)
+from projections.escalations import EscalationRecord, escalation, list_escalations
 from projections.tension_map import Band
 from services.clock import Clock
 from services.commands import CommandMeta, Outcome, execute
@@ -69,16 +65,8 @@ SOURCE = "/bondgenoten/workflow"
 WORKFLOW = "system:workflow"
 
 
-def slot_of(escalation_id: str) -> tuple[str, str]:
-    """``GM0034-stad_demonstration-2`` -> (``GM0034-stad``, ``demonstration``)."""
-    slot = slot_of_escalation(escalation_id)
-    if slot is None:
-        raise NotFound(f"unknown escalation {escalation_id}", field="escalation_id")
-    return slot
-
-
 class TimerPayload(BaseModel):
-    kind: str  # ack | rsvp_reminder | rsvp_deadline
+    kind: Literal["ack", "rsvp_reminder", "rsvp_deadline"]
     timer_id: str
     escalation_id: str
 
@@ -99,14 +87,14 @@ class Workflow:
 
     async def _run(
         self,
-        escalation_id_or_slot: tuple[str, str],
+        slot: tuple[str, str],
         command: EscalationCommand,
         *,
         command_id: str,
         actor: str,
         causation: str | None = None,
     ) -> Outcome:
-        area, theme = escalation_id_or_slot
+        area, theme = slot
         meta = CommandMeta(
             command_id=command_id, actor=actor, source=SOURCE, causation_id=causation
         )
@@ -290,18 +278,20 @@ class Workflow:
     ) -> ConveningProposal:
         """The meeting the workflow proposes: policy defaults, the incident's affected
         communities, and the call list for them as invitees."""
+        return self._proposal(escalation_id, communities)[0]
+
+    def _proposal(
+        self, escalation_id: str, communities: Sequence[str] | None
+    ) -> tuple[ConveningProposal, set[str]]:
+        """The proposal, and every ally who may be called for it (the proposal caps)."""
         record = self.get(escalation_id)
         area, theme = record.area, record.theme
         affected = record.communities if communities is None else communities
         calls = self.read.call_list(area, [theme], affected)
+        callable_ = [e.ally_id for e in calls.entries]
         defaults = policy_for(self.policies, area).convening
-        return propose(
-            self.clock.now(),
-            defaults,
-            affected,
-            [e.ally_id for e in calls.entries],
-            calls.coverage_gaps,
-        )
+        proposal = propose(self.clock.now(), defaults, affected, callable_, calls.coverage_gaps)
+        return proposal, set(callable_)
 
     async def call_convening(
         self,
@@ -318,13 +308,11 @@ class Workflow:
         invited: Sequence[str] | None = None,
     ) -> Outcome:
         """Call a convening; whatever the caller leaves out is taken from the proposal."""
-        p = self.propose_convening(escalation_id, communities)
+        p, callable_ = self._proposal(escalation_id, communities)
         if invited is None:
             invited = p.invited
         else:
             # Only allies who may be called: members of a network here, with consent, available.
-            area, theme = slot_of(escalation_id)
-            callable_ = {e.ally_id for e in self.read.call_list(area, [theme], []).entries}
             refused = [a for a in invited if a not in callable_]
             if refused:
                 raise DomainError(f"not callable allies of this area: {refused}", field="invited")
@@ -345,10 +333,10 @@ class Workflow:
         return await self._run(slot_of(escalation_id), command, command_id=key, actor=by)
 
     def _escalation_of_convening(self, convening_id: str) -> str:
-        status = convening_status(self.read.escalations.state, convening_id)
-        if status is None:
+        escalation_id = self.read.escalation_of_convening(convening_id)
+        if escalation_id is None:
             raise NotFound(f"unknown convening {convening_id}", field="convening_id")
-        return status.escalation_id
+        return escalation_id
 
     async def rsvp(
         self,
@@ -361,11 +349,8 @@ class Workflow:
     ) -> Outcome:
         """The ally's answer, given by themselves (their link) or on their behalf (``by``)."""
         escalation_id = self._escalation_of_convening(convening_id)
-        communities: tuple[str, ...] = ()
-        for network in self.read.networks.networks.values():
-            member = network.members.get(ally_id)
-            if member is not None:
-                communities = tuple(member.personal.communities)
+        personal = self.read.ally_personal(ally_id)
+        communities = personal.communities if personal else ()
         command = RecordRsvp(
             now=self.clock.now(),
             convening_id=convening_id,

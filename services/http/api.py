@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from domain.errors import ConcurrencyConflict, Conflict, NotFound
+from domain.errors import Conflict, NotFound
 from domain.intake import (
     FUTURE_TOLERANCE,
     MAX_INPUT_BYTES,
@@ -26,6 +26,7 @@ from domain.network import (
     FormNetwork,
     NetworkCommand,
     RemoveAlly,
+    contact_decider,
     network_decider,
 )
 from events.envelope import (
@@ -33,7 +34,6 @@ from events.envelope import (
     AggregateRef,
     AreaCode,
     Token,
-    new_envelope,
 )
 from events.network import (
     AllyAvailabilityChanged,
@@ -51,7 +51,7 @@ from events.signals import Theme
 from projections.call_lists import CallList, NetworkHealth, network_health
 from projections.tension_map import TensionMapView
 from services.clock import Clock
-from services.commands import CommandMeta, event_ids_of, execute
+from services.commands import CommandMeta, Outcome, execute
 from services.eventstore import EventStore
 from services.http.errors import install_error_handlers
 from services.http.escalations import escalation_router
@@ -75,6 +75,14 @@ class ApiDeps:
     themes: frozenset[str]
     workflow: Workflow
     links: RsvpLinks
+
+
+def recorded(outcome: Outcome) -> Recorded:
+    return Recorded(
+        event_ids=[e.id for e in outcome.events],
+        position=outcome.result.version if outcome.result else None,
+        duplicate=outcome.duplicate,
+    )
 
 
 class Recorded(BaseModel):
@@ -155,12 +163,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
         if ref is None:
             raise NotFound("unknown network", field="network_id")
         meta = CommandMeta(command_id=key or uuid.uuid4().hex, actor=actor, source=SOURCE)
-        outcome = await execute(deps.store, deps.clock, ref, network_decider, command, meta)
-        return Recorded(
-            event_ids=[e.id for e in outcome.events],
-            position=outcome.result.version if outcome.result else None,
-            duplicate=outcome.duplicate,
-        )
+        return recorded(await execute(deps.store, deps.clock, ref, network_decider, command, meta))
 
     @r.post(
         "/signals",
@@ -276,28 +279,13 @@ def create_api(deps: ApiDeps) -> FastAPI:
         ref = AggregateRef(
             kind="contact", area=deps.read.networks.networks[network_id].area, id=body.ally_id
         )
-        meta = CommandMeta(command_id=key or uuid.uuid4().hex, actor=actor, source=SOURCE)
-        envelope = new_envelope(
-            event,
-            aggregate=ref,
+        meta = CommandMeta(
+            command_id=key or uuid.uuid4().hex,
             actor=actor,
             source=SOURCE,
-            recorded_at=now,
-            occurred_at=body.occurred_at or now,
-            event_id=event_ids_of(meta, ref)(0),  # scoped like every command's events
+            occurred_at=body.occurred_at,
         )
-        for _ in range(3):
-            stored, version = await deps.store.load(ref)
-            if any(e.id == envelope.id for e in stored):  # a retry, also after the dedup window
-                return Recorded(event_ids=[envelope.id], position=None, duplicate=True)
-            try:
-                result = await deps.store.append([envelope], expected_version=version)
-            except ConcurrencyConflict:
-                continue
-            return Recorded(
-                event_ids=[envelope.id], position=result.version, duplicate=result.duplicate
-            )
-        raise ConcurrencyConflict(ref.cloudevents_subject, None)
+        return recorded(await execute(deps.store, deps.clock, ref, contact_decider, event, meta))
 
     @r.get("/health", summary="Liveness and projection positions")
     async def health() -> dict[str, Any]:

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from domain.errors import ConcurrencyConflict, Conflict, DomainError, NotFound
-from domain.intake import FieldError, InvalidInput, field_of, pydantic_errors
+from domain.intake import CONCURRENT_CHANGE, FieldError, InvalidInput, field_of, pydantic_errors
 
 log = structlog.get_logger(__name__)
 Rejecter = Callable[[bytes, str, list[FieldError]], Coroutine[Any, Any, None]]
@@ -65,8 +65,7 @@ def install_error_handlers(app: FastAPI, reject: Rejecter) -> None:
 
     @app.exception_handler(ConcurrencyConflict)
     async def _busy(request: Request, exc: ConcurrencyConflict) -> JSONResponse:
-        message = "changed by someone else at the same moment; try again"
-        return problem(409, [FieldError("$", message, "concurrent_change")])
+        return problem(409, [CONCURRENT_CHANGE])
 
     @app.exception_handler(Exception)
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -117,9 +117,8 @@ class ReviewEntry(BaseModel):
 
 
 def decided(outcome: Outcome) -> Decided:
-    ids = [getattr(e.data, "escalation_id", None) for e in outcome.events]
     return Decided(
-        escalation_id=next((i for i in ids if i), None),
+        escalation_id=outcome.escalation_id,
         event_ids=[e.id for e in outcome.events],
         event_types=[e.type.removeprefix("nl.bondgenoten.") for e in outcome.events],
         position=outcome.result.version if outcome.result else None,

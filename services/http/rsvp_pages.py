@@ -13,13 +13,15 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from domain.errors import DomainError
+from domain.escalation import slot_of
 from events.escalation import RsvpAnswer
+from projections.escalations import ConveningRecord
 from services.readmodels import ReadModels
 from services.rsvp_links import RsvpLinks
 from services.situation import area_name
 from services.texts_nl import rsvp as texts
 from services.texts_nl.alerts import datetime_nl, mode_nl, theme_nl
-from services.workflow import Workflow, slot_of
+from services.workflow import Workflow
 
 log = structlog.get_logger(__name__)
 
@@ -38,19 +40,27 @@ def rsvp_router(workflow: Workflow, read: ReadModels, links: RsvpLinks) -> APIRo
     def unknown() -> HTMLResponse:
         return _page(texts.UNKNOWN_TITLE, texts.UNKNOWN_BODY, 404)
 
-    @r.get("/rsvp/{token}", response_class=HTMLResponse)
-    async def invitation(token: str) -> HTMLResponse:
+    def closed() -> HTMLResponse:
+        return _page(texts.CLOSED_TITLE, texts.CLOSED_BODY, 410)
+
+    def invited(token: str) -> tuple[str, str, ConveningRecord] | None:
+        """Convening, ally and meeting of a link we issued, for a meeting we know."""
         try:
             convening_id, ally_id = links.parse(token)
         except DomainError:
-            return unknown()
+            return None
         meeting = read.convening(convening_id)
-        if meeting is None:
+        return (convening_id, ally_id, meeting) if meeting is not None else None
+
+    @r.get("/rsvp/{token}", response_class=HTMLResponse)
+    async def invitation(token: str) -> HTMLResponse:
+        found = invited(token)
+        if found is None:
             return unknown()
+        convening_id, ally_id, meeting = found
         if meeting.convened_at is not None or meeting.cancelled_at is not None:
-            return _page(texts.CLOSED_TITLE, texts.CLOSED_BODY, 410)
-        escalation_id = read.escalations.state.convening_index[convening_id]
-        area, theme = slot_of(escalation_id)
+            return closed()
+        area, theme = slot_of(read.escalation_of_convening(convening_id) or "")
         answer = meeting.answers.get(ally_id)
         current = texts.CURRENT_ANSWER.format(answer=texts.RSVP_ANSWERS[answer]) if answer else ""
         body = texts.INVITATION_BODY.format(
@@ -67,20 +77,17 @@ def rsvp_router(workflow: Workflow, read: ReadModels, links: RsvpLinks) -> APIRo
 
     @r.post("/rsvp/{token}", response_class=HTMLResponse)
     async def answer(token: str, answer: str = "") -> HTMLResponse:
-        try:
-            convening_id, ally_id = links.parse(token)
-        except DomainError:
+        found = invited(token)
+        if found is None or answer not in texts.RSVP_ANSWERS:
             return unknown()
-        meeting = read.convening(convening_id)
-        if meeting is None or answer not in texts.RSVP_ANSWERS:
-            return unknown()
+        convening_id, ally_id, meeting = found
         if meeting.cancelled_at is not None:
-            return _page(texts.CLOSED_TITLE, texts.CLOSED_BODY, 410)
+            return closed()
         try:
             reply = cast(RsvpAnswer, answer)  # checked against the answers above
             await workflow.rsvp(convening_id, ally_id, reply, uuid.uuid4().hex)
         except DomainError:  # the escalation was closed or the meeting took place meanwhile
-            return _page(texts.CLOSED_TITLE, texts.CLOSED_BODY, 410)
+            return closed()
         except Exception:  # NATS busy or away, many answering at once: ask again, in Dutch
             log.warning("rsvp.failed", convening_id=convening_id)
             return _page(texts.BUSY_TITLE, texts.BUSY_BODY, 503)
