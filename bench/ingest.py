@@ -31,13 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from domain.intake import KnownNetwork
 from events.signals import DEFAULT_THEMES, SignalReceived
 from projections.tension_map import TensionMapProjection
-from services.clock import SystemClock
-from services.eventstore import EventStore
-from services.intake import SignalIntake
-from services.logging import configure_logging
-from services.nats.embedded import EmbeddedNats, free_port
-from services.nats.topology import Topology, ensure_streams
-from services.projection_runner import ProjectionRunner
+from services.adapters.clock import SystemClock
+from services.adapters.jetstream.embedded import EmbeddedNats, free_port
+from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.projection_runner import ProjectionRunner
+from services.adapters.jetstream.topology import Topology, ensure_streams
+from services.adapters.logging import configure_logging
+from services.app.intake import SignalIntake
 
 AREAS = ["GM0034-haven", "GM0034-stad", "GM0034-poort", "GM0034-buiten"]
 NETWORK = KnownNetwork("bench", frozenset(AREAS), frozenset(f"a{i}" for i in range(15)))

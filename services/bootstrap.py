@@ -13,10 +13,10 @@ import nats
 import structlog
 from nats.aio.client import Client as NatsClient
 
-from services.clock import Clock, SystemClock
-from services.eventstore import EventStore
-from services.nats.embedded import EmbeddedNats
-from services.nats.topology import Topology, ensure_streams
+from services.adapters.clock import Clock, SystemClock
+from services.adapters.jetstream.embedded import EmbeddedNats
+from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.topology import Topology, ensure_streams
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)

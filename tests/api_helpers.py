@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from services.app import Service
+from services.runtime import Service
 
 ACTOR = {"X-Actor": "municipality:oov-test"}
 NETWORK = "nw-stad"

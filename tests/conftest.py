@@ -23,11 +23,11 @@ from nats.aio.client import Client as NatsClient
 from nats.js.api import RawStreamMsg as Msg
 from nats.js.errors import NotFoundError
 
-from services.app import Service, running
-from services.eventstore import EventStore
-from services.logging import configure_logging
-from services.nats.embedded import EmbeddedNats, free_port
-from services.nats.topology import Topology, ensure_streams
+from services.adapters.jetstream.embedded import EmbeddedNats, free_port
+from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.topology import Topology, ensure_streams
+from services.adapters.logging import configure_logging
+from services.runtime import Service, running
 from services.settings import Settings
 
 configure_logging("WARNING", json=False)

@@ -33,7 +33,7 @@ async def start_service(
     env = service_env(settings, **{**defaults, **env_extra})
     with log.open("ab") as err, log.with_suffix(".stdout").open("ab") as out:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.cli", "run", env=env, stdout=out, stderr=err
+            sys.executable, "-m", "services", "run", env=env, stdout=out, stderr=err
         )
     url = f"http://127.0.0.1:{settings.http_port}/api/v1/health"
     async with httpx.AsyncClient(timeout=1) as client:

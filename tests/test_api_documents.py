@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from services.app import Service
-from services.nats.topology import Topology
-from services.nats_api import asyncapi_document
+from services.adapters.jetstream.topology import Topology
+from services.entrypoints.nats.api import asyncapi_document
+from services.runtime import Service
 from tests.api_helpers import client_for
 
 

@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 from pydantic import ValidationError
 
-from services.notify.cap import (
+from services.adapters.notify.cap import (
     CAP_NAMESPACE,
     CAP_XSD_PATH,
     CapAlertInput,

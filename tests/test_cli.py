@@ -8,8 +8,8 @@ import sys
 
 from projections.base import fold
 from projections.tension_map import TensionMapProjection
-from services.eventstore import EventStore
-from services.projection_runner import decode_snapshot, snapshot_bucket
+from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.projection_runner import decode_snapshot, snapshot_bucket
 from services.settings import Settings
 from tests.factories import signal_envelope
 from tests.service_process import service_env
@@ -18,7 +18,7 @@ from tests.service_process import service_env
 async def bondgenoten(settings: Settings, *args: str) -> str:
     env = service_env(settings)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", *args, env=env,
+        sys.executable, "-m", "services", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await proc.communicate()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.demo import play_demo
+from services.demo.story import play_demo
 from services.settings import DEMO_POLICY, Settings
 from tests.conftest import serve_in_background
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from services.eventstore import EventStore
-from services.nats.embedded import EmbeddedNats, free_port
-from services.nats.topology import Topology, ensure_streams
+from services.adapters.jetstream.embedded import EmbeddedNats, free_port
+from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.topology import Topology, ensure_streams
 from tests.conftest import connect
 from tests.factories import signal_envelope
 

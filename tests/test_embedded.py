@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from services.nats.embedded import EmbeddedNats, EmbeddedNatsError, free_port
+from services.adapters.jetstream.embedded import EmbeddedNats, EmbeddedNatsError, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,7 @@ def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
     env.pop("NATS_URL", None)
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "run"], env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "services", "run"], env=env, stdout=out, stderr=out
         )
     return proc, _server_pid(log)
 

@@ -10,7 +10,7 @@ import pytest
 from domain.errors import ConcurrencyConflict
 from events.envelope import AggregateRef, new_envelope
 from events.network import NetworkFormed
-from services.eventstore import EventStore
+from services.adapters.jetstream.eventstore import EventStore
 from tests.factories import at, signal, signal_envelope
 
 NETWORK = AggregateRef(kind="network", area="GM0034-haven", id="nw-haven")
@@ -89,7 +89,7 @@ async def test_retried_append_is_a_noop(store: EventStore) -> None:
 async def test_retried_append_after_dedup_window_is_still_a_noop(store: EventStore) -> None:
     short = replace(store.topology, duplicate_window_s=0.2)
     # A second stream set with a short duplicate window, so the retry falls outside it.
-    from services.nats.topology import ensure_streams
+    from services.adapters.jetstream.topology import ensure_streams
 
     short = replace(
         short, stream_prefix=short.stream_prefix + "W", subject_prefix=short.subject_prefix + "w"

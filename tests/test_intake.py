@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from services.app import Service, theme_vocabulary
+from services.runtime import Service, theme_vocabulary
 from services.settings import Settings
 from tests.api_helpers import client_for, seed_network, signal_body
 from tests.conftest import serve_in_background, stream_messages

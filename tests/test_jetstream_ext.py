@@ -1,4 +1,4 @@
-"""services.nats.jetstream_ext against a real nats-server (atomic batches, message schedules).
+"""services.adapters.jetstream.extensions on a real nats-server (atomic batches, schedules).
 
 The ``ext_server`` fixture is local on purpose (to move into conftest later): a server per
 test on a free port with its own store and ``sync_interval: always``, killable with SIGKILL
@@ -25,7 +25,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from services.nats.jetstream_ext import (
+from services.adapters.jetstream.extensions import (
     ERR_ATOMIC_DISABLED,
     ERR_BATCH_DUPLICATE_MSG_ID,
     ERR_WRONG_LAST_SEQUENCE,

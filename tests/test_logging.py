@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from services.nats.embedded import free_port
+from services.adapters.jetstream.embedded import free_port
 from services.settings import Settings
 from tests.conftest import DATA
 from tests.service_process import start_service

@@ -10,10 +10,10 @@ from domain.policy import EscalationPolicy, Level
 from events.envelope import new_envelope
 from events.escalation import CrisisAlertIssued, Recipient, slot_ref
 from events.notification import DeliverySucceeded
-from services.clock import FixedClock
-from services.eventstore import EventStore
-from services.notifier import Notifier
-from services.notify.message import AlertMessage
+from services.adapters.clock import FixedClock
+from services.adapters.jetstream.eventstore import EventStore
+from services.app.messages import AlertMessage
+from services.app.notifier import Notifier
 from tests.factories import T0
 from tests.test_escalation_domain import AREA, THEME, open_or_join
 

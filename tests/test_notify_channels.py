@@ -33,9 +33,9 @@ from events.notification import (
     notification_id,
     receipt_event_id,
 )
-from services.clock import FixedClock
-from services.notify.cap import CAP_NAMESPACE, validate_cap
-from services.notify.channels import (
+from services.adapters.clock import FixedClock
+from services.adapters.notify.cap import CAP_NAMESPACE, validate_cap
+from services.adapters.notify.channels import (
     CAP_BAND_MAPPING,
     CapChannel,
     Channel,
@@ -44,9 +44,9 @@ from services.notify.channels import (
     EmailChannel,
     WebhookChannel,
 )
-from services.notify.delivery import Abandon, Done, RetryPolicy, Send, Skip, deliver, next_step
-from services.notify.invitation import InvitationMessage
-from services.notify.message import AlertMessage, CallListSummary, Recipient
+from services.app.delivery import Abandon, Done, RetryPolicy, Send, Skip, deliver, next_step
+from services.app.invitation import InvitationMessage
+from services.app.messages import AlertMessage, CallListSummary, Recipient
 from services.texts_nl import alerts
 from tests.receivers import HttpReceiver, serve_receiver
 

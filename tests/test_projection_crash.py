@@ -16,8 +16,8 @@ from nats.js.errors import NotFoundError, ObjectNotFoundError
 from events.signals import Evidence, SourceRole
 from projections.base import fold
 from projections.tension_map import TensionMapProjection
-from services.eventstore import EventStore
-from services.projection_runner import decode_snapshot, snapshot_bucket
+from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.projection_runner import decode_snapshot, snapshot_bucket
 from services.settings import Settings
 from tests.factories import signal, signal_envelope
 from tests.service_process import service_env
@@ -30,7 +30,7 @@ def _start(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
     env = service_env(settings)
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "project"], env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "services", "project"], env=env, stdout=out, stderr=out
         )
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import nats
 
-from services.eventstore import EventStore
-from services.nats.embedded import EmbeddedNats
-from services.projection_runner import ProjectionRunner
+from services.adapters.jetstream.embedded import EmbeddedNats
+from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.projection_runner import ProjectionRunner
 from tests.factories import signal_envelope
 
 TOTAL = 600

@@ -12,9 +12,9 @@ from events.codec import encode
 from events.signals import Evidence, SourceRole
 from projections.base import fold
 from projections.tension_map import Band, TensionMapProjection
-from services.app import Service
-from services.eventstore import EventStore
-from services.readmodels import ReadModels
+from services.adapters.jetstream.eventstore import EventStore
+from services.app.readmodels import ReadModels
+from services.runtime import Service
 from tests.api_helpers import AREA, client_for, seed_network, signal_body
 from tests.conftest import settled, stream_messages
 from tests.factories import T0, at, signal, signal_envelope

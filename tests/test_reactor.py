@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Callable
 import nats.errors
 import pytest
 
-from services import reactor as reactor_module
-from services.eventstore import EventStore, RawEvent
-from services.nats.topology import Topology
-from services.reactor import Reactor
+from services.adapters.jetstream import reactor as reactor_module
+from services.adapters.jetstream.eventstore import EventStore, RawEvent
+from services.adapters.jetstream.reactor import Reactor
+from services.adapters.jetstream.topology import Topology
 from tests.conftest import stream_messages
 from tests.factories import signal_envelope
 

@@ -6,7 +6,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import StorageType, StreamConfig
 
-from services.nats.topology import Topology, TopologyError, ensure_streams
+from services.adapters.jetstream.topology import Topology, TopologyError, ensure_streams
 
 
 async def test_missing_streams_are_created_with_durable_settings(

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from events.escalation import AckTimeoutElapsed, CrisisAlertIssued
-from services.eventstore import EventStore
-from services.nats.embedded import EmbeddedNats, free_port
+from services.adapters.jetstream.embedded import EmbeddedNats, free_port
+from services.adapters.jetstream.eventstore import EventStore
 from services.settings import Settings
 from tests.conftest import serve_in_background, settled
 from tests.receivers import HttpReceiver, serve_receiver

@@ -19,10 +19,10 @@ from lxml import etree
 
 from events.escalation import AckTimeoutElapsed, CrisisAlertIssued, EscalationOpened
 from events.notification import DeliveryFailed, DeliverySucceeded
-from services.app import Service
-from services.eventstore import EventStore
-from services.notify.cap import validate_cap
-from services.readmodels import ReadModels
+from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.notify.cap import validate_cap
+from services.app.readmodels import ReadModels
+from services.runtime import Service
 from services.settings import Settings
 from tests.api_helpers import ACTOR, AREA, NETWORK, client_for, seed_network, signal_body
 from tests.conftest import serve_in_background, settled, stream_messages

@@ -32,9 +32,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from domain.errors import ConcurrencyConflict
-from services.deadletter import park, reason_of
-from services.eventstore import RawEvent
-from services.nats.topology import Topology
+from services.adapters.jetstream.deadletter import park, reason_of
+from services.adapters.jetstream.eventstore import RawEvent
+from services.adapters.jetstream.topology import Topology
 
 log = structlog.get_logger(__name__)
 

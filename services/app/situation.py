@@ -9,7 +9,7 @@ from domain.policy import suggest_grip
 from events.escalation import CallListSummary, ContributingSignal, SituationPicture
 from events.network import DutyRole
 from projections.tension_map import CellView, tension_view
-from services.readmodels import ReadModels
+from services.app.readmodels import ReadModels
 
 
 def area_name(read: ReadModels, area: str) -> str:

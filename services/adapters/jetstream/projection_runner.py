@@ -32,8 +32,8 @@ from nats.js.object_store import ObjectStore
 
 from events.codec import DecodeError
 from projections.base import Projection
-from services.deadletter import park, reason_of
-from services.eventstore import EventStore, RawEvent
+from services.adapters.jetstream.deadletter import park, reason_of
+from services.adapters.jetstream.eventstore import EventStore, RawEvent
 
 log = structlog.get_logger(__name__)
 S = TypeVar("S")

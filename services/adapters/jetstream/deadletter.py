@@ -13,8 +13,8 @@ from nats.js import JetStreamContext
 from pydantic import ValidationError
 
 from events.codec import without_values
-from services.eventstore import RawEvent
-from services.nats.topology import Topology
+from services.adapters.jetstream.eventstore import RawEvent
+from services.adapters.jetstream.topology import Topology
 
 MAX_REASON = 1000
 

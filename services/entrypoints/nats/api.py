@@ -28,10 +28,10 @@ from domain.intake import (
 )
 from events.envelope import ACTOR_PATTERN, AreaCode
 from events.signals import Community, Theme
-from services.commands import Outcome
-from services.intake import SignalIntake
-from services.nats.topology import Topology
-from services.workflow import Workflow
+from services.adapters.jetstream.topology import Topology
+from services.app.handlers import Outcome
+from services.app.intake import SignalIntake
+from services.app.workflow import Workflow
 
 log = structlog.get_logger(__name__)
 
@@ -185,7 +185,7 @@ def asyncapi_document(topology: Topology) -> str:
     """The AsyncAPI 3.0 document of the NATS API, generated from the subscribers above."""
     from faststream.specification import AsyncAPI
 
-    from services.clock import SystemClock
+    from services.adapters.clock import SystemClock
 
     # The document needs the handlers' signatures only: no connection is made.
     intake = SignalIntake(None, SystemClock(), frozenset, lambda _id: None)  # type: ignore[arg-type]

@@ -21,10 +21,10 @@ from projections.escalations import (
     convening_status,
     list_escalations,
 )
-from services.commands import Outcome
-from services.eventstore import EventStore
-from services.readmodels import ReadModels
-from services.workflow import Workflow
+from services.adapters.jetstream.eventstore import EventStore
+from services.app.handlers import Outcome
+from services.app.readmodels import ReadModels
+from services.app.workflow import Workflow
 
 ActorHeader = Annotated[
     str, Header(alias="X-Actor", pattern=ACTOR_PATTERN, description="who acts, role:id")

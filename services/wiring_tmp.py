@@ -10,18 +10,18 @@ from typing import Any
 import httpx
 
 from domain.policy import EscalationPolicy, parse_policies
-from services.bootstrap import Infrastructure
-from services.notifier import Notifier
-from services.notify.channels import (
+from services.adapters.jetstream.reactor import Handler, Reactor
+from services.adapters.notify.channels import (
     CapChannel,
     Channel,
     ConsoleChannel,
     EmailChannel,
     WebhookChannel,
 )
-from services.reactor import Handler, Reactor
+from services.app.notifier import Notifier
+from services.app.workflow import Workflow
+from services.bootstrap import Infrastructure
 from services.settings import Settings
-from services.workflow import Workflow
 
 
 def load_policies(settings: Settings) -> dict[str, EscalationPolicy]:

@@ -4,7 +4,7 @@ A channel sends one :class:`Notice` (an alert, or an invitation or reminder to a
 :class:`Recipient` and returns a short detail
 (``HTTP 200``, ``SMTP 250``) or raises :class:`DeliveryError`, saying whether trying the same
 channel again may help. Channels know nothing of NATS or the log; the retry and fallback
-policy lives in :mod:`services.notify.delivery`.
+policy lives in :mod:`services.app.delivery`.
 
 Details and errors are recorded in the log and may be logged, so they hold status codes and
 exception class names only: never an address, a URL or a server's response text (an SMTP
@@ -26,7 +26,7 @@ from typing import Final, Literal, Protocol, TextIO
 import httpx
 
 from events.envelope import municipality_of
-from services.notify.cap import (
+from services.adapters.notify.cap import (
     CapAlertInput,
     Certainty,
     Severity,
@@ -34,7 +34,7 @@ from services.notify.cap import (
     build_cap_alert,
     validate_cap,
 )
-from services.notify.message import AlertMessage, Notice, Recipient
+from services.app.messages import AlertMessage, Notice, Recipient
 from services.texts_nl import alerts
 
 USER_AGENT: Final = "bondgenoten-notifier/1"

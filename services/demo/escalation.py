@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from domain.policy import policy_for
-from services import demo_data as data
+from services.demo import data
 from services.texts_nl.alerts import NO_GAPS, datetime_nl, gaps_nl, grip_nl
 from services.texts_nl.console import (
     RSVP_LABELS,
@@ -23,7 +23,7 @@ from services.texts_nl.console import (
 from services.texts_nl.labels import MODE_LABELS
 
 if TYPE_CHECKING:
-    from services.app import Service
+    from services.runtime import Service
 
 Say = Callable[..., None]
 TEAMCHEF = {"X-Actor": "police:teamchef-almere"}

@@ -16,12 +16,12 @@ from domain.errors import DomainError
 from domain.escalation import slot_of
 from events.escalation import RsvpAnswer
 from projections.escalations import ConveningRecord
-from services.readmodels import ReadModels
-from services.rsvp_links import RsvpLinks
-from services.situation import area_name
+from services.app.links import RsvpLinks
+from services.app.readmodels import ReadModels
+from services.app.situation import area_name
+from services.app.workflow import Workflow
 from services.texts_nl import rsvp as texts
 from services.texts_nl.alerts import datetime_nl, mode_nl, theme_nl
-from services.workflow import Workflow
 
 log = structlog.get_logger(__name__)
 

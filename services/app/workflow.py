@@ -10,7 +10,7 @@ Three reactors feed it, each idempotent:
 * fired timers -> ``TimerElapsed`` / ``RsvpReminder`` / ``RsvpDeadline``. The decider ignores a
   timer that is stale or already handled, so each fires once in effect.
 
-Events of one incident carry its escalation id as correlation id (see services.commands).
+Events of one incident carry its escalation id as correlation id (see services.app.handlers).
 """
 
 from __future__ import annotations
@@ -53,12 +53,12 @@ from events.escalation import (
 from events.signals import SignalReceived
 from projections.escalations import EscalationRecord, escalation, list_escalations
 from projections.tension_map import Band
-from services.clock import Clock
-from services.commands import CommandMeta, Outcome, execute
-from services.eventstore import EventStore, RawEvent
-from services.nats.jetstream_ext import schedule_headers
-from services.readmodels import ReadModelLagging, ReadModels
-from services.situation import cell_now, situation
+from services.adapters.clock import Clock
+from services.adapters.jetstream.eventstore import EventStore, RawEvent
+from services.adapters.jetstream.extensions import schedule_headers
+from services.app.handlers import CommandMeta, Outcome, execute
+from services.app.readmodels import ReadModelLagging, ReadModels
+from services.app.situation import cell_now, situation
 
 log = structlog.get_logger(__name__)
 SOURCE = "/bondgenoten/workflow"

@@ -30,13 +30,13 @@ from nats.js.errors import APIError, NotFoundError
 from domain.errors import ConcurrencyConflict
 from events.codec import DecodeError, decode, encode
 from events.envelope import AggregateRef, Envelope, municipality_of
-from services.nats.jetstream_ext import (
+from services.adapters.jetstream.extensions import (
     BatchDuplicateMsgId,
     ExpectedSequenceConflict,
     OutgoingMessage,
     publish_atomic_batch,
 )
-from services.nats.topology import Topology
+from services.adapters.jetstream.topology import Topology
 
 log = structlog.get_logger(__name__)
 

@@ -12,19 +12,19 @@ import uvicorn
 from faststream.nats import NatsBroker
 
 from events.signals import DEFAULT_THEMES, THEME_CODE
+from services.adapters.clock import Clock
+from services.adapters.jetstream.reactor import Reactor
+from services.app.intake import SignalIntake
+from services.app.links import RsvpLinks, rsvp_secret
+from services.app.notifier import Notifier
+from services.app.readmodels import ReadModels
+from services.app.situation import area_name
+from services.app.workflow import Workflow
 from services.bootstrap import Infrastructure, infrastructure
-from services.clock import Clock
-from services.http.api import ApiDeps, create_api
-from services.intake import SignalIntake
-from services.nats_api import create_broker
-from services.notifier import Notifier
-from services.processes import channels, load_policies, reactors, start_reactors
-from services.reactor import Reactor
-from services.readmodels import ReadModels
-from services.rsvp_links import RsvpLinks, rsvp_secret
+from services.entrypoints.http.api import ApiDeps, create_api
+from services.entrypoints.nats.api import create_broker
 from services.settings import Settings
-from services.situation import area_name
-from services.workflow import Workflow
+from services.wiring_tmp import channels, load_policies, reactors, start_reactors
 
 log = structlog.get_logger(__name__)
 
@@ -147,7 +147,7 @@ async def run_service(settings: Settings, *, demo: bool, until: Awaitable[None])
             flush=True,
         )
         if demo:
-            from services.demo import play_demo
+            from services.demo.story import play_demo
 
             await play_demo(service)
         await until

@@ -10,8 +10,8 @@ import httpx
 
 from projections.call_lists import CallList
 from projections.tension_map import Band, TensionMapView
-from services import demo_data as data
-from services.demo_escalation import play_escalation
+from services.demo import data
+from services.demo.escalation import play_escalation
 from services.texts_nl.console import SENTENCES
 from services.texts_nl.labels import (
     BAND_LABELS,
@@ -23,7 +23,7 @@ from services.texts_nl.labels import (
 )
 
 if TYPE_CHECKING:
-    from services.app import Service
+    from services.runtime import Service
 
 ACTOR = {"X-Actor": "municipality:oov-almere"}
 

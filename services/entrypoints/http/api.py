@@ -50,17 +50,17 @@ from events.network import (
 from events.signals import Theme
 from projections.call_lists import CallList, NetworkHealth, network_health
 from projections.tension_map import TensionMapView
-from services.clock import Clock
-from services.commands import CommandMeta, Outcome, execute
-from services.eventstore import EventStore
-from services.http.errors import install_error_handlers
-from services.http.escalations import escalation_router
-from services.http.rsvp_pages import rsvp_router
-from services.intake import SignalIntake
-from services.readmodels import ReadModels
-from services.rsvp_links import RsvpLinks
+from services.adapters.clock import Clock
+from services.adapters.jetstream.eventstore import EventStore
+from services.app.handlers import CommandMeta, Outcome, execute
+from services.app.intake import SignalIntake
+from services.app.links import RsvpLinks
+from services.app.readmodels import ReadModels
+from services.app.workflow import Workflow
+from services.entrypoints.http.errors import install_error_handlers
+from services.entrypoints.http.escalations import escalation_router
+from services.entrypoints.http.rsvp_pages import rsvp_router
 from services.texts_nl.labels import THEME_LABELS
-from services.workflow import Workflow
 
 API = "/api/v1"
 SOURCE = "/bondgenoten/http"

@@ -35,9 +35,9 @@ from events.notification import (
     DeliveryFailed,
     DeliverySucceeded,
 )
-from services.clock import Clock
-from services.notify.channels import Channel, DeliveryError
-from services.notify.message import Notice, Recipient
+from services.adapters.clock import Clock
+from services.adapters.notify.channels import Channel, DeliveryError
+from services.app.messages import Notice, Recipient
 
 log = structlog.get_logger(__name__)
 

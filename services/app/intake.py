@@ -22,8 +22,8 @@ from domain.intake import (
 from domain.network import network_decider
 from events.envelope import AggregateRef, deterministic_id, new_envelope
 from events.signals import SignalReceived, SourceRole
-from services.clock import Clock
-from services.eventstore import EventStore
+from services.adapters.clock import Clock
+from services.adapters.jetstream.eventstore import EventStore
 
 log = structlog.get_logger(__name__)
 

@@ -20,7 +20,7 @@ from nats.js.api import StorageType
 from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
 
 from domain.errors import NotFound
-from services.nats.topology import Topology
+from services.adapters.jetstream.topology import Topology
 
 MAC_HEX = 32  # 128 bits
 _TOKEN = re.compile(rf"^([A-Za-z0-9_-]{{1,64}})\.([A-Za-z0-9_-]{{1,64}})\.([0-9a-f]{{{MAC_HEX}}})$")

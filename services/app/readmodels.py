@@ -13,9 +13,9 @@ from projections.base import fold
 from projections.call_lists import CallList, CallListProjection, CallListState, call_list
 from projections.escalations import ConveningRecord, EscalationsProjection
 from projections.tension_map import TensionMapProjection, TensionMapView, tension_view
-from services.clock import Clock
-from services.eventstore import EventStore
-from services.projection_runner import ProjectionRunner
+from services.adapters.clock import Clock
+from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.projection_runner import ProjectionRunner
 
 
 class ReadModelLagging(TimeoutError):

@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 
-from services.logging import configure_logging
+from services.adapters.logging import configure_logging
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -32,7 +32,7 @@ async def _until_stopped() -> None:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from services.app import run_service
+    from services.runtime import run_service
 
     settings = Settings.from_env()
     if args.demo:
@@ -42,22 +42,22 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 async def _project(args: argparse.Namespace) -> int:
-    from services.app import run_projections
+    from services.runtime import run_projections
 
     await run_projections(Settings.from_env(), until=_until_stopped())
     return 0
 
 
 async def _rebuild(args: argparse.Namespace) -> int:
-    from services.app import rebuild
+    from services.runtime import rebuild
 
     await rebuild(Settings.from_env(), names=args.projection or None)
     return 0
 
 
 async def _asyncapi(args: argparse.Namespace) -> int:
-    from services.nats.topology import Topology
-    from services.nats_api import asyncapi_document
+    from services.adapters.jetstream.topology import Topology
+    from services.entrypoints.nats.api import asyncapi_document
 
     settings = Settings.from_env()
     print(asyncapi_document(Topology(settings.stream_prefix, settings.subject_prefix)))
