@@ -33,7 +33,7 @@ from events.signals import DEFAULT_THEMES, SignalReceived
 from projections.tension_map import TensionMapProjection
 from services.adapters.clock import SystemClock
 from services.adapters.jetstream.embedded import EmbeddedNats, free_port
-from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.projection_runner import ProjectionRunner
 from services.adapters.jetstream.topology import Topology, ensure_streams
 from services.adapters.logging import configure_logging
@@ -84,7 +84,7 @@ async def raw_consume(nc: nats.NATS, n: int, payload: bytes) -> float:
     return n / (time.perf_counter() - start)
 
 
-async def ingest(store: EventStore, n: int, concurrency: int) -> float:
+async def ingest(store: JetStreamEventStore, n: int, concurrency: int) -> float:
     themes = frozenset(DEFAULT_THEMES)
     intake = SignalIntake(store, SystemClock(), lambda: themes, lambda _id: NETWORK)
     bodies = [submission(i) for i in range(n)]
@@ -99,7 +99,7 @@ async def ingest(store: EventStore, n: int, concurrency: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-async def project(store: EventStore, n: int) -> float:
+async def project(store: JetStreamEventStore, n: int) -> float:
     runner = ProjectionRunner(store, TensionMapProjection())
     start = time.perf_counter()
     task = asyncio.create_task(runner.run())
@@ -115,7 +115,7 @@ async def main(n: int, concurrency: int) -> None:
         nc = await nats.connect(srv.url)
         topology = Topology()
         await ensure_streams(nc.jetstream(), topology)
-        store = EventStore(nc, topology)
+        store = JetStreamEventStore(nc, topology)
         # Payload of the same size as a stored signal event, for a fair baseline.
         sample = (
             SignalReceived(

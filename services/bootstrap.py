@@ -1,36 +1,59 @@
-"""Composition root (Cosmic Python's bootstrap): build adapters once and hand them to handlers.
+"""The composition root (Cosmic Python's bootstrap): the one place that picks adapters, builds
+the use cases on them and starts the entry points, in order, and stops them in reverse.
 
-Nothing else in the code base decides which NATS server, clock or notifier is used.
+Nothing else decides which NATS server, store, clock or channel is used: use cases receive
+ports, entry points receive use cases.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+import httpx
 import nats
 import structlog
+import uvicorn
+from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
 
-from services.adapters.clock import Clock, SystemClock
+from domain.policy import EscalationPolicy, parse_policies
+from events.signals import DEFAULT_THEMES
+from projections.base import Projection
+from services.adapters.clock import SystemClock
 from services.adapters.jetstream.embedded import EmbeddedNats
-from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.eventstore import JetStreamEventStore
+from services.adapters.jetstream.projection_runner import ProjectionRunner
+from services.adapters.jetstream.reactor import Handler, Reactor
+from services.adapters.jetstream.rejected import JetStreamRejectedInputs
+from services.adapters.jetstream.scheduler import JetStreamScheduler
+from services.adapters.jetstream.secrets import shared_secret
 from services.adapters.jetstream.topology import Topology, ensure_streams
+from services.adapters.notify.channels import (
+    CapChannel,
+    ConsoleChannel,
+    EmailChannel,
+    WebhookChannel,
+)
+from services.app.intake import SignalIntake
+from services.app.links import RsvpLinks
+from services.app.notifier import Notifier
+from services.app.ports import Channel, Clock
+from services.app.readmodels import PROJECTIONS, ReadModels
+from services.app.situation import area_name
+from services.app.workflow import Workflow
+from services.entrypoints.http.api import ApiDeps, create_api
+from services.entrypoints.nats.api import create_broker
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
-@dataclass
-class Infrastructure:
-    settings: Settings
-    nats_url: str
-    nc: NatsClient
-    topology: Topology
-    store: EventStore
-    clock: Clock
-    embedded: EmbeddedNats | None
+# ---------------------------------------------------------------- infrastructure
 
 
 async def _on_error(exc: Exception) -> None:
@@ -50,6 +73,21 @@ async def connect(url: str, name: str = "bondgenoten") -> NatsClient:
     )
 
 
+@dataclass
+class Infrastructure:
+    settings: Settings
+    nats_url: str
+    nc: NatsClient
+    js: JetStreamContext
+    topology: Topology
+    store: JetStreamEventStore
+    clock: Clock
+    embedded: EmbeddedNats | None
+
+    def runner(self, projection: Projection[Any]) -> ProjectionRunner[Any]:
+        return ProjectionRunner(self.js, self.topology, self.store, projection)
+
+
 @contextlib.asynccontextmanager
 async def infrastructure(
     settings: Settings, clock: Clock | None = None
@@ -65,13 +103,15 @@ async def infrastructure(
             topology = Topology(
                 settings.stream_prefix, settings.subject_prefix, settings.duplicate_window_s
             )
-            await ensure_streams(nc.jetstream(), topology)
+            js = nc.jetstream()
+            await ensure_streams(js, topology)
             yield Infrastructure(
                 settings=settings,
                 nats_url=url,
                 nc=nc,
+                js=js,
                 topology=topology,
-                store=EventStore(nc, topology),
+                store=JetStreamEventStore(nc, topology),
                 clock=clock or SystemClock(),
                 embedded=embedded,
             )
@@ -81,3 +121,190 @@ async def infrastructure(
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def load_policies(settings: Settings) -> dict[str, EscalationPolicy]:
+    return parse_policies(settings.escalation_policy.read_text(encoding="utf-8"))
+
+
+def theme_vocabulary(settings: Settings) -> frozenset[str]:
+    """The default themes plus the deployment's own."""
+    return frozenset(DEFAULT_THEMES) | frozenset(settings.extra_themes)
+
+
+@contextlib.asynccontextmanager
+async def channels(settings: Settings) -> AsyncIterator[Mapping[str, Channel]]:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0)) as client:
+        found: dict[str, Channel] = {
+            "webhook": WebhookChannel(client),
+            "cap": CapChannel(client, sender=settings.cap_sender, status=settings.cap_status),
+            "console": ConsoleChannel(),
+        }
+        if settings.smtp_host:
+            found["email"] = EmailChannel(
+                settings.smtp_host, settings.smtp_port, settings.smtp_sender
+            )
+        yield found
+
+
+def reactors(infra: Infrastructure, workflow: Workflow, notifier: Notifier) -> list[Reactor]:
+    t = infra.topology
+
+    def reactor(name: str, stream: str, subjects: str, handle: Handler, **kw: Any) -> Reactor:
+        return Reactor(
+            infra.js, t, name=name, stream=stream, filter_subjects=[subjects], handle=handle, **kw
+        )
+
+    escalations = t.kind_filter("escalation")
+    fired = t.timer_fired_subject(">")
+    return [
+        reactor("workflow_signals", t.events_stream, t.kind_filter("signal"), workflow.on_signal),
+        reactor("workflow_timers_out", t.events_stream, escalations, workflow.on_escalation_event),
+        reactor("workflow_timers_in", t.timers_stream, fired, workflow.on_timer),
+        # Deliveries wait on slow receivers with backoff: several at once, each idempotent.
+        reactor("notifier", t.events_stream, escalations, notifier.on_event, concurrency=8),
+    ]
+
+
+# ---------------------------------------------------------------- the running service
+
+
+class _Uvicorn(uvicorn.Server):
+    """Leave SIGINT/SIGTERM to the service, which stops uvicorn in order with the rest."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[no-untyped-def]
+        yield
+
+
+@dataclass
+class Service:
+    infra: Infrastructure
+    read: ReadModels
+    intake: SignalIntake
+    workflow: Workflow
+    notifier: Notifier
+    reactors: list[Reactor]
+    broker: NatsBroker
+    http: _Uvicorn
+    runners: list[ProjectionRunner[Any]] = field(default_factory=list)
+
+    @property
+    def http_url(self) -> str:
+        cfg = self.http.config
+        return f"http://{cfg.host}:{cfg.port}"
+
+
+async def _start(group: asyncio.TaskGroup, loops: list[Any], name: str) -> list[asyncio.Task[None]]:
+    """Start long-running loops one by one, each ready (consumer bound) before the next."""
+    tasks = []
+    for loop in loops:
+        ready = asyncio.Event()
+        tasks.append(group.create_task(loop.run(ready), name=f"{name}:{loop.name}"))
+        await ready.wait()
+    return tasks
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, clock: Clock | None = None, *, projections_only: bool = False
+) -> AsyncIterator[Service]:
+    policies = load_policies(settings)  # fail before starting anything if the policy is wrong
+    async with (
+        infrastructure(settings, clock) as infra,
+        channels(settings) as channel_map,
+        asyncio.TaskGroup() as tasks,
+    ):
+        runners: list[ProjectionRunner[Any]] = []
+
+        def feed(projection: Projection[Any]) -> ProjectionRunner[Any]:
+            runners.append(infra.runner(projection))
+            return runners[-1]
+
+        read = ReadModels(infra.store, infra.clock, feed)
+        loops = await _start(tasks, runners, "projection")
+        themes = theme_vocabulary(settings)
+        rejected = JetStreamRejectedInputs(infra.js, infra.topology, infra.clock)
+        intake = SignalIntake(
+            infra.store, infra.clock, lambda: themes, read.known_network, rejected
+        )
+        scheduler = JetStreamScheduler(infra.js, infra.topology, infra.clock)
+        workflow = Workflow(infra.store, infra.clock, read, policies, scheduler)
+        public_url = settings.public_url or settings.http_url
+        secret = (settings.rsvp_secret or "").encode() or await shared_secret(
+            infra.js, infra.topology, "rsvp"
+        )
+        links = RsvpLinks(secret, public_url)
+        notifier = Notifier(
+            infra.store,
+            infra.clock,
+            channel_map,
+            policies,
+            api_url=f"{public_url}/api/v1",
+            allies=read.ally_personal,
+            convenings=read.convening,
+            area_name=lambda area: area_name(read, area),
+            rsvp_link=links.url,
+            caught_up=lambda position: read.escalations.wait_for(position, timeout=10),
+        )
+        broker = create_broker(infra.nats_url, infra.topology, intake, workflow)
+        api = create_api(ApiDeps(infra.store, infra.clock, intake, read, themes, workflow, links))
+        http = _Uvicorn(
+            uvicorn.Config(
+                api,
+                host=settings.http_host,
+                port=settings.http_port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+            )
+        )
+        all_reactors = [] if projections_only else reactors(infra, workflow, notifier)
+        service = Service(
+            infra, read, intake, workflow, notifier, all_reactors, broker, http, runners
+        )
+        http_task: asyncio.Task[None] | None = None
+        try:
+            if not projections_only:
+                if not await read.catch_up():
+                    log.warning("projections.lagging", note="reactors retry until caught up")
+                loops += await _start(tasks, all_reactors, "reactor")
+                await broker.start()
+                http_task = tasks.create_task(http.serve(), name="http")
+                while not http.started:  # uvicorn exposes a flag, not an event
+                    if http_task.done():
+                        break  # it failed to start (port taken): the group raises its error
+                    await asyncio.sleep(0.01)
+            yield service
+        finally:
+            if http_task is not None:
+                # Let uvicorn finish its requests and close its socket, so a restart can bind.
+                http.should_exit = True
+                await asyncio.wait({http_task}, timeout=5)
+                loops.append(http_task)
+            await broker.stop()
+            for task in loops:  # stop the long-running loops; the group then exits
+                task.cancel()
+
+
+class StillRunning(RuntimeError):
+    """A rebuild was asked while a service still reads the projection."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"projection {name} is being consumed")
+        self.name = name
+
+
+async def rebuild(settings: Settings, names: list[str] | None) -> list[tuple[str, int]]:
+    """Fold the log again into the named projections (all by default); the service must be
+    stopped. Returns each rebuilt projection's name and the position it reached."""
+    done = []
+    async with infrastructure(settings) as infra:
+        runners = [infra.runner(p) for p in PROJECTIONS if not names or p.name in names]
+        for runner in runners:
+            if await runner.in_use():
+                raise StillRunning(runner.name)
+        for runner in runners:
+            await runner.rebuild()
+            done.append((runner.name, runner.checkpoint))
+    return done

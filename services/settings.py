@@ -1,80 +1,84 @@
-"""Runtime settings from the environment (twelve-factor): one place, typed, documented."""
+"""Runtime settings from the environment (twelve-factor), typed and validated in one place.
+
+Every variable is ``BONDGENOTEN_<FIELD>`` (``BONDGENOTEN_HTTP_PORT``), except ``NATS_URL``.
+A wrong value stops the start with a message naming the variable.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Annotated, Literal
 
-DEFAULT_POLICY = Path(__file__).parent / "config" / "escalation-policy.toml"
-DEMO_POLICY = Path(__file__).parent / "config" / "demo-policy.toml"
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from events.signals import THEME_CODE
+
+CONFIG = Path(__file__).parent / "config"
+DEFAULT_POLICY = CONFIG / "escalation-policy.toml"
+DEMO_POLICY = CONFIG / "demo-policy.toml"
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw else default
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BONDGENOTEN_", frozen=True, extra="ignore", populate_by_name=True
+    )
 
-
-@dataclass(frozen=True)
-class Settings:
-    nats_url: str | None = None
+    nats_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("NATS_URL", "nats_url")
+    )
     """Connect to this server or cluster (comma-separated URLs). Unset: start an embedded one."""
     data_dir: Path = Path(".bondgenoten")
     """Embedded server store and local state."""
-    nats_port: int = 4222
+    nats_port: int = Field(default=4222, ge=0, le=65535)
     http_host: str = "127.0.0.1"
-    http_port: int = 8080
-    stream_prefix: str = "BG"
-    subject_prefix: str = "bg"
-    duplicate_window_s: float = 120.0
-    source: str = "/bondgenoten"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    stream_prefix: str = Field(default="BG", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    subject_prefix: str = Field(default="bg", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    duplicate_window_s: float = Field(default=120.0, gt=0)
     escalation_policy: Path = DEFAULT_POLICY
     """TOML file with the escalation policy per municipality (see that file's comments)."""
     smtp_host: str | None = None
-    smtp_port: int = 25
+    smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_sender: str = "bondgenoten@localhost"
     cap_sender: str = "bondgenoten@gemeente.example"
-    cap_status: str = "Actual"
+    cap_status: Literal["Actual", "Exercise", "Test"] = "Actual"
     public_url: str | None = None
-    """Base URL of this service as recipients reach it (acknowledge links in alerts)."""
+    """Base URL of this service as recipients reach it (links in alerts and invitations)."""
     rsvp_secret: str | None = None
     """Key for the personal answer links in invitations; unset: one kept in NATS KV."""
-    extra_themes: tuple[str, ...] = ()
-    """Themes this deployment adds to the default vocabulary (lower-case codes)."""
-    extra: dict[str, str] = field(default_factory=dict)
+    extra_themes: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias=AliasChoices("BONDGENOTEN_THEMES", "extra_themes")
+    )
+    """Themes this deployment adds to the default vocabulary (comma-separated codes)."""
+    log_level: str = "INFO"
 
+    @field_validator("extra_themes", mode="before")
     @classmethod
-    def from_env(cls) -> Settings:
-        return cls(
-            nats_url=os.environ.get("NATS_URL") or None,
-            data_dir=Path(os.environ.get("BONDGENOTEN_DATA_DIR", ".bondgenoten")),
-            nats_port=int(os.environ.get("BONDGENOTEN_NATS_PORT", "4222")),
-            http_host=os.environ.get("BONDGENOTEN_HTTP_HOST", "127.0.0.1"),
-            http_port=int(os.environ.get("BONDGENOTEN_HTTP_PORT", "8080")),
-            stream_prefix=os.environ.get("BONDGENOTEN_STREAM_PREFIX", "BG"),
-            subject_prefix=os.environ.get("BONDGENOTEN_SUBJECT_PREFIX", "bg"),
-            duplicate_window_s=_env_float("BONDGENOTEN_DUPLICATE_WINDOW_S", 120.0),
-            escalation_policy=Path(
-                os.environ.get("BONDGENOTEN_ESCALATION_POLICY", str(DEFAULT_POLICY))
-            ),
-            smtp_host=os.environ.get("BONDGENOTEN_SMTP_HOST") or None,
-            smtp_port=int(os.environ.get("BONDGENOTEN_SMTP_PORT", "25")),
-            smtp_sender=os.environ.get("BONDGENOTEN_SMTP_SENDER", "bondgenoten@localhost"),
-            cap_sender=os.environ.get("BONDGENOTEN_CAP_SENDER", "bondgenoten@gemeente.example"),
-            cap_status=os.environ.get("BONDGENOTEN_CAP_STATUS", "Actual"),
-            public_url=os.environ.get("BONDGENOTEN_PUBLIC_URL") or None,
-            rsvp_secret=os.environ.get("BONDGENOTEN_RSVP_SECRET") or None,
-            extra_themes=tuple(
-                t.strip() for t in os.environ.get("BONDGENOTEN_THEMES", "").split(",") if t.strip()
-            ),
-        )
+    def _themes(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(t.strip() for t in value.split(",") if t.strip())
+        return value
 
-    def for_demo(self) -> Settings:
+    @field_validator("extra_themes")
+    @classmethod
+    def _theme_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [t for t in value if not THEME_CODE.match(t)]
+        if bad:
+            raise ValueError(f"not a theme code {bad} (a-z, 0-9, _; 2-40 characters)")
+        return value
+
+    @field_validator("nats_url", "smtp_host", "public_url", "rsvp_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.http_host}:{self.http_port}"
+
+    def for_demo(self, *, explicit_policy: bool) -> Settings:
         """The demo is an exercise: alerts go to the console with short timeouts, unless an
         escalation policy was chosen explicitly."""
-        explicit = "BONDGENOTEN_ESCALATION_POLICY" in os.environ
-        return replace(
-            self,
-            escalation_policy=self.escalation_policy if explicit else DEMO_POLICY,
-            cap_status="Exercise",
-        )
+        policy = self.escalation_policy if explicit_policy else DEMO_POLICY
+        return self.model_copy(update={"escalation_policy": policy, "cap_status": "Exercise"})

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from services.runtime import Service
+from services.bootstrap import Service
 
 ACTOR = {"X-Actor": "municipality:oov-test"}
 NETWORK = "nw-stad"

@@ -20,14 +20,15 @@ from typing import Any
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg as Msg
 from nats.js.errors import NotFoundError
 
 from services.adapters.jetstream.embedded import EmbeddedNats, free_port
-from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.topology import Topology, ensure_streams
 from services.adapters.logging import configure_logging
-from services.runtime import Service, running
+from services.bootstrap import Service, running
 from services.settings import Settings
 
 configure_logging("WARNING", json=False)
@@ -64,9 +65,14 @@ async def nc(nats_server: EmbeddedNats) -> AsyncIterator[NatsClient]:
 
 
 @pytest.fixture
-async def store(nc: NatsClient, topology: Topology) -> EventStore:
+def js(nc: NatsClient) -> JetStreamContext:
+    return nc.jetstream()
+
+
+@pytest.fixture
+async def store(nc: NatsClient, topology: Topology) -> JetStreamEventStore:
     await ensure_streams(nc.jetstream(), topology)
-    return EventStore(nc, topology)
+    return JetStreamEventStore(nc, topology)
 
 
 @pytest.fixture

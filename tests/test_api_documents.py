@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from services.adapters.jetstream.topology import Topology
+from services.bootstrap import Service
 from services.entrypoints.nats.api import asyncapi_document
-from services.runtime import Service
+from services.settings import Settings
 from tests.api_helpers import client_for
 
 
 def test_asyncapi_document_describes_signal_submission() -> None:
-    doc = json.loads(asyncapi_document(Topology()))
+    doc = json.loads(asyncapi_document(Settings()))
     assert doc["asyncapi"].startswith("3.")
     assert "signal.submit" in doc["channels"]
     schema = doc["components"]["schemas"]["SignalSubmission"]

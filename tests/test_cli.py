@@ -6,9 +6,11 @@ import asyncio
 import json
 import sys
 
+from nats.js import JetStreamContext
+
 from projections.base import fold
 from projections.tension_map import TensionMapProjection
-from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.projection_runner import decode_snapshot, snapshot_bucket
 from services.settings import Settings
 from tests.factories import signal_envelope
@@ -27,14 +29,14 @@ async def bondgenoten(settings: Settings, *args: str) -> str:
 
 
 async def test_rebuild_folds_the_log_into_a_fresh_snapshot(
-    store: EventStore, settings: Settings
+    store: JetStreamEventStore, js: JetStreamContext, settings: Settings
 ) -> None:
     envelopes = [signal_envelope(signal_id=f"s{i}") for i in range(5)]
     for e in envelopes:
         await store.append([e], expected_version=0)
     out = await bondgenoten(settings, "rebuild", "tension_map")
-    assert out.strip() == "rebuilt tension_map up to position 5"
-    bucket = await snapshot_bucket(store.js, store.topology.projections_bucket)
+    assert out.strip() == "tension_map opnieuw opgebouwd tot positie 5"
+    bucket = await snapshot_bucket(js, store.topology.projections_bucket)
     snap = decode_snapshot(TensionMapProjection(), (await bucket.get("tension_map")).data or b"")
     assert snap is not None and snap.checkpoint == 5
     assert snap.state == fold(TensionMapProjection(), envelopes)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ async def test_demo_plays_one_escalation_end_to_end(
     fast.write_text(
         DEMO_POLICY.read_text(encoding="utf-8").replace("ack_timeout_s = 10", "ack_timeout_s = 1")
     )
-    async with serve_in_background(dataclasses.replace(settings, escalation_policy=fast)) as svc:
+    async with serve_in_background(settings.model_copy(update=dict(escalation_policy=fast))) as svc:
         await play_demo(svc)
         records = svc.read.escalations.state.escalations
     out = capsys.readouterr().out

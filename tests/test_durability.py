@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.adapters.jetstream.embedded import EmbeddedNats, free_port
-from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.topology import Topology, ensure_streams
 from tests.conftest import connect
 from tests.factories import signal_envelope
@@ -24,7 +24,7 @@ async def test_acknowledged_events_survive_kill_9(tmp_path: Path) -> None:
     nc = await connect(server.url)
     try:
         await ensure_streams(nc.jetstream(), topology)
-        store = EventStore(nc, topology, timeout_s=1.0)
+        store = JetStreamEventStore(nc, topology, timeout_s=1.0)
 
         async def writer(w: int) -> None:
             for i in range(10_000):
@@ -48,7 +48,7 @@ async def test_acknowledged_events_survive_kill_9(tmp_path: Path) -> None:
     server.start()
     nc = await connect(server.url)
     try:
-        store = EventStore(nc, topology)
+        store = JetStreamEventStore(nc, topology)
         stored = {e.id async for e in store.read()}
         missing = set(acked) - stored
         assert not missing, f"{len(missing)} acknowledged events lost"

@@ -3,7 +3,6 @@ and keep every refused input in the rejected stream."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,15 +10,14 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from services.runtime import Service, theme_vocabulary
+from services.bootstrap import Service
 from services.settings import Settings
 from tests.api_helpers import client_for, seed_network, signal_body
 from tests.conftest import serve_in_background, stream_messages
 
 
 async def _signals_in_log(service: Service) -> list[Any]:
-    t = service.infra.topology
-    return [e async for e in service.infra.store.read(filter_subjects=[t.kind_filter("signal")])]
+    return [e async for e in service.infra.store.read(kinds=["signal"])]
 
 
 async def test_valid_signal_is_appended_and_answered_with_its_id(service: Service) -> None:
@@ -150,8 +148,8 @@ async def test_membership_errors_are_precise(service: Service) -> None:
 
 async def test_a_deployment_extends_the_theme_vocabulary(settings: Settings) -> None:
     with pytest.raises(ValueError, match="not a theme code"):
-        theme_vocabulary(dataclasses.replace(settings, extra_themes=("Wateroverlast",)))
-    extended = dataclasses.replace(settings, extra_themes=("water_nuisance",))
+        Settings.model_validate({**settings.model_dump(), "extra_themes": ("Wateroverlast",)})
+    extended = settings.model_copy(update=dict(extra_themes=("water_nuisance",)))
     async with serve_in_background(extended) as service, client_for(service) as client:
         await seed_network(client, service)
         ok = await client.post("/api/v1/signals", json=signal_body(themes=["water_nuisance"]))

@@ -4,7 +4,6 @@ and no personal data (names, contact details, community affiliations), even at D
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import signal
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,7 @@ SECRETS = ("Fatima", "el Amrani", "5555", "fatima@example.nl", "moroccan", "sten
 async def test_logs_are_json_name_events_and_hold_no_personal_data(
     settings: Settings, tmp_path: Path
 ) -> None:
-    settings = dataclasses.replace(settings, http_port=free_port())
+    settings = settings.model_copy(update=dict(http_port=free_port()))
     log = tmp_path / "service.log"
     proc = await start_service(
         settings, DATA / "policy-console.toml", log, BONDGENOTEN_LOG_LEVEL="DEBUG"

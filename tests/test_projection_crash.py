@@ -16,7 +16,7 @@ from nats.js.errors import NotFoundError, ObjectNotFoundError
 from events.signals import Evidence, SourceRole
 from projections.base import fold
 from projections.tension_map import TensionMapProjection
-from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.projection_runner import decode_snapshot, snapshot_bucket
 from services.settings import Settings
 from tests.factories import signal, signal_envelope
@@ -34,8 +34,8 @@ def _start(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-async def _checkpoint(store: EventStore) -> int:
-    bucket = await snapshot_bucket(store.js, store.topology.projections_bucket)
+async def _checkpoint(store: JetStreamEventStore) -> int:
+    bucket = await snapshot_bucket(store._js, store.topology.projections_bucket)
     try:
         blob = (await bucket.get("tension_map")).data or b""
     except (ObjectNotFoundError, NotFoundError):
@@ -44,7 +44,7 @@ async def _checkpoint(store: EventStore) -> int:
     return snap.checkpoint if snap else 0
 
 
-async def _write(store: EventStore, start: int, stop: int) -> None:
+async def _write(store: JetStreamEventStore, start: int, stop: int) -> None:
     async def one(i: int) -> None:
         s = signal(
             f"s{i}",
@@ -68,7 +68,7 @@ async def _wait(predicate: Callable[[], Awaitable[bool]], seconds: float) -> Non
 
 
 async def test_kill_9_mid_stream_then_restart_equals_uninterrupted_run(
-    store: EventStore, settings: Settings, tmp_path: Path
+    store: JetStreamEventStore, settings: Settings, tmp_path: Path
 ) -> None:
     log = tmp_path / "project.log"
     proc = _start(settings, log)
@@ -96,7 +96,7 @@ async def test_kill_9_mid_stream_then_restart_equals_uninterrupted_run(
         proc.send_signal(os_signal.SIGINT)
         proc.wait(timeout=15)
 
-    bucket = await snapshot_bucket(store.js, store.topology.projections_bucket)
+    bucket = await snapshot_bucket(store._js, store.topology.projections_bucket)
     resumed = decode_snapshot(TensionMapProjection(), (await bucket.get("tension_map")).data or b"")
     assert resumed is not None
     uninterrupted = fold(TensionMapProjection(), [e async for e in store.read()])

@@ -11,7 +11,7 @@ from typing import Any
 import nats
 
 from services.adapters.jetstream.embedded import EmbeddedNats
-from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.projection_runner import ProjectionRunner
 from tests.factories import signal_envelope
 
@@ -69,7 +69,7 @@ async def cutting_proxy(target_port: int, cut_after: int) -> tuple[asyncio.Serve
 
 
 async def test_a_connection_cut_mid_batch_loses_and_repeats_nothing(
-    nats_server: EmbeddedNats, store: EventStore
+    nats_server: EmbeddedNats, store: JetStreamEventStore
 ) -> None:
     for i in range(TOTAL):
         await store.append([signal_envelope(signal_id=f"s{i}")], expected_version=0)
@@ -77,7 +77,9 @@ async def test_a_connection_cut_mid_batch_loses_and_repeats_nothing(
     nc = await nats.connect(
         f"nats://127.0.0.1:{port}", max_reconnect_attempts=-1, reconnect_time_wait=0.1
     )
-    runner = ProjectionRunner(EventStore(nc, store.topology), Positions())
+    runner = ProjectionRunner(
+        nc.jetstream(), store.topology, JetStreamEventStore(nc, store.topology), Positions()
+    )
     task = asyncio.create_task(runner.run())
     try:
         assert await runner.wait_for(TOTAL, timeout=30)

@@ -12,9 +12,9 @@ from events.codec import encode
 from events.signals import Evidence, SourceRole
 from projections.base import fold
 from projections.tension_map import Band, TensionMapProjection
-from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.app.readmodels import ReadModels
-from services.runtime import Service
+from services.bootstrap import Service
 from tests.api_helpers import AREA, client_for, seed_network, signal_body
 from tests.conftest import settled, stream_messages
 from tests.factories import T0, at, signal, signal_envelope
@@ -40,7 +40,7 @@ async def test_three_independent_signals_reach_top_band_within_a_second(service:
     assert cells[0]["distinct_roles"] == 3 and len(cells[0]["signals"]) == 3
 
 
-async def test_tension_map_as_of_any_moment_by_replay(store: EventStore) -> None:
+async def test_tension_map_as_of_any_moment_by_replay(store: JetStreamEventStore) -> None:
     """An asylum centre: signals recorded over two days rise through the bands; the map as of
     later moments decays back. Each answer is a replay of the log up to that moment."""
     series = [
@@ -61,7 +61,7 @@ async def test_tension_map_as_of_any_moment_by_replay(store: EventStore) -> None
             reporter_id=reporter,
         )
         await store.append([signal_envelope(s, minutes=hours * 60)], expected_version=0)
-    read = ReadModels(store, clock=None)  # type: ignore[arg-type]
+    read = ReadModels(store, clock=None, feed=lambda p: None)  # type: ignore[arg-type]
 
     async def band(hours: float) -> str:
         view = await read.tension_map(T0 + timedelta(hours=hours), theme="asylum_reception")
@@ -97,7 +97,7 @@ async def test_poison_event_goes_to_dead_letters_and_the_rest_flows(
     assert "UnknownEventType" in parked[0].headers["Bg-Dlq-Reason"]
     assert parked[0].data == b"{}"
     assert parked[0].headers["Bg-Orig-Expected-Last-Subject-Sequence"] == "0"
-    assert service.read.tension.dead_letters == 2
+    assert service.runners[0].dead_letters == 2
     # A replay as of a moment answers like the live projection: without what it cannot read.
     past = await service.read.tension_map(at=good.recorded_at + timedelta(minutes=1))
     assert [c.area for c in past.cells] == ["GM0034-haven"]
@@ -111,9 +111,9 @@ async def test_rebuild_equals_live(service: Service) -> None:
             assert (await client.post("/api/v1/signals", json=body)).status_code == 201
     store = service.infra.store
     await settled(service)
-    fresh = ReadModels(store, service.infra.clock)
-    for live, rebuilt in zip(service.read.runners, fresh.runners, strict=True):
+    for live in service.runners:
+        rebuilt = service.infra.runner(live.projection)
         await rebuilt.rebuild()
-        assert rebuilt.state == live.state, live.projection.name
-    events = [e async for e in store.read(filter_subjects=service.read.tension.filter_subjects())]
+        assert rebuilt.state == live.state, live.name
+    events = [e async for e in store.read(kinds=["signal"])]
     assert fold(TensionMapProjection(), events) == service.read.tension.state

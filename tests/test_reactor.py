@@ -11,9 +11,10 @@ import nats.errors
 import pytest
 
 from services.adapters.jetstream import reactor as reactor_module
-from services.adapters.jetstream.eventstore import EventStore, RawEvent
+from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.reactor import Reactor
 from services.adapters.jetstream.topology import Topology
+from services.app.ports import RawEvent
 from tests.conftest import stream_messages
 from tests.factories import signal_envelope
 
@@ -35,7 +36,7 @@ async def running(reactor: Reactor) -> AsyncIterator[None]:
             await task
 
 
-async def append_signals(store: EventStore, n: int) -> None:
+async def append_signals(store: JetStreamEventStore, n: int) -> None:
     for i in range(n):
         # expected_version=0: written with the OCC headers every real append carries
         await store.append([signal_envelope(signal_id=f"s{i}")], expected_version=0)
@@ -48,7 +49,7 @@ async def until(condition: Callable[[], bool], seconds: float = 10) -> None:
 
 
 async def test_a_poison_message_is_parked_and_the_rest_flows_in_order(
-    store: EventStore, nc: nats.NATS, monkeypatch: pytest.MonkeyPatch
+    store: JetStreamEventStore, nc: nats.NATS, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(reactor_module, "MAX_DELAY_S", 0.05)
     seen: list[int] = []
@@ -60,7 +61,7 @@ async def test_a_poison_message_is_parked_and_the_rest_flows_in_order(
 
     t = store.topology
     r = Reactor(
-        store.js,
+        nc.jetstream(),
         t,
         name="r1",
         stream=t.events_stream,
@@ -77,7 +78,7 @@ async def test_a_poison_message_is_parked_and_the_rest_flows_in_order(
 
 
 async def test_an_outage_is_waited_out_and_never_parked(
-    store: EventStore, nc: nats.NATS, monkeypatch: pytest.MonkeyPatch
+    store: JetStreamEventStore, nc: nats.NATS, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(reactor_module, "MAX_DELAY_S", 0.05)
     seen: list[int] = []
@@ -91,7 +92,7 @@ async def test_an_outage_is_waited_out_and_never_parked(
 
     t = store.topology
     r = Reactor(
-        store.js,
+        nc.jetstream(),
         t,
         name="r2",
         stream=t.events_stream,

@@ -4,7 +4,6 @@ SIGKILL after opening (and restarted before the timeout ends), or when NATS itse
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -16,7 +15,7 @@ import pytest
 
 from events.escalation import AckTimeoutElapsed, CrisisAlertIssued
 from services.adapters.jetstream.embedded import EmbeddedNats, free_port
-from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.settings import Settings
 from tests.conftest import serve_in_background, settled
 from tests.receivers import HttpReceiver, serve_receiver
@@ -35,9 +34,9 @@ async def receiver() -> AsyncIterator[HttpReceiver]:
 
 
 async def test_service_killed_after_opening_still_climbs_once(
-    settings: Settings, receiver: HttpReceiver, tmp_path: Path, store: EventStore
+    settings: Settings, receiver: HttpReceiver, tmp_path: Path, store: JetStreamEventStore
 ) -> None:
-    settings = dataclasses.replace(settings, http_port=free_port())
+    settings = settings.model_copy(update=dict(http_port=free_port()))
     policy = write_policy(tmp_path / "policy.toml", receiver, ack_timeout_s=TIMEOUT_S)
     log = tmp_path / "service.log"
     proc = await start_service(settings, policy, log)
@@ -66,7 +65,7 @@ async def test_nats_killed_while_the_timer_runs_still_climbs_once(
     settings: Settings,
     receiver: HttpReceiver,
     tmp_path: Path,
-    store: EventStore,
+    store: JetStreamEventStore,
     nats_server: EmbeddedNats,
 ) -> None:
     policy = write_policy(tmp_path / "policy.toml", receiver, ack_timeout_s=3.0)
@@ -92,7 +91,7 @@ async def test_replay_after_the_dedup_window_refires_no_timer(
 ) -> None:
     """Every reactor reads the log again from the start, after JetStream's duplicate window
     has passed (so message ids no longer protect): no alert is sent again, no timer acts."""
-    settings = dataclasses.replace(settings, duplicate_window_s=1.0)
+    settings = settings.model_copy(update=dict(duplicate_window_s=1.0))
     policy = write_policy(tmp_path / "policy.toml", receiver, ack_timeout_s=1.0)
     cfg = with_policy(settings, policy)
     async with serve_in_background(cfg) as service:

@@ -5,7 +5,6 @@ ladder climbs on a durable timer, deliveries are retried and recorded, and nothi
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
@@ -16,13 +15,14 @@ from typing import Any
 import httpx
 import pytest
 from lxml import etree
+from nats.js import JetStreamContext
 
 from events.escalation import AckTimeoutElapsed, CrisisAlertIssued, EscalationOpened
 from events.notification import DeliveryFailed, DeliverySucceeded
-from services.adapters.jetstream.eventstore import EventStore
+from services.adapters.jetstream.eventstore import JetStreamEventStore
+from services.adapters.jetstream.projection_runner import ProjectionRunner
 from services.adapters.notify.cap import validate_cap
-from services.app.readmodels import ReadModels
-from services.runtime import Service
+from services.bootstrap import Service
 from services.settings import Settings
 from tests.api_helpers import ACTOR, AREA, NETWORK, client_for, seed_network, signal_body
 from tests.conftest import serve_in_background, settled, stream_messages
@@ -85,15 +85,11 @@ addresses = {{ webhook = "{receiver.url("/teamchef")}" }}
 
 
 def with_policy(settings: Settings, policy: Path) -> Settings:
-    return dataclasses.replace(settings, escalation_policy=policy)
+    return settings.model_copy(update=dict(escalation_policy=policy))
 
 
-async def events_of(store: EventStore, kind: str, event_type: type[Any]) -> list[Any]:
-    return [
-        e
-        async for e in store.read(filter_subjects=[store.topology.kind_filter(kind)])
-        if isinstance(e.data, event_type)
-    ]
+async def events_of(store: JetStreamEventStore, kind: str, event_type: type[Any]) -> list[Any]:
+    return [e async for e in store.read(kinds=[kind]) if isinstance(e.data, event_type)]
 
 
 async def three_independent_signals(client: httpx.AsyncClient) -> float:
@@ -195,7 +191,11 @@ async def test_acknowledged_alert_does_not_climb(
 
 
 async def test_failing_webhook_is_retried_and_recorded_and_a_rebuild_sends_nothing(
-    settings: Settings, receiver: HttpReceiver, tmp_path: Path, store: EventStore
+    settings: Settings,
+    receiver: HttpReceiver,
+    tmp_path: Path,
+    store: JetStreamEventStore,
+    js: JetStreamContext,
 ) -> None:
     receiver.by_path["/oov"] = [500, 503]
     policy = write_policy(tmp_path / "policy.toml", receiver)
@@ -215,10 +215,10 @@ async def test_failing_webhook_is_retried_and_recorded_and_a_rebuild_sends_nothi
     assert [s.data.attempt for s in succeeded] == [3]
 
     # Replay while stopped: rebuild every projection, and let every reactor read the log again.
-    for runner in ReadModels(store, service.infra.clock).runners:
-        await runner.rebuild()
+    for live in service.runners:
+        await ProjectionRunner(js, store.topology, store, live.projection).rebuild()
     for name in reactor_names:
-        await store.js.delete_consumer(store.topology.events_stream, name)
+        await js.delete_consumer(store.topology.events_stream, name)
     async with serve_in_background(cfg) as service:
         await settled(service)
         replayed = {r.name: r.handled for r in service.reactors}

@@ -35,9 +35,8 @@ from events.notification import (
     DeliveryFailed,
     DeliverySucceeded,
 )
-from services.adapters.clock import Clock
-from services.adapters.notify.channels import Channel, DeliveryError
 from services.app.messages import Notice, Recipient
+from services.app.ports import Channel, Clock, DeliveryError
 
 log = structlog.get_logger(__name__)
 

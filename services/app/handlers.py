@@ -16,8 +16,7 @@ import structlog
 from domain.decider import Decider
 from domain.errors import ConcurrencyConflict
 from events.envelope import AggregateRef, Envelope, deterministic_id, new_envelope
-from services.adapters.clock import Clock
-from services.adapters.jetstream.eventstore import AppendResult, EventStore
+from services.app.ports import AppendResult, Clock, EventStore
 
 log = structlog.get_logger(__name__)
 C = TypeVar("C")

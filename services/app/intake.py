@@ -22,12 +22,10 @@ from domain.intake import (
 from domain.network import network_decider
 from events.envelope import AggregateRef, deterministic_id, new_envelope
 from events.signals import SignalReceived, SourceRole
-from services.adapters.clock import Clock
-from services.adapters.jetstream.eventstore import EventStore
+from services.app.ports import Clock, EventStore, RejectedInputs
 
 log = structlog.get_logger(__name__)
 
-MAX_KEPT_BYTES = 512 * 1024
 NetworkLookup = Callable[[str], KnownNetwork | None]
 
 
@@ -46,9 +44,11 @@ class SignalIntake:
         clock: Clock,
         themes: Callable[[], frozenset[str]],
         networks: NetworkLookup,
+        rejected: RejectedInputs,
         source: str = "/bondgenoten/intake",
     ) -> None:
         self._store = store
+        self._rejected = rejected
         self._clock = clock
         self._themes = themes
         self._networks = networks
@@ -132,15 +132,4 @@ class SignalIntake:
         self, raw: bytes | Mapping[str, Any], channel: str, errors: list[FieldError]
     ) -> None:
         body = raw if isinstance(raw, bytes) else json.dumps(raw, default=str).encode()
-        headers = {
-            "Bg-Rejected-Channel": channel,
-            "Bg-Rejected-At": self._clock.now().isoformat(),
-            "Bg-Rejected-Reason": json.dumps([e.as_dict() for e in errors])[:4000],
-            "Bg-Rejected-Size": str(len(body)),
-        }
-        if len(body) > MAX_KEPT_BYTES:
-            headers["Bg-Rejected-Truncated"] = "true"
-            body = body[:MAX_KEPT_BYTES]
-        topology = self._store.topology
-        await self._store.js.publish(topology.rejected_subject(channel), body, headers=headers)
-        log.info("signal.rejected", channel=channel, fields=[e.field for e in errors])
+        await self._rejected.keep(body, channel, errors)

@@ -3,24 +3,17 @@ answers for them only, so an answer cannot be given in someone else's name by gu
 
 The token is ``<convening id>.<ally id>.<HMAC-SHA256>``: the ids are pseudonymous tokens, the
 MAC (keyed with a secret, compared in constant time) proves the link was issued by us. The
-secret comes from ``BONDGENOTEN_RSVP_SECRET`` or, when unset, from a KV bucket where the first
-instance stores a random one, so every instance and restart accepts the same links.
+secret comes from ``BONDGENOTEN_RSVP_SECRET`` or, when unset, from the shared secrets bucket
+(:mod:`services.adapters.jetstream.secrets`), so every instance and restart accepts the links.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import re
-import secrets
-
-from nats.js import JetStreamContext
-from nats.js.api import StorageType
-from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
 
 from domain.errors import NotFound
-from services.adapters.jetstream.topology import Topology
 
 MAC_HEX = 32  # 128 bits
 _TOKEN = re.compile(rf"^([A-Za-z0-9_-]{{1,64}})\.([A-Za-z0-9_-]{{1,64}})\.([0-9a-f]{{{MAC_HEX}}})$")
@@ -52,18 +45,3 @@ class RsvpLinks:
             if hmac.compare_digest(mac.encode(), expected):
                 return convening_id, ally_id
         raise NotFound("unknown or altered link", field="token")
-
-
-async def rsvp_secret(js: JetStreamContext, topology: Topology, configured: str | None) -> bytes:
-    if configured:
-        return configured.encode()
-    name = f"{topology.stream_prefix}_secrets"
-    try:
-        kv = await js.key_value(name)
-    except BucketNotFoundError:
-        kv = await js.create_key_value(bucket=name, storage=StorageType.FILE, history=1)
-    candidate = secrets.token_hex(32).encode()
-    with contextlib.suppress(KeyWrongLastSequenceError):
-        await kv.create("rsvp", candidate)  # only the first instance's secret is kept
-    entry = await kv.get("rsvp")
-    return entry.value or candidate

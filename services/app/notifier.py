@@ -30,12 +30,10 @@ from events.escalation import (
 )
 from events.network import AllyPersonal
 from events.notification import notification_id, receipt_event_id
-from services.adapters.clock import Clock
-from services.adapters.jetstream.eventstore import EventStore, RawEvent
-from services.adapters.notify.channels import Channel
 from services.app.delivery import RetryPolicy, deliver
 from services.app.invitation import InvitationKind, InvitationMessage
 from services.app.messages import AlertMessage, CallListSummary, Notice
+from services.app.ports import Channel, Clock, EventStore, RawEvent
 from services.app.readmodels import ReadModelLagging
 
 log = structlog.get_logger(__name__)

@@ -3,47 +3,54 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from domain.intake import KnownNetwork
 from events.network import AllyPersonal
-from projections.base import fold
+from projections.base import Projection, fold
 from projections.call_lists import CallList, CallListProjection, CallListState, call_list
-from projections.escalations import ConveningRecord, EscalationsProjection
-from projections.tension_map import TensionMapProjection, TensionMapView, tension_view
-from services.adapters.clock import Clock
-from services.adapters.jetstream.eventstore import EventStore
-from services.adapters.jetstream.projection_runner import ProjectionRunner
+from projections.escalations import ConveningRecord, EscalationsProjection, EscalationsState
+from projections.tension_map import (
+    TensionMapProjection,
+    TensionMapView,
+    TensionState,
+    tension_view,
+)
+from services.app.ports import Clock, EventStore, LiveProjection
 
 
 class ReadModelLagging(TimeoutError):
     """A projection has not caught up in time: retry later rather than act on stale data."""
 
 
+PROJECTIONS: tuple[Projection[Any], ...] = (
+    TensionMapProjection(),
+    CallListProjection(),
+    EscalationsProjection(),
+)
+"""Every read model this service keeps live, in the order they are started."""
+
+Feed = Callable[[Projection[Any]], LiveProjection[Any]]
+"""Makes the live projection of a fold (a JetStream consumer, or in memory for tests)."""
+
+
 class ReadModels:
-    def __init__(self, store: EventStore, clock: Clock) -> None:
+    """The live read models (tension map, call lists, escalations) and their queries."""
+
+    def __init__(self, store: EventStore, clock: Clock, feed: Feed) -> None:
         self.store = store
         self.clock = clock
-        self.tension_projection = TensionMapProjection()
-        self.tension = ProjectionRunner(store, self.tension_projection)
-        self.calls = ProjectionRunner(store, CallListProjection())
-        self.escalations = ProjectionRunner(store, EscalationsProjection())
+        tension, calls, escalations = PROJECTIONS
+        self.tension_projection = cast(TensionMapProjection, tension)
+        self.tension: LiveProjection[TensionState] = feed(tension)
+        self.calls: LiveProjection[CallListState] = feed(calls)
+        self.escalations: LiveProjection[EscalationsState] = feed(escalations)
 
     @property
-    def runners(self) -> list[ProjectionRunner[Any]]:
+    def runners(self) -> list[LiveProjection[Any]]:
         return [self.tension, self.calls, self.escalations]
-
-    async def start(self, group: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
-        """Start every runner and wait until each has loaded its snapshot and bound its consumer."""
-        tasks = []
-        for runner in self.runners:
-            ready = asyncio.Event()
-            name = f"projection:{runner.projection.name}"
-            tasks.append(group.create_task(runner.run(ready), name=name))
-            await ready.wait()
-        return tasks
 
     def ally_personal(self, ally_id: str) -> AllyPersonal | None:
         """An ally's own contact details, to invite them (never logged)."""
@@ -79,7 +86,7 @@ class ReadModels:
         events = [
             e
             async for e in self.store.read(
-                filter_subjects=self.tension.filter_subjects(), as_of=at, skip_undecodable=True
+                kinds=self.tension_projection.kinds, as_of=at, skip_undecodable=True
             )
         ]
         state = fold(projection, events)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 import structlog
@@ -53,10 +53,8 @@ from events.escalation import (
 from events.signals import SignalReceived
 from projections.escalations import EscalationRecord, escalation, list_escalations
 from projections.tension_map import Band
-from services.adapters.clock import Clock
-from services.adapters.jetstream.eventstore import EventStore, RawEvent
-from services.adapters.jetstream.extensions import schedule_headers
 from services.app.handlers import CommandMeta, Outcome, execute
+from services.app.ports import Clock, EventStore, RawEvent, Scheduler
 from services.app.readmodels import ReadModelLagging, ReadModels
 from services.app.situation import cell_now, situation
 
@@ -78,8 +76,10 @@ class Workflow:
         clock: Clock,
         read: ReadModels,
         policies: Mapping[str, EscalationPolicy],
+        scheduler: Scheduler,
     ) -> None:
         self.store = store
+        self.scheduler = scheduler
         self.clock = clock
         self.read = read
         self.policies = policies
@@ -194,19 +194,7 @@ class Workflow:
             )
 
     async def schedule(self, at: datetime, payload: TimerPayload) -> None:
-        t = self.store.topology
-        fired = f"{t.subject_prefix}.timer.fired.{payload.timer_id}"
-        body = payload.model_dump_json().encode()
-        if at <= self.clock.now() + timedelta(milliseconds=50):
-            # Already due (e.g. this reactor was down): fire now rather than schedule the past.
-            headers = {"Nats-Msg-Id": f"fired:{payload.timer_id}"}
-            await self.store.js.publish(fired, body, headers=headers)
-            return
-        headers = schedule_headers(at, fired)
-        headers["Nats-Msg-Id"] = f"schedule:{payload.timer_id}"
-        await self.store.js.publish(
-            f"{t.subject_prefix}.timer.at.{payload.timer_id}", body, headers=headers
-        )
+        await self.scheduler.schedule(payload.timer_id, at, payload.model_dump_json().encode())
 
     async def on_timer(self, raw: RawEvent) -> None:
         payload = TimerPayload.model_validate(json.loads(raw.body))

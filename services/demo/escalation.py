@@ -23,7 +23,7 @@ from services.texts_nl.console import (
 from services.texts_nl.labels import MODE_LABELS
 
 if TYPE_CHECKING:
-    from services.runtime import Service
+    from services.bootstrap import Service
 
 Say = Callable[..., None]
 TEAMCHEF = {"X-Actor": "police:teamchef-almere"}

@@ -23,7 +23,7 @@ from services.texts_nl.labels import (
 )
 
 if TYPE_CHECKING:
-    from services.runtime import Service
+    from services.bootstrap import Service
 
 ACTOR = {"X-Actor": "municipality:oov-almere"}
 

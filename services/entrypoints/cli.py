@@ -1,19 +1,26 @@
-"""``bondgenoten`` console script."""
+"""The ``bondgenoten`` console script: run the service (with the demo), run projections only,
+rebuild projections, print the AsyncAPI document. Texts for people: services.texts_nl.cli."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 
+from services import bootstrap
+from services.adapters.jetstream.embedded import EmbeddedNatsError
 from services.adapters.logging import configure_logging
+from services.app.readmodels import PROJECTIONS
 from services.settings import Settings
+from services.texts_nl import cli as texts
 
 log = structlog.get_logger(__name__)
 
@@ -31,62 +38,97 @@ async def _until_stopped() -> None:
             loop.remove_signal_handler(sig)
 
 
-async def _run(args: argparse.Namespace) -> int:
-    from services.runtime import run_service
-
-    settings = Settings.from_env()
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.demo:
-        settings = settings.for_demo()
-    await run_service(settings, demo=args.demo, until=_until_stopped())
+        explicit = "BONDGENOTEN_ESCALATION_POLICY" in os.environ
+        settings = settings.for_demo(explicit_policy=explicit)
+    async with bootstrap.running(settings) as service:
+        log.info("service.ready", nats=service.infra.nats_url, http=service.http_url)
+        print(texts.READY.format(nats=service.infra.nats_url, http=service.http_url), flush=True)
+        stopped = asyncio.ensure_future(_until_stopped())
+        if args.demo:
+            from services.demo import play_demo  # the CLI alone composes the demo
+
+            demo = asyncio.ensure_future(play_demo(service))
+            await asyncio.wait({demo, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not demo.done():
+                demo.cancel()
+            elif demo.exception() is not None:
+                log.error("demo.failed", error=repr(demo.exception()))
+        await stopped
+    print(texts.STOPPED, flush=True)
     return 0
 
 
-async def _project(args: argparse.Namespace) -> int:
-    from services.runtime import run_projections
-
-    await run_projections(Settings.from_env(), until=_until_stopped())
+async def _project(args: argparse.Namespace, settings: Settings) -> int:
+    async with bootstrap.running(settings, projections_only=True) as service:
+        log.info("projections.ready", nats=service.infra.nats_url)
+        await _until_stopped()
     return 0
 
 
-async def _rebuild(args: argparse.Namespace) -> int:
-    from services.runtime import rebuild
-
-    await rebuild(Settings.from_env(), names=args.projection or None)
+async def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    known = [p.name for p in PROJECTIONS]
+    unknown = [n for n in args.projection if n not in known]
+    if unknown:
+        print(texts.UNKNOWN_PROJECTION.format(unknown=", ".join(unknown), known=", ".join(known)))
+        return 2
+    try:
+        rebuilt = await bootstrap.rebuild(settings, args.projection or None)
+    except bootstrap.StillRunning as running:
+        print(texts.STILL_RUNNING.format(name=running.name), file=sys.stderr)
+        return 1
+    except EmbeddedNatsError as exc:
+        print(texts.STORE_IN_USE.format(reason=exc), file=sys.stderr)
+        return 1
+    for name, position in rebuilt:
+        print(texts.REBUILT.format(name=name, position=position))
     return 0
 
 
-async def _asyncapi(args: argparse.Namespace) -> int:
-    from services.adapters.jetstream.topology import Topology
+async def _asyncapi(args: argparse.Namespace, settings: Settings) -> int:
     from services.entrypoints.nats.api import asyncapi_document
 
-    settings = Settings.from_env()
-    print(asyncapi_document(Topology(settings.stream_prefix, settings.subject_prefix)))
+    print(asyncapi_document(settings))
     return 0
+
+
+Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bondgenoten", description=__doc__)
-    p.add_argument("--log-level", default=None)
+    p = argparse.ArgumentParser(prog="bondgenoten", description=texts.DESCRIPTION)
+    p.add_argument("--log-level", default=None, help=texts.LOG_LEVEL)
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run all services (embedded NATS unless NATS_URL is set)")
-    run.add_argument("--demo", action="store_true", help="seed a realistic demo and play it")
+    run = sub.add_parser("run", help=texts.RUN, description=texts.RUN)
+    run.add_argument("--demo", action="store_true", help=texts.RUN_DEMO)
     run.set_defaults(handler=_run)
-    pj = sub.add_parser("project", help="run only the projection runners (scale-out, tests)")
+    pj = sub.add_parser("project", help=texts.PROJECT, description=texts.PROJECT)
     pj.set_defaults(handler=_project)
-    rb = sub.add_parser("rebuild", help="rebuild projections from the log")
-    rb.add_argument("projection", nargs="*", help="projection names (default: all)")
+    rb = sub.add_parser("rebuild", help=texts.REBUILD, description=texts.REBUILD)
+    names = ", ".join(p.name for p in PROJECTIONS)
+    rb.add_argument("projection", nargs="*", help=texts.REBUILD_NAMES.format(names=names))
     rb.set_defaults(handler=_rebuild)
-    aa = sub.add_parser("asyncapi", help="print the AsyncAPI document of the NATS API")
+    aa = sub.add_parser("asyncapi", help=texts.ASYNCAPI, description=texts.ASYNCAPI)
     aa.set_defaults(handler=_asyncapi)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    configure_logging(args.log_level)
-    handler: Callable[[argparse.Namespace], Coroutine[Any, Any, int]] = args.handler
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            variable = f"BONDGENOTEN_{'_'.join(str(p) for p in error['loc']).upper()}"
+            print(
+                texts.BAD_SETTING.format(variable=variable, message=error["msg"]), file=sys.stderr
+            )
+        return 2
+    configure_logging(args.log_level or settings.log_level)
+    handler: Handler = args.handler
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(handler(args))
+        return asyncio.run(handler(args, settings))
     return 130
 
 

@@ -13,8 +13,8 @@ from nats.js import JetStreamContext
 from pydantic import ValidationError
 
 from events.codec import without_values
-from services.adapters.jetstream.eventstore import RawEvent
 from services.adapters.jetstream.topology import Topology
+from services.app.ports import RawEvent
 
 MAX_REASON = 1000
 

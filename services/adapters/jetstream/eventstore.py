@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +27,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, NotFoundError
 
 from domain.errors import ConcurrencyConflict
-from events.codec import DecodeError, decode, encode
+from events.codec import DecodeError, encode
 from events.envelope import AggregateRef, Envelope, municipality_of
 from services.adapters.jetstream.extensions import (
     BatchDuplicateMsgId,
@@ -37,6 +36,7 @@ from services.adapters.jetstream.extensions import (
     publish_atomic_batch,
 )
 from services.adapters.jetstream.topology import Topology
+from services.app.ports import AppendResult, RawEvent
 
 log = structlog.get_logger(__name__)
 
@@ -44,27 +44,9 @@ WRONG_LAST_SEQUENCE = 10071
 FETCH_BATCH = 500
 
 
-@dataclass(frozen=True)
-class AppendResult:
-    positions: tuple[int, ...]
-    version: int
-    duplicate: bool = False
+class JetStreamEventStore:
+    """The :class:`services.app.ports.EventStore` on a JetStream stream."""
 
-
-@dataclass(frozen=True)
-class RawEvent:
-    """A stored message before decoding: what a consumer dead-letters if decoding fails."""
-
-    position: int
-    subject: str
-    headers: dict[str, str]
-    body: bytes
-
-    def decode(self) -> Envelope[Any]:
-        return decode(self.headers, self.body, position=self.position)
-
-
-class EventStore:
     def __init__(self, nc: NatsClient, topology: Topology, *, timeout_s: float = 5.0) -> None:
         self._nc = nc
         self._js: JetStreamContext = nc.jetstream(timeout=timeout_s)
@@ -74,10 +56,6 @@ class EventStore:
     @property
     def topology(self) -> Topology:
         return self._topology
-
-    @property
-    def js(self) -> JetStreamContext:
-        return self._js
 
     def subject_of(self, ref: AggregateRef) -> str:
         return self._topology.event_subject(ref.kind, municipality_of(ref.area), ref.area, ref.id)
@@ -171,8 +149,7 @@ class EventStore:
         if version == 0:
             return [], 0
         events = [
-            raw.decode()
-            async for raw in self.read_raw(filter_subjects=[self.subject_of(ref)], until=version)
+            raw.decode() async for raw in self._read_raw(1, [self.subject_of(ref)], until=version)
         ]
         return events, version
 
@@ -184,7 +161,7 @@ class EventStore:
         self,
         from_position: int = 1,
         *,
-        filter_subjects: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
         as_of: datetime | None = None,
         skip_undecodable: bool = False,
     ) -> AsyncIterator[Envelope[Any]]:
@@ -194,7 +171,7 @@ class EventStore:
         With ``skip_undecodable``, an event this code cannot read is left out (and logged), as
         the projections leave it out (they park it): a replay then answers like them.
         """
-        async for raw in self.read_raw(from_position, filter_subjects=filter_subjects):
+        async for raw in self.read_raw(from_position, kinds=kinds):
             try:
                 event = raw.decode()
             except DecodeError:
@@ -206,15 +183,22 @@ class EventStore:
                 return
             yield event
 
-    async def read_raw(
+    def read_raw(
         self,
         from_position: int = 1,
         *,
-        filter_subjects: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
         until: int | None = None,
     ) -> AsyncIterator[RawEvent]:
-        """Stored messages in log order, through an ephemeral pull consumer on the stream leader
-        (read-after-write consistent, unlike Direct Get from a follower)."""
+        """Stored messages in log order, optionally of some aggregate kinds only."""
+        subjects = [self._topology.kind_filter(k) for k in kinds] if kinds else None
+        return self._read_raw(from_position, subjects, until)
+
+    async def _read_raw(
+        self, from_position: int, filter_subjects: Sequence[str] | None, until: int | None
+    ) -> AsyncIterator[RawEvent]:
+        """Through an ephemeral pull consumer on the stream leader (read-after-write
+        consistent, unlike Direct Get from a follower)."""
         stop = until if until is not None else await self.last_position()
         if stop < from_position:
             return

@@ -33,7 +33,8 @@ from nats.js.object_store import ObjectStore
 from events.codec import DecodeError
 from projections.base import Projection
 from services.adapters.jetstream.deadletter import park, reason_of
-from services.adapters.jetstream.eventstore import EventStore, RawEvent
+from services.adapters.jetstream.topology import Topology
+from services.app.ports import EventStore, RawEvent
 
 log = structlog.get_logger(__name__)
 S = TypeVar("S")
@@ -84,18 +85,28 @@ class ConsumerOutOfStep(RuntimeError):
 
 
 class ProjectionRunner(Generic[S]):
-    def __init__(self, store: EventStore, projection: Projection[S]) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        topology: Topology,
+        store: EventStore,
+        projection: Projection[S],
+    ) -> None:
         self.store = store
         self.projection = projection
         self.state: S = projection.initial()
         self.checkpoint = 0
         self.dead_letters = 0
-        self._js = store.js
-        self._topology = store.topology
+        self._js = js
+        self._topology = topology
         self._objects: ObjectStore | None = None
         self._advanced = asyncio.Condition()
         self._dirty = 0
         self._last_save = time.monotonic()
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
 
     @property
     def consumer_name(self) -> str:
@@ -277,10 +288,19 @@ class ProjectionRunner(Generic[S]):
             return False
         return not info.num_pending and not info.num_ack_pending
 
+    async def in_use(self) -> bool:
+        """Another process is reading this projection's consumer right now (its pull
+        requests are waiting): a rebuild would race it."""
+        try:
+            info = await self._js.consumer_info(self._topology.events_stream, self.consumer_name)
+        except NotFoundError:
+            return False
+        return bool(info.num_waiting)
+
     async def rebuild(self) -> None:
         """Fold the whole log from scratch, save the snapshot, restart the consumer after it."""
         self.state, self.checkpoint = self.projection.initial(), 0
-        async for raw in self.store.read_raw(filter_subjects=self.filter_subjects()):
+        async for raw in self.store.read_raw(kinds=self.projection.kinds):
             await self.apply(raw)
         await self.save_snapshot()
         with contextlib.suppress(NotFoundError):

@@ -33,8 +33,8 @@ from nats.js.errors import NotFoundError
 
 from domain.errors import ConcurrencyConflict
 from services.adapters.jetstream.deadletter import park, reason_of
-from services.adapters.jetstream.eventstore import RawEvent
 from services.adapters.jetstream.topology import Topology
+from services.app.ports import RawEvent
 
 log = structlog.get_logger(__name__)
 

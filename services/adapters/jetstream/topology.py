@@ -69,6 +69,16 @@ class Topology:
     def timers_subjects(self) -> str:
         return f"{self.subject_prefix}.timer.>"
 
+    def timer_fired_subject(self, timer_id: str) -> str:
+        return f"{self.subject_prefix}.timer.fired.{timer_id}"
+
+    def timer_at_subject(self, timer_id: str) -> str:
+        return f"{self.subject_prefix}.timer.at.{timer_id}"
+
+    @property
+    def secrets_bucket(self) -> str:
+        return f"{self.stream_prefix}_secrets"
+
     @property
     def projections_bucket(self) -> str:
         return f"{self.stream_prefix}_projections"

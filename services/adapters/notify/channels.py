@@ -21,7 +21,7 @@ import sys
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Final, Literal, Protocol, TextIO
+from typing import Final, Literal, TextIO
 
 import httpx
 
@@ -35,6 +35,7 @@ from services.adapters.notify.cap import (
     validate_cap,
 )
 from services.app.messages import AlertMessage, Notice, Recipient
+from services.app.ports import Channel, DeliveryError
 from services.texts_nl import alerts
 
 USER_AGENT: Final = "bondgenoten-notifier/1"
@@ -51,20 +52,6 @@ CAP_BAND_MAPPING: Final[Mapping[str, tuple[Urgency, Severity, Certainty]]] = {
 }
 CBS_GEOCODE: Final = "CBS-gemeentecode"
 AREA_GEOCODE: Final = "bondgenoten-gebied"
-
-
-class DeliveryError(Exception):
-    """A send failed. ``retryable``: the same channel may succeed later (5xx, timeout, SMTP
-    4xx); otherwise move on to the next channel. ``detail`` holds no personal data."""
-
-    def __init__(self, retryable: bool, detail: str) -> None:
-        super().__init__(detail)
-        self.retryable = retryable
-        self.detail = detail
-
-
-class Channel(Protocol):
-    async def send(self, message: Notice, recipient: Recipient) -> str: ...
 
 
 def idempotency_key(message: Notice, recipient: Recipient) -> str:

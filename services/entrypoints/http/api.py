@@ -51,10 +51,10 @@ from events.signals import Theme
 from projections.call_lists import CallList, NetworkHealth, network_health
 from projections.tension_map import TensionMapView
 from services.adapters.clock import Clock
-from services.adapters.jetstream.eventstore import EventStore
 from services.app.handlers import CommandMeta, Outcome, execute
 from services.app.intake import SignalIntake
 from services.app.links import RsvpLinks
+from services.app.ports import EventStore
 from services.app.readmodels import ReadModels
 from services.app.workflow import Workflow
 from services.entrypoints.http.errors import install_error_handlers
@@ -292,10 +292,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
         return {
             "status": "ok",
             "log_position": await deps.store.last_position(),
-            "projections": {
-                x.projection.name: {"checkpoint": x.checkpoint, "dead_letters": x.dead_letters}
-                for x in deps.read.runners
-            },
+            "projections": {x.name: {"checkpoint": x.checkpoint} for x in deps.read.runners},
         }
 
     app.include_router(r)

@@ -21,8 +21,8 @@ from projections.escalations import (
     convening_status,
     list_escalations,
 )
-from services.adapters.jetstream.eventstore import EventStore
 from services.app.handlers import Outcome
+from services.app.ports import EventStore
 from services.app.readmodels import ReadModels
 from services.app.workflow import Workflow
 
@@ -279,8 +279,7 @@ def escalation_router(workflow: Workflow, read: ReadModels, store: EventStore) -
     )
     async def review(escalation_id: str) -> list[ReviewEntry]:
         workflow.get(escalation_id)  # 404 for an unknown id
-        t = store.topology
-        kinds = [t.kind_filter("escalation"), t.kind_filter("notification")]
+        kinds = ["escalation", "notification"]
         return [
             ReviewEntry(
                 position=e.position,
@@ -291,7 +290,7 @@ def escalation_router(workflow: Workflow, read: ReadModels, store: EventStore) -
                 subject=e.subject,
                 data=e.data.model_dump(mode="json", exclude=REVIEW_OMITS),
             )
-            async for e in store.read(filter_subjects=kinds, skip_undecodable=True)
+            async for e in store.read(kinds=kinds, skip_undecodable=True)
             if e.correlation_id == escalation_id
         ]
 

@@ -32,6 +32,7 @@ from services.adapters.jetstream.topology import Topology
 from services.app.handlers import Outcome
 from services.app.intake import SignalIntake
 from services.app.workflow import Workflow
+from services.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -88,7 +89,7 @@ def _reply(outcome: Outcome) -> CommandReply:
 
 
 def create_broker(
-    url: str, topology: Topology, intake: SignalIntake, workflow: Workflow | None = None
+    url: str, topology: Topology, intake: SignalIntake, workflow: Workflow
 ) -> NatsBroker:
     errors = ExceptionMiddleware()
 
@@ -133,8 +134,7 @@ def create_broker(
         accepted = await intake.submit_parsed(body, message.body, "nats")
         return SignalReply(ok=True, **accepted.__dict__)
 
-    if workflow is not None:
-        _escalation_handlers(broker, topology, workflow)
+    _escalation_handlers(broker, topology, workflow)
     return broker
 
 
@@ -181,16 +181,14 @@ def _escalation_handlers(broker: NatsBroker, topology: Topology, workflow: Workf
         broker.subscriber(subject, title=f"escalation.{how}")(finisher(how))
 
 
-def asyncapi_document(topology: Topology) -> str:
+def asyncapi_document(settings: Settings) -> str:
     """The AsyncAPI 3.0 document of the NATS API, generated from the subscribers above."""
     from faststream.specification import AsyncAPI
 
-    from services.adapters.clock import SystemClock
-
     # The document needs the handlers' signatures only: no connection is made.
-    intake = SignalIntake(None, SystemClock(), frozenset, lambda _id: None)  # type: ignore[arg-type]
-    workflow = Workflow(None, SystemClock(), None, {})  # type: ignore[arg-type]
-    broker = create_broker("nats://localhost:4222", topology, intake, workflow)
+    topology = Topology(settings.stream_prefix, settings.subject_prefix)
+    url = settings.nats_url or f"nats://localhost:{settings.nats_port}"
+    broker = create_broker(url, topology, None, None)  # type: ignore[arg-type]
     spec = AsyncAPI(
         broker,
         title="Bondgenoten escalation service: NATS API",

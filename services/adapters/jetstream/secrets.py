@@ -1,0 +1,27 @@
+"""Service secrets kept in a JetStream KV bucket, so every instance and restart agrees on them."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+
+from nats.js import JetStreamContext
+from nats.js.api import StorageType
+from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
+
+from services.adapters.jetstream.topology import Topology
+
+
+async def shared_secret(js: JetStreamContext, topology: Topology, key: str) -> bytes:
+    """The secret under ``key``; the first instance to ask creates a random one."""
+    try:
+        kv = await js.key_value(topology.secrets_bucket)
+    except BucketNotFoundError:
+        kv = await js.create_key_value(
+            bucket=topology.secrets_bucket, storage=StorageType.FILE, history=1
+        )
+    candidate = secrets.token_hex(32).encode()
+    with contextlib.suppress(KeyWrongLastSequenceError):
+        await kv.create(key, candidate)  # only the first instance's secret is kept
+    entry = await kv.get(key)
+    return entry.value or candidate

@@ -1,0 +1,138 @@
+"""Ports: what the use cases need from the outside world, as Protocols (Cosmic Python).
+
+Adapters in ``services.adapters`` implement them (JetStream, in memory, HTTP channels, the
+system clock); ``services.bootstrap`` picks one implementation of each. Nothing in
+``services.app`` imports an adapter: the arrows point inward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from domain.intake import FieldError
+from events.codec import decode
+from events.envelope import AggregateRef, Envelope
+from events.escalation import Recipient
+
+if TYPE_CHECKING:
+    from services.app.messages import Notice
+
+S = TypeVar("S", covariant=True)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """Where the events landed: their log positions and the aggregate's new version."""
+
+    positions: tuple[int, ...]
+    version: int
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    """A stored event before decoding: what a consumer dead-letters if decoding fails."""
+
+    position: int
+    subject: str
+    headers: dict[str, str]
+    body: bytes
+
+    def decode(self) -> Envelope[Any]:
+        return decode(self.headers, self.body, position=self.position)
+
+
+class EventStore(Protocol):
+    """The log. One aggregate is one consistency boundary with its own version.
+
+    * ``append``: events of one aggregate, all or nothing. ``expected_version`` ``None`` = any,
+      ``0`` = the aggregate must not exist, ``n`` = its version must be ``n``; otherwise
+      ``ConcurrencyConflict``. Appending the very same events again (same ids) is a no-op
+      answered with ``duplicate=True``, also long after the first append.
+    * ``load``: an aggregate's events in order and its version.
+    * ``read`` / ``read_raw``: the log in order, optionally only some aggregate kinds; ``as_of``
+      stops at the first event recorded after that moment.
+    """
+
+    async def append(
+        self, events: Sequence[Envelope[Any]], expected_version: int | None
+    ) -> AppendResult: ...
+
+    async def load(self, ref: AggregateRef) -> tuple[list[Envelope[Any]], int]: ...
+
+    async def version(self, ref: AggregateRef) -> int: ...
+
+    async def find(self, kind: str, aggregate_id: str) -> AggregateRef | None: ...
+
+    async def last_position(self) -> int: ...
+
+    def read(
+        self,
+        from_position: int = 1,
+        *,
+        kinds: Sequence[str] | None = None,
+        as_of: datetime | None = None,
+        skip_undecodable: bool = False,
+    ) -> AsyncIterator[Envelope[Any]]: ...
+
+    def read_raw(
+        self,
+        from_position: int = 1,
+        *,
+        kinds: Sequence[str] | None = None,
+        until: int | None = None,
+    ) -> AsyncIterator[RawEvent]: ...
+
+
+class RejectedInputs(Protocol):
+    """Where refused input is kept with its reason: nothing a reporter sends is lost."""
+
+    async def keep(self, body: bytes, channel: str, errors: Sequence[FieldError]) -> None: ...
+
+
+class Scheduler(Protocol):
+    """Durable timers: ``payload`` is delivered to the workflow at ``at`` (once per
+    ``timer_id``), also when this service is down at that moment."""
+
+    async def schedule(self, timer_id: str, at: datetime, payload: bytes) -> None: ...
+
+
+class DeliveryError(Exception):
+    """A send failed. ``retryable``: the same channel may succeed later (5xx, timeout, SMTP
+    4xx); otherwise move on to the next channel. ``detail`` holds no personal data."""
+
+    def __init__(self, retryable: bool, detail: str) -> None:
+        super().__init__(detail)
+        self.retryable = retryable
+        self.detail = detail
+
+
+class Channel(Protocol):
+    """One way to reach a recipient (webhook, CAP, e-mail, console): returns a short detail
+    such as ``HTTP 200`` or raises :class:`DeliveryError`."""
+
+    async def send(self, message: Notice, recipient: Recipient) -> str: ...
+
+
+class LiveProjection(Protocol[S]):
+    """A read model kept up to date from the log, with the position it reflects."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def state(self) -> S: ...
+
+    @property
+    def checkpoint(self) -> int: ...
+
+    async def wait_for(self, position: int, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
+        """True once the read model reflects the log up to ``position``."""
+        ...

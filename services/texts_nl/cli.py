@@ -1,0 +1,33 @@
+"""Dutch text of the ``bondgenoten`` command line: help and messages to the operator."""
+
+from __future__ import annotations
+
+from typing import Final
+
+DESCRIPTION: Final = (
+    "Escalatiedienst voor de Bondgenotenaanpak: signalen, spanningsbeeld, bellijsten en snel"
+    " bijeenroepen. Zonder NATS_URL start een ingebouwde NATS-server."
+)
+LOG_LEVEL: Final = "logniveau (DEBUG, INFO, WARNING, ERROR)"
+RUN: Final = "start de dienst (ingebouwde NATS-server tenzij NATS_URL is gezet)"
+RUN_DEMO: Final = "speel daarna de demo af (Almere, in het Nederlands)"
+PROJECT: Final = "start alleen de projecties (opschalen, tests)"
+REBUILD: Final = "bouw projecties opnieuw op uit het logboek (met de dienst gestopt)"
+REBUILD_NAMES: Final = "namen van projecties (standaard: alle): {names}"
+ASYNCAPI: Final = "druk het AsyncAPI-document van de NATS-koppeling af"
+READY: Final = (
+    "Bondgenoten escalatiedienst draait\n"
+    "  NATS        {nats}\n"
+    "  Dashboard   {http}/\n"
+    "  HTTP API    {http}/api/v1  (OpenAPI: /api/v1/openapi.json, documentatie: /api/v1/docs)\n"
+    "  Stoppen met Ctrl-C."
+)
+REBUILT: Final = "{name} opnieuw opgebouwd tot positie {position}"
+UNKNOWN_PROJECTION: Final = "onbekende projectie(s): {unknown}; bekend zijn: {known}"
+STILL_RUNNING: Final = (
+    "De dienst draait nog (projectie {name} wordt gelezen). Stop de dienst eerst en"
+    " probeer het dan opnieuw."
+)
+STORE_IN_USE: Final = "Het logboek is in gebruik: {reason}"
+STOPPED: Final = "Gestopt."
+BAD_SETTING: Final = "Ongeldige instelling {variable}: {message}"
