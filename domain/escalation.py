@@ -38,7 +38,7 @@ from domain import convening
 from domain.convening import ConveningState
 from domain.decider import Decider
 from domain.errors import Conflict, DomainError, NotFound
-from domain.policy import EscalationPolicy, should_open
+from domain.policy import EscalationPolicy
 from events.base import DomainEvent
 from events.envelope import TOKEN_PATTERN, Actor, AreaCode, AwareDatetime, Token
 from events.escalation import (
@@ -77,6 +77,12 @@ class _Command(BaseModel):
     now: AwareDatetime
 
 
+class _OnEscalation(_Command):
+    escalation_id: str | None = None
+    """The escalation the sender means: refused if it is not the slot's open one (a command
+    for an escalation closed meanwhile must not act on the next one)."""
+
+
 class _Opening(_Command):
     area: AreaCode
     theme: Theme
@@ -88,12 +94,13 @@ class _Opening(_Command):
 
 
 class OpenOrJoin(_Opening):
-    """A signal for the slot: opens an escalation if none is open and ``should_open`` agrees
-    (the corroboration counts come from the tension map), else joins the open one."""
+    """A signal for the slot: joins the open escalation, or opens one when ``trigger`` says
+    why. Whether a signal warrants an escalation is the process manager's judgement
+    (:func:`domain.workflow.react`, from the tension picture and the policy); this aggregate
+    only guards the slot: one open escalation at a time, each signal joins once."""
 
-    distinct_reporters: int = Field(ge=0)
-    distinct_roles: int = Field(ge=0)
-    major_incident: bool = False
+    trigger: Trigger | None = None
+    """``band_crossed`` or ``major_incident`` to open; ``None``: join an open one only."""
     signal_recorded_at: AwareDatetime | None = None
     """When the signal was recorded: one from before the last closure opens nothing (a replay
     of old signals must not reopen what people closed)."""
@@ -113,12 +120,12 @@ class TimerElapsed(_Command):
     situation: SituationPicture | None = None
 
 
-class Acknowledge(_Command):
+class Acknowledge(_OnEscalation):
     by: Actor
     note: str = Field(default="", max_length=500)
 
 
-class CallConvening(_Command):
+class CallConvening(_OnEscalation):
     convening_id: Token
     starts_at: AwareDatetime
     mode: ConveningMode
@@ -151,7 +158,7 @@ class MarkConvened(_Command):
     attending: tuple[Token, ...] | None = None
 
 
-class _ByReason(_Command):
+class _ByReason(_OnEscalation):
     by: Actor
     reason: str = Field(default="", max_length=500)
 
@@ -233,8 +240,12 @@ def decide(command: EscalationCommand, state: EscalationState) -> Sequence[Domai
         return _timer_elapsed(command, esc)
     if isinstance(command, RsvpReminder | RsvpDeadline) and esc is None:
         return []  # the escalation was closed before its timer fired: nothing to remind
-    if esc is None:
-        raise NotFound("no open escalation in this slot", field="escalation_id")
+    if esc is None or (
+        isinstance(command, _OnEscalation)
+        and command.escalation_id is not None
+        and command.escalation_id != esc.escalation_id
+    ):
+        raise NotFound("no such open escalation", field="escalation_id")
     eid = esc.escalation_id
     match command:
         case Acknowledge():
@@ -352,12 +363,7 @@ def _check_opening(cmd: OpenOrJoin | Declare) -> None:
 def _trigger(cmd: OpenOrJoin | Declare) -> Trigger | None:
     if isinstance(cmd, Declare):
         return "declared"
-    band = cmd.situation.band
-    if not should_open(
-        cmd.policy, band, cmd.distinct_reporters, cmd.distinct_roles, cmd.major_incident
-    ):
-        return None
-    return "major_incident" if cmd.major_incident else "band_crossed"
+    return cmd.trigger
 
 
 def _alert(

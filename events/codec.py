@@ -45,6 +45,8 @@ def encode(envelope: Envelope[Any]) -> tuple[dict[str, str], bytes]:
     }
     if envelope.causation_id:
         headers["ce-causationid"] = envelope.causation_id
+    if envelope.command_hash:
+        headers["ce-commandhash"] = envelope.command_hash
     body = envelope.data.model_dump_json().encode()
     return headers, body
 
@@ -70,6 +72,7 @@ def decode(headers: Mapping[str, str], body: bytes, position: int | None = None)
             actor=headers["ce-actor"],
             correlation_id=headers["ce-correlationid"],
             causation_id=headers.get("ce-causationid"),
+            command_hash=headers.get("ce-commandhash"),
             data=data,
             position=position,
         )

@@ -15,6 +15,9 @@ envelope field        CloudEvents attribute   meaning
 ``actor``             ``actor`` (ext.)        who caused it, ``<role>:<id>`` (pseudonymous)
 ``correlation_id``    ``correlationid`` (ext.) the conversation / incident it belongs to
 ``causation_id``      ``causationid`` (ext.)  the event or command that caused it
+``command_hash``      ``commandhash`` (ext.)  fingerprint of the client command that caused it:
+                                              an idempotency key reused for another command
+                                              is recognised and refused
 ``data``              body, ``datacontenttype`` ``application/json``
 ====================  ======================  ===============================================
 """
@@ -106,6 +109,7 @@ class Envelope(BaseModel, Generic[E]):
     actor: Actor
     correlation_id: EventId
     causation_id: EventId | None = None
+    command_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{16,64}$")
     data: E
     position: int | None = None
 
@@ -130,6 +134,7 @@ def new_envelope(
     correlation_id: str | None = None,
     causation_id: str | None = None,
     event_id: str | None = None,
+    command_hash: str | None = None,
 ) -> Envelope[E]:
     """Wrap a domain event. Pass ``event_id`` when it must be deterministic (idempotent retries)."""
     eid = event_id or new_event_id()
@@ -144,6 +149,7 @@ def new_envelope(
         actor=actor,
         correlation_id=correlation_id or eid,
         causation_id=causation_id,
+        command_hash=command_hash,
         data=data,
     )
 

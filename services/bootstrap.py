@@ -39,14 +39,14 @@ from services.adapters.notify.channels import (
     EmailChannel,
     WebhookChannel,
 )
-from services.app.intake import SignalIntake
-from services.app.links import RsvpLinks
+from services.app.handlers import CommandHandlers
+from services.app.links import ack_links, rsvp_links
 from services.app.notifier import Notifier
 from services.app.ports import Channel, Clock
 from services.app.readmodels import PROJECTIONS, ReadModels
 from services.app.situation import area_name
 from services.app.workflow import Workflow
-from services.entrypoints.http.api import ApiDeps, create_api
+from services.entrypoints.http.app import ApiDeps, create_api
 from services.entrypoints.nats.api import create_broker
 from services.settings import Settings
 
@@ -181,7 +181,7 @@ class _Uvicorn(uvicorn.Server):
 class Service:
     infra: Infrastructure
     read: ReadModels
-    intake: SignalIntake
+    handlers: CommandHandlers
     workflow: Workflow
     notifier: Notifier
     reactors: list[Reactor]
@@ -225,30 +225,28 @@ async def running(
         loops = await _start(tasks, runners, "projection")
         themes = theme_vocabulary(settings)
         rejected = JetStreamRejectedInputs(infra.js, infra.topology, infra.clock)
-        intake = SignalIntake(
-            infra.store, infra.clock, lambda: themes, read.known_network, rejected
-        )
+        handlers = CommandHandlers(infra.store, infra.clock, read, policies, themes)
         scheduler = JetStreamScheduler(infra.js, infra.topology, infra.clock)
-        workflow = Workflow(infra.store, infra.clock, read, policies, scheduler)
+        workflow = Workflow(handlers, infra.clock, read, policies, scheduler)
         public_url = settings.public_url or settings.http_url
         secret = (settings.rsvp_secret or "").encode() or await shared_secret(
             infra.js, infra.topology, "rsvp"
         )
-        links = RsvpLinks(secret, public_url)
+        rsvp, ack = rsvp_links(secret, public_url), ack_links(secret, public_url)
         notifier = Notifier(
             infra.store,
             infra.clock,
             channel_map,
             policies,
-            api_url=f"{public_url}/api/v1",
+            ack_link=ack.url,
             allies=read.ally_personal,
             convenings=read.convening,
             area_name=lambda area: area_name(read, area),
-            rsvp_link=links.url,
+            rsvp_link=rsvp.url,
             caught_up=lambda position: read.escalations.wait_for(position, timeout=10),
         )
-        broker = create_broker(infra.nats_url, infra.topology, intake, workflow)
-        api = create_api(ApiDeps(infra.store, infra.clock, intake, read, themes, workflow, links))
+        broker = create_broker(infra.nats_url, infra.topology, handlers, rejected)
+        api = create_api(ApiDeps(handlers, read, rejected, policies, themes, rsvp, ack))
         http = _Uvicorn(
             uvicorn.Config(
                 api,
@@ -261,7 +259,7 @@ async def running(
         )
         all_reactors = [] if projections_only else reactors(infra, workflow, notifier)
         service = Service(
-            infra, read, intake, workflow, notifier, all_reactors, broker, http, runners
+            infra, read, handlers, workflow, notifier, all_reactors, broker, http, runners
         )
         http_task: asyncio.Task[None] | None = None
         try:

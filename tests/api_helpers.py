@@ -14,7 +14,9 @@ NETWORK = "nw-stad"
 AREA = "GM0034-stad"
 
 
-async def seed_network(client: httpx.AsyncClient, service: Service) -> None:
+async def seed_network(client: httpx.AsyncClient, service: Service | None = None) -> int:
+    """Form the test network with two allies through the public API; returns the position
+    that reflects it, and waits (``min_position``) until the read models do."""
     r = await client.post(
         "/api/v1/networks",
         json={"network_id": NETWORK, "name": "Netwerk Stad", "area": AREA, "areas": [AREA]},
@@ -38,7 +40,10 @@ async def seed_network(client: httpx.AsyncClient, service: Service) -> None:
             headers=ACTOR,
         )
         assert r.status_code == 201, r.text
-    await service.read.calls.wait_for(await service.infra.store.last_position())
+    position = int(r.json()["position"])
+    caught_up = await client.get(f"/api/v1/networks?min_position={position}")
+    assert caught_up.status_code == 200, caught_up.text
+    return position
 
 
 def signal_body(**overrides: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ def test_asyncapi_document_describes_signal_submission() -> None:
     doc = json.loads(asyncapi_document(Settings()))
     assert doc["asyncapi"].startswith("3.")
     assert "signal.submit" in doc["channels"]
-    schema = doc["components"]["schemas"]["SignalSubmission"]
+    schema = doc["components"]["schemas"]["SubmitSignalRequest"]
     assert {"reporter", "source_role", "network_id", "area", "level"} <= set(schema["required"])
 
 

@@ -95,8 +95,7 @@ def open_or_join(signal_id: str | None = "s1", minutes: float = 0, **kw: Any) ->
         "reason": "band high, two reporters",
         "situation": situation(),
         "policy": POLICY,
-        "distinct_reporters": 2,
-        "distinct_roles": 1,
+        "trigger": "band_crossed",
         "now": at(minutes),
     }
     return OpenOrJoin(**{**fields, **kw})
@@ -149,14 +148,14 @@ def test_ten_signals_for_one_slot_open_exactly_one_escalation() -> None:
     assert [e.signal_id for e in joined] == [f"s{i}" for i in range(1, 10)]
 
 
-def test_a_signal_without_enough_corroboration_opens_nothing() -> None:
-    lone = open_or_join(distinct_reporters=1, distinct_roles=1)
-    assert run([], lone) == []
-    assert run([], open_or_join(situation=situation("elevated"))) == []
+def test_a_signal_without_a_trigger_opens_nothing_but_joins() -> None:
+    assert run([], open_or_join(trigger=None)) == []
+    log = play(open_or_join("s1"), open_or_join("s2", trigger=None))
+    assert isinstance(log[-1], SignalJoined) and log[-1].signal_id == "s2"
 
 
 def test_a_major_incident_opens_at_once() -> None:
-    events = run([], open_or_join(distinct_reporters=1, major_incident=True))
+    events = run([], open_or_join(trigger="major_incident"))
     assert isinstance(events[0], EscalationOpened)
     assert events[0].trigger == "major_incident"
 

@@ -35,8 +35,9 @@ async def test_valid_signal_is_appended_and_answered_with_its_id(service: Servic
 async def test_same_idempotency_key_twice_creates_one_event(service: Service) -> None:
     async with client_for(service) as client:
         await seed_network(client, service)
-        first = await client.post("/api/v1/signals", json=signal_body(idempotency_key="k-1"))
-        again = await client.post("/api/v1/signals", json=signal_body(idempotency_key="k-1"))
+        body = signal_body(idempotency_key="k-1")
+        first = await client.post("/api/v1/signals", json=body)
+        again = await client.post("/api/v1/signals", json=body)
     assert first.status_code == 201 and again.status_code == 200
     assert again.json()["duplicate"] and again.json()["signal_id"] == first.json()["signal_id"]
     assert len(await _signals_in_log(service)) == 1
@@ -227,4 +228,4 @@ async def test_network_and_call_outcome_input_errors(service: Service, nc: NatsC
         )
         assert again.json()["duplicate"]
     kept = await stream_messages(nc, service.infra.topology.rejected_stream)
-    assert len(kept) == 2  # the malformed theme and the future call
+    assert len(kept) == 3  # the second network, the malformed theme and the future call

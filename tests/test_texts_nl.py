@@ -13,7 +13,7 @@ from events.signals import DEFAULT_THEMES
 from projections.base import fold
 from projections.escalations import escalation
 from projections.tension_map import Band, Trend
-from services.app.links import RsvpLinks
+from services.app.links import rsvp_links as RsvpLinks
 from services.texts_nl.console import (
     RSVP_LABELS,
     SENTENCES,

@@ -17,6 +17,7 @@ from events.escalation import AckTimeoutElapsed, CrisisAlertIssued
 from services.adapters.jetstream.embedded import EmbeddedNats, free_port
 from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.settings import Settings
+from tests.api_helpers import seed_network
 from tests.conftest import serve_in_background, settled
 from tests.receivers import HttpReceiver, serve_receiver
 from tests.service_process import start_service
@@ -42,6 +43,7 @@ async def test_service_killed_after_opening_still_climbs_once(
     proc = await start_service(settings, policy, log)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.http_port}") as c:
+            await seed_network(c)
             r = await c.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
             assert r.status_code == 201, r.text
         first = await receiver.wait_for("/oov")
@@ -71,6 +73,7 @@ async def test_nats_killed_while_the_timer_runs_still_climbs_once(
     policy = write_policy(tmp_path / "policy.toml", receiver, ack_timeout_s=3.0)
     async with serve_in_background(with_policy(settings, policy)) as service:
         async with httpx.AsyncClient(base_url=service.http_url) as c:
+            await seed_network(c)
             r = await c.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
             assert r.status_code == 201, r.text
         first = await receiver.wait_for("/oov")
@@ -96,6 +99,7 @@ async def test_replay_after_the_dedup_window_refires_no_timer(
     cfg = with_policy(settings, policy)
     async with serve_in_background(cfg) as service:
         async with httpx.AsyncClient(base_url=service.http_url) as c:
+            await seed_network(c)
             r = await c.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
             assert r.status_code == 201, r.text
         await receiver.wait_for("/teamchef", timeout=10)

@@ -119,7 +119,11 @@ async def test_third_corroborating_signal_alerts_the_webhook_within_a_second(
         assert body["area"] == AREA and body["themes"] == ["demonstration"]
         assert body["band"] == "critical" and body["signal_count"] == 3
         assert body["headline_nl"].startswith("Spanning")
-        assert body["ack_url"].endswith(f"/escalations/{body['escalation_id']}/acknowledge")
+        # The acknowledge link opens a Dutch confirmation page for this recipient.
+        assert "/bevestigen/" in body["ack_url"]
+        async with httpx.AsyncClient() as browser:
+            page = await browser.get(body["ack_url"])
+        assert page.status_code == 200 and "Ik bevestig" in page.text
         assert alert.headers["idempotency-key"]
         await settled(service)
         assert receiver.to("/teamchef") == []  # nobody else until the timeout
@@ -155,6 +159,7 @@ async def test_unacknowledged_alert_climbs_to_level_two_once(
     policy = write_policy(tmp_path / "policy.toml", receiver, ack_timeout_s=1.5)
     async with serve_in_background(with_policy(settings, policy)) as service:
         async with client_for(service) as client:
+            await seed_network(client, service)
             r = await client.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
             assert r.status_code == 201, r.text
             first = await receiver.wait_for("/oov")
@@ -173,9 +178,11 @@ async def test_acknowledged_alert_does_not_climb(
     policy = write_policy(tmp_path / "policy.toml", receiver, ack_timeout_s=1.0)
     async with serve_in_background(with_policy(settings, policy)) as service:
         async with client_for(service) as client:
+            await seed_network(client, service)
             r = await client.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
-            escalation_id = r.json()["escalation_id"]
-            assert (await client.get(f"/api/v1/escalations/{escalation_id}")).status_code == 200
+            escalation_id, position = r.json()["escalation_id"], r.json()["position"]
+            url = f"/api/v1/escalations/{escalation_id}?min_position={position}"
+            assert (await client.get(url)).status_code == 200
             await receiver.wait_for("/oov")
             r = await client.post(
                 f"/api/v1/escalations/{escalation_id}/acknowledge",
@@ -325,6 +332,8 @@ async def test_convening_is_quorate_only_when_affected_communities_are_covered(
 
 async def test_escalation_commands_over_nats_request_reply(service: Service, nc: Any) -> None:
     t = service.infra.topology
+    async with client_for(service) as client:
+        await seed_network(client, service)
 
     async def ask(command: str, body: dict[str, Any] | bytes) -> dict[str, Any]:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -352,14 +361,15 @@ async def test_escalation_commands_over_nats_request_reply(service: Service, nc:
     missing_actor = await ask("close", {"escalation_id": escalation_id, "command_id": "c1"})
     assert not missing_actor["ok"] and missing_actor["errors"][0]["field"] == "actor"
     assert not (await ask("close", b"{not json"))["ok"]
-    closed = await ask("close", {**ack, "command_id": "close-1", "note": "rust teruggekeerd"})
+    closed = await ask("close", {**ack, "command_id": "close-1", "reason": "rust teruggekeerd"})
     assert closed["event_types"] == ["escalation.closed"]
     kept = await stream_messages(nc, t.rejected_stream)
-    assert len(kept) == 2  # the malformed commands are kept with their reason
+    assert len(kept) == 4  # every refused command is kept with its reason
 
 
 async def test_escalation_http_errors_are_precise_and_kept(service: Service, nc: Any) -> None:
     async with client_for(service) as client:
+        await seed_network(client, service)
         r = await client.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
         escalation_id = r.json()["escalation_id"]
         ack = f"/api/v1/escalations/{escalation_id}/acknowledge"
@@ -390,7 +400,7 @@ async def test_escalation_http_errors_are_precise_and_kept(service: Service, nc:
         )
         assert bad_json.status_code == 400
     kept = await stream_messages(nc, service.infra.topology.rejected_stream)
-    assert len(kept) == 2
+    assert len(kept) == 6  # every refusal: the conflict, unknown, ally, ghost, actor, JSON
 
 
 async def test_the_workflow_proposes_a_convening_for_the_affected_communities(
@@ -427,6 +437,7 @@ async def test_one_idempotency_key_on_two_escalations_acknowledges_both(service:
     """Keys are scoped to the sender and the escalation: two systems that happen to use the
     same key must not have one acknowledgement swallowed as a duplicate of the other."""
     async with client_for(service) as client:
+        await seed_network(client, service)
         ids = []
         for theme in ("demonstration", "public_order"):
             body = {**DECLARE, "theme": theme}

@@ -1,112 +1,398 @@
-"""Run a command against an aggregate: load, decide, append; on a conflict, reload and re-decide.
+"""The one handler table (Cosmic Python's message bus): every command from HTTP or NATS goes
+through :meth:`CommandHandlers.handle`, which finds the aggregate and the decider command for
+it and runs :func:`services.app.execute.execute` (load, decide, append). Same idempotency,
+same errors, same retries for every command on every channel.
 
-Event ids derive from the command id, so a client retrying the same command (after a timeout,
-say) produces the same ids and the store turns the retry into a no-op.
+A handler reads what the decision needs from the live read models (the tension picture for a
+declaration, the call list for a convening, a network's members for a signal) and hands the
+decider a complete command; rules live in the deciders, never here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, TypeVar
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
+from domain import escalation as esc
+from domain import network as nw
 from domain.decider import Decider
-from domain.errors import ConcurrencyConflict
-from events.envelope import AggregateRef, Envelope, deterministic_id, new_envelope
-from services.app.ports import AppendResult, Clock, EventStore
+from domain.errors import Conflict, DomainError, NotFound
+from domain.intake import (
+    FUTURE_TOLERANCE,
+    FieldError,
+    IntakeContext,
+    InvalidInput,
+    KnownNetwork,
+    decide_signal,
+)
+from domain.policy import EscalationPolicy, policy_for
+from events.envelope import AggregateRef, deterministic_id
+from events.escalation import slot_ref
+from events.network import (
+    AllyAvailabilityChanged,
+    AllyEnrolled,
+    CallOutcomeRecorded,
+    DutyContactAssigned,
+    NetworkFormed,
+)
+from events.signals import SourceRole
+from services.app import commands as c
+from services.app.execute import CommandMeta, Outcome, execute
+from services.app.ports import Clock, EventStore
+from services.app.readmodels import ReadModelLagging, ReadModels
+from services.app.situation import convening_proposal, situation
 
 log = structlog.get_logger(__name__)
-C = TypeVar("C")
-S = TypeVar("S")
-
-MAX_ATTEMPTS = 5
+SOURCE = "/bondgenoten"
+FRESH_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
-class CommandMeta:
-    command_id: str
-    actor: str
-    source: str
-    correlation_id: str | None = None
-    causation_id: str | None = None
-    occurred_at: datetime | None = None
-    """When it happened, if before it was recorded (a call made, then reported)."""
+class CommandResult:
+    """The one answer to every command, on every channel."""
+
+    command: str
+    event_ids: tuple[str, ...]
+    event_types: tuple[str, ...]
+    position: int
+    """The log position that reflects this command: read with ``min_position`` to see it."""
+    duplicate: bool
+    escalation_id: str | None = None
+    signal_id: str | None = None
 
 
 @dataclass(frozen=True)
-class Outcome:
-    events: tuple[Envelope[Any], ...]
-    result: AppendResult | None
-    duplicate: bool = False
+class Target:
+    """Where a command is decided: the aggregate, its decider and the decider's command."""
 
-    @property
-    def escalation_id(self) -> str | None:
-        """The escalation these events belong to, if they do."""
-        ids = (getattr(e.data, "escalation_id", None) for e in self.events)
-        return next((i for i in ids if i), None)
-
-
-def _event_ids(meta: CommandMeta, ref: AggregateRef) -> Callable[[int], str]:
-    """Ids of the events a command yields, derived from its key *scoped* to who sent it and to
-    which aggregate: two systems that happen to use the same key for different escalations
-    must not be deduplicated into one (JetStream deduplicates ids across the whole stream)."""
-    scope = deterministic_id(meta.command_id, meta.actor, ref.cloudevents_subject)
-    return lambda i: deterministic_id(scope, str(i))
+    ref: AggregateRef
+    decider: Decider[Any, Any]
+    command: Any
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Extra :class:`CommandMeta` fields (occurred_at, event id derivation)."""
+    expected_new: bool = False
 
 
-def _already_done(
-    stored: list[Envelope[Any]], event_id: Callable[[int], str]
-) -> tuple[Envelope[Any], ...]:
-    """A retried command whose events are in the log already: answer as before, decide nothing."""
-    ids = {event_id(i) for i in range(len(stored))}
-    if event_id(0) not in {e.id for e in stored}:
-        return ()
-    return tuple(e for e in stored if e.id in ids)
+Resolver = Callable[[Any, str, str], Awaitable[Target]]
 
 
-async def execute(
-    store: EventStore,
-    clock: Clock,
-    ref: AggregateRef,
-    decider: Decider[C, S],
-    command: C,
-    meta: CommandMeta,
-) -> Outcome:
-    event_id = _event_ids(meta, ref)
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        stored, version = await store.load(ref)
-        done = _already_done(stored, event_id)
-        if done:
-            return Outcome(done, None, duplicate=True)
-        decided = decider.run((e.data for e in stored), command)
-        if not decided:
-            return Outcome((), None)
-        now = clock.now()
-        envelopes = tuple(
-            new_envelope(
-                event,
-                aggregate=ref,
-                actor=meta.actor,
-                source=meta.source,
-                recorded_at=now,
-                occurred_at=meta.occurred_at,
-                # Events of one incident share its escalation id as correlation id, so an
-                # after-action review pulls the whole incident from the log by that id.
-                correlation_id=getattr(event, "escalation_id", None)
-                or meta.correlation_id
-                or meta.command_id,
-                causation_id=meta.causation_id or meta.command_id,
-                event_id=event_id(i),
-            )
-            for i, event in enumerate(decided)
+def fingerprint(command: c.Command) -> str:
+    """The same command sent twice has the same fingerprint, whatever key it came with."""
+    body = command.model_dump_json(exclude={"idempotency_key"})
+    return hashlib.sha256(f"{command.NAME}\n{body}".encode()).hexdigest()[:32]
+
+
+class CommandHandlers:
+    def __init__(
+        self,
+        store: EventStore,
+        clock: Clock,
+        read: ReadModels,
+        policies: Mapping[str, EscalationPolicy],
+        themes: frozenset[str],
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.read = read
+        self.policies = policies
+        self.themes = themes
+        self.table: dict[type[c.Command], Resolver] = {
+            c.SubmitSignal: self._signal,
+            c.DeclareEscalation: self._declare,
+            c.AcknowledgeEscalation: self._acknowledge,
+            c.DeEscalate: self._finish,
+            c.ResolveEscalation: self._finish,
+            c.CloseEscalation: self._finish,
+            c.CallConvening: self._call_convening,
+            c.RecordRsvp: self._rsvp,
+            c.MarkConvened: self._convened,
+            c.FormNetwork: self._form_network,
+            c.EnrollAlly: self._on_network,
+            c.RemoveAlly: self._on_network,
+            c.ChangeAvailability: self._on_network,
+            c.AssignDutyContact: self._on_network,
+            c.RecordCallOutcome: self._call_outcome,
+        }
+
+    async def handle(
+        self, command: c.Command, *, actor: str, key: str | None, channel: str
+    ) -> CommandResult:
+        """Decide ``command`` for ``actor``. ``key``: the client's idempotency key (a retry
+        with the same key and command answers as before; a new key when ``None``)."""
+        if isinstance(command, c.SubmitSignal):
+            key = _signal_key(command, key)
+        command_id = key or uuid.uuid4().hex
+        if not isinstance(command, c.SubmitSignal):
+            await self._fresh()
+        target = await self.table[type(command)](command, actor, command_id)
+        meta = CommandMeta(
+            command_id=command_id,
+            actor=actor,
+            source=f"{SOURCE}/{channel}",
+            command_hash=fingerprint(command),
+            **target.meta,
         )
-        try:
-            result = await store.append(envelopes, expected_version=version)
-        except ConcurrencyConflict:
-            log.debug("command.conflict", aggregate=ref.cloudevents_subject, attempt=attempt)
-            continue
-        return Outcome(envelopes, result)
-    raise ConcurrencyConflict(ref.cloudevents_subject, None)
+        outcome = await execute(
+            self.store,
+            self.clock,
+            target.ref,
+            target.decider,
+            target.command,
+            meta,
+            expected_new=target.expected_new,
+        )
+        return self._result(command, outcome)
+
+    async def _fresh(self) -> None:
+        """Commands from people are decided on read models that include everything recorded
+        before them (a convening called right after the declaration finds the escalation).
+        Signals, the hot path, read the network's own events when the projection lags."""
+        if not await self.read.caught_up(await self.store.last_position(), FRESH_WAIT_S):
+            raise ReadModelLagging("read models are catching up; try again")
+
+    async def decide(
+        self, ref: AggregateRef, decider: Decider[Any, Any], command: Any, meta: CommandMeta
+    ) -> Outcome:
+        """The same path for the workflow's own commands (no client, no fingerprint)."""
+        return await execute(self.store, self.clock, ref, decider, command, meta)
+
+    def _result(self, command: c.Command, outcome: Outcome) -> CommandResult:
+        escalation_id = outcome.escalation_id
+        state = outcome.state
+        if escalation_id is None and isinstance(state, esc.EscalationState) and state.current:
+            escalation_id = state.current.escalation_id  # a declaration joined an open one
+        signal_id = (
+            next((getattr(e.data, "signal_id", None) for e in outcome.events), None)
+            if isinstance(command, c.SubmitSignal)
+            else None
+        )
+        return CommandResult(
+            command=command.NAME,
+            event_ids=tuple(e.id for e in outcome.events),
+            event_types=tuple(e.type.removeprefix("nl.bondgenoten.") for e in outcome.events),
+            position=outcome.version,
+            duplicate=outcome.duplicate,
+            escalation_id=escalation_id,
+            signal_id=signal_id,
+        )
+
+    # ---------------------------------------------------------------- signals
+
+    async def _signal(self, cmd: c.SubmitSignal, actor: str, key: str) -> Target:
+        network = await self._network(cmd)
+        context = IntakeContext(
+            {network.network_id: network} if network else {}, self.themes, self.clock.now()
+        )
+        event = decide_signal(cmd.model_copy(update={"idempotency_key": key}), context)
+        return Target(
+            AggregateRef(kind="signal", area=event.area, id=event.signal_id),
+            signal_decider,
+            event,
+            meta={
+                "occurred_at": cmd.occurred_at,
+                # One id per signal, whoever retries it: the historical derivation.
+                "event_ids": lambda _i: deterministic_id("signal-received", event.signal_id),
+            },
+            expected_new=True,
+        )
+
+    async def _network(self, cmd: c.SubmitSignal) -> KnownNetwork | None:
+        """The projection answers fast; right after a network change it may lag, so an unknown
+        network or reporter is checked once more against the network's own events."""
+        known = self.read.known_network(cmd.network_id)
+        if known is not None and (
+            cmd.source_role is not SourceRole.ALLY or cmd.reporter in known.members
+        ):
+            return known
+        ref = await self.store.find("network", cmd.network_id)
+        if ref is None:
+            return known
+        stored, _ = await self.store.load(ref)
+        state = nw.network_decider.fold(e.data for e in stored)
+        return KnownNetwork(cmd.network_id, state.areas, state.members)
+
+    # ---------------------------------------------------------------- escalations
+
+    async def _declare(self, cmd: c.DeclareEscalation, actor: str, key: str) -> Target:
+        errors = []
+        if cmd.theme not in self.themes:
+            errors.append(
+                FieldError("theme", "unknown theme; see GET /api/v1/themes", "unknown_theme")
+            )
+        if not any(n.serves(cmd.area) for n in self.read.networks.networks.values()):
+            errors.append(FieldError("area", "no network serves this area", "unknown_area"))
+        if errors:
+            raise InvalidInput(errors)
+        now = self.clock.now()
+        picture = situation(
+            self.read, cmd.area, cmd.theme, cmd.communities, now, major_incident=cmd.major_incident
+        )
+        command = esc.Declare(
+            now=now,
+            area=cmd.area,
+            theme=cmd.theme,
+            signal_id=cmd.signal_id,
+            reason=cmd.reason,
+            situation=picture,
+            policy=policy_for(self.policies, cmd.area),
+            by=actor,
+        )
+        return Target(slot_ref(cmd.area, cmd.theme), esc.escalation_decider, command)
+
+    def _slot(self, escalation_id: str) -> AggregateRef:
+        return slot_ref(*esc.slot_of(escalation_id))
+
+    async def _acknowledge(self, cmd: c.AcknowledgeEscalation, actor: str, key: str) -> Target:
+        command = esc.Acknowledge(
+            now=self.clock.now(), by=actor, note=cmd.note, escalation_id=cmd.escalation_id
+        )
+        return Target(self._slot(cmd.escalation_id), esc.escalation_decider, command)
+
+    async def _finish(
+        self, cmd: c.DeEscalate | c.ResolveEscalation | c.CloseEscalation, actor: str, key: str
+    ) -> Target:
+        now = self.clock.now()
+        fields = {"now": now, "by": actor, "reason": cmd.reason, "escalation_id": cmd.escalation_id}
+        command: esc.EscalationCommand
+        if isinstance(cmd, c.DeEscalate):
+            command = esc.DeEscalate(**fields)
+        elif isinstance(cmd, c.ResolveEscalation):
+            command = esc.Resolve(**fields)
+        else:
+            command = esc.Close(**fields)
+        return Target(self._slot(cmd.escalation_id), esc.escalation_decider, command)
+
+    async def _call_convening(self, cmd: c.CallConvening, actor: str, key: str) -> Target:
+        now = self.clock.now()
+        p, callable_ = convening_proposal(
+            self.read, self.policies, cmd.escalation_id, now, cmd.communities
+        )
+        if cmd.invited is None:
+            invited = p.invited
+        else:
+            # Only allies who may be called: members of a network here, with consent, available.
+            refused = [a for a in cmd.invited if a not in callable_]
+            if refused:
+                raise DomainError(f"not callable allies of this area: {refused}", field="invited")
+            invited = tuple(dict.fromkeys(cmd.invited))
+        if not invited:
+            raise NotFound("nobody to invite: no callable allies for this area", field="invited")
+        command = esc.CallConvening(
+            now=now,
+            escalation_id=cmd.escalation_id,
+            convening_id=deterministic_id("convening", cmd.escalation_id, key)[:24],
+            starts_at=cmd.starts_at or p.starts_at,
+            mode=cmd.mode or p.mode,
+            place=p.place if cmd.place is None else cmd.place,
+            invited=invited,
+            required_communities=p.communities,
+            quorum=cmd.quorum or min(p.quorum, len(invited)),
+            rsvp_deadline=cmd.rsvp_deadline or p.rsvp_deadline,
+        )
+        return Target(self._slot(cmd.escalation_id), esc.escalation_decider, command)
+
+    def _escalation_of_convening(self, convening_id: str) -> str:
+        escalation_id = self.read.escalation_of_convening(convening_id)
+        if escalation_id is None:
+            raise NotFound(f"unknown convening {convening_id}", field="convening_id")
+        return escalation_id
+
+    async def _rsvp(self, cmd: c.RecordRsvp, actor: str, key: str) -> Target:
+        escalation_id = self._escalation_of_convening(cmd.convening_id)
+        personal = self.read.ally_personal(cmd.ally_id)
+        command = esc.RecordRsvp(
+            now=self.clock.now(),
+            convening_id=cmd.convening_id,
+            ally_id=cmd.ally_id,
+            answer=cmd.answer,
+            communities=personal.communities if personal else (),
+        )
+        return Target(self._slot(escalation_id), esc.escalation_decider, command)
+
+    async def _convened(self, cmd: c.MarkConvened, actor: str, key: str) -> Target:
+        escalation_id = self._escalation_of_convening(cmd.convening_id)
+        command = esc.MarkConvened(
+            now=self.clock.now(), convening_id=cmd.convening_id, attending=cmd.attending
+        )
+        return Target(self._slot(escalation_id), esc.escalation_decider, command)
+
+    # ---------------------------------------------------------------- networks
+
+    async def _form_network(self, cmd: c.FormNetwork, actor: str, key: str) -> Target:
+        ref = AggregateRef(kind="network", area=cmd.area, id=cmd.network_id)
+        found = await self.store.find("network", cmd.network_id)
+        if found is not None and found != ref:  # one id, one network: in one area
+            raise Conflict(f"network {cmd.network_id} already exists", field="network_id")
+        event = NetworkFormed(**cmd.model_dump())
+        return Target(ref, nw.network_decider, nw.FormNetwork(event=event))
+
+    async def _network_ref(self, network_id: str) -> AggregateRef:
+        ref = await self.store.find("network", network_id)
+        if ref is None:
+            raise NotFound("unknown network", field="network_id")
+        return ref
+
+    async def _on_network(
+        self,
+        cmd: c.EnrollAlly | c.RemoveAlly | c.ChangeAvailability | c.AssignDutyContact,
+        actor: str,
+        key: str,
+    ) -> Target:
+        command: nw.NetworkCommand
+        if isinstance(cmd, c.EnrollAlly):
+            command = nw.EnrollAlly(event=AllyEnrolled(**cmd.model_dump()))
+        elif isinstance(cmd, c.RemoveAlly):
+            command = nw.RemoveAlly(
+                network_id=cmd.network_id, ally_id=cmd.ally_id, reason=cmd.reason
+            )
+        elif isinstance(cmd, c.ChangeAvailability):
+            command = nw.ChangeAvailability(event=AllyAvailabilityChanged(**cmd.model_dump()))
+        else:
+            command = nw.AssignDutyContact(event=DutyContactAssigned(**cmd.model_dump()))
+        return Target(await self._network_ref(cmd.network_id), nw.network_decider, command)
+
+    async def _call_outcome(self, cmd: c.RecordCallOutcome, actor: str, key: str) -> Target:
+        ref = await self._network_ref(cmd.network_id)
+        stored, _ = await self.store.load(ref)
+        members = nw.network_decider.fold(e.data for e in stored).members
+        if cmd.ally_id not in members:
+            raise NotFound("unknown network or ally", field="ally_id")
+        if cmd.occurred_at is not None and cmd.occurred_at > self.clock.now() + FUTURE_TOLERANCE:
+            raise InvalidInput([FieldError("occurred_at", "lies in the future", "in_future")])
+        event = CallOutcomeRecorded(**cmd.model_dump(exclude={"occurred_at"}))
+        return Target(
+            AggregateRef(kind="contact", area=ref.area, id=cmd.ally_id),
+            nw.contact_decider,
+            event,
+            meta={"occurred_at": cmd.occurred_at},
+        )
+
+
+def _signal_key(cmd: c.SubmitSignal, key: str | None) -> str | None:
+    """One key per signal: the channel's (``Idempotency-Key``, ``command_id``) or the body's
+    historical ``idempotency_key``; both given must agree."""
+    if key and cmd.idempotency_key and key != cmd.idempotency_key:
+        raise InvalidInput(
+            [
+                FieldError(
+                    "idempotency_key",
+                    "differs from the Idempotency-Key / command_id of the request",
+                    "idempotency_key_mismatch",
+                )
+            ]
+        )
+    return key or cmd.idempotency_key
+
+
+def _receive(command: Any, state: Any) -> list[Any]:
+    """A signal is recorded once: a retry finds it stored and records nothing."""
+    return [] if state else [command]
+
+
+signal_decider: Decider[Any, Any] = Decider(_receive, lambda s, e: s or e, None)
+"""The signal aggregate: checked by :func:`domain.intake.decide_signal`, recorded once."""

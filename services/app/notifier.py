@@ -74,7 +74,7 @@ class Notifier:
         *,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        api_url: str | None = None,
+        ack_link: Callable[[str, str], str] | None = None,
         allies: Callable[[str], AllyPersonal | None] = lambda _id: None,
         convenings: Callable[[str], Meeting | None] = lambda _id: None,
         area_name: Callable[[str], str] = str,
@@ -87,7 +87,7 @@ class Notifier:
         self.policies = policies
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
-        self.api_url = api_url
+        self.ack_link = ack_link
         self.allies = allies
         self.convenings = convenings
         self.area_name = area_name
@@ -101,7 +101,7 @@ class Notifier:
         deliveries: list[tuple[Notice, Recipient]]
         if isinstance(env.data, CrisisAlertIssued):
             message = self.message(env.data)
-            deliveries = [(message, r) for r in env.data.recipients]
+            deliveries = [(self._personal(message, r), r) for r in env.data.recipients]
         else:
             # Invitees come from the convening's record: it must include this event's past.
             if not await self.caught_up(raw.position):
@@ -207,10 +207,15 @@ class Notifier:
             ),
             coverage_gaps=s.coverage_gaps,
             sent_at=self.clock.now(),
-            ack_url=f"{self.api_url}/escalations/{alert.escalation_id}/acknowledge"
-            if self.api_url
-            else None,
+            ack_url=None,
         )
+
+    def _personal(self, message: AlertMessage, recipient: Recipient) -> AlertMessage:
+        """Each recipient's alert carries their own acknowledge link (a signed page)."""
+        if self.ack_link is None:
+            return message
+        link = self.ack_link(message.escalation_id, recipient.name)
+        return message.model_copy(update={"ack_url": link})
 
     async def _deliver(self, cause: Envelope[Any], message: Notice, recipient: Recipient) -> None:
         escalation_id = cause.data.escalation_id

@@ -75,6 +75,11 @@ class ReadModels:
         results = await asyncio.gather(*(r.wait_for(last, timeout) for r in self.runners))
         return all(results)
 
+    async def caught_up(self, position: int, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
+        """Wait until every read model reflects the log up to ``position`` (read-your-writes)."""
+        results = await asyncio.gather(*(r.wait_for(position, timeout) for r in self.runners))
+        return all(results)
+
     async def tension_map(
         self, at: datetime | None = None, *, area: str | None = None, theme: str | None = None
     ) -> TensionMapView:

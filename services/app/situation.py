@@ -1,13 +1,19 @@
-"""Build the situation picture (situatiebeeld) an alert carries, from the live read models."""
+"""Pictures built from the live read models: the situation picture (situatiebeeld) an alert
+carries, the convening the workflow proposes, and the view the process manager reads."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from domain.policy import suggest_grip
+from domain.convening import ConveningProposal, propose
+from domain.errors import NotFound
+from domain.policy import EscalationPolicy, policy_for, suggest_grip
+from domain.workflow import CellFacts
 from events.escalation import CallListSummary, ContributingSignal, SituationPicture
 from events.network import DutyRole
+from projections.escalations import EscalationRecord, escalation, list_escalations
 from projections.tension_map import CellView, tension_view
 from services.app.readmodels import ReadModels
 
@@ -63,3 +69,62 @@ def situation(
         communities=tuple(dict.fromkeys(communities)),
         suggested_grip=suggest_grip(band, [theme], major_incident),  # type: ignore[arg-type]
     )
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """What the workflow's process manager reads (:class:`domain.workflow.WorkflowView`),
+    answered from the live read models at one moment."""
+
+    read: ReadModels
+    policies: Mapping[str, EscalationPolicy]
+    now: datetime
+
+    def policy(self, area: str) -> EscalationPolicy:
+        return policy_for(self.policies, area)
+
+    def cell(self, area: str, theme: str) -> CellFacts | None:
+        cell = cell_now(self.read, area, theme, self.now)
+        if cell is None:
+            return None
+        return CellFacts(cell.band.value, cell.distinct_reporters, cell.distinct_roles)
+
+    def is_open(self, area: str, theme: str) -> bool:
+        return any(
+            r.area == area and r.theme == theme
+            for r in list_escalations(self.read.escalations.state, open_only=True)
+        )
+
+    def situation(
+        self, area: str, theme: str, communities: Sequence[str], *, major_incident: bool = False
+    ) -> SituationPicture:
+        return situation(
+            self.read, area, theme, communities, self.now, major_incident=major_incident
+        )
+
+
+def escalation_record(read: ReadModels, escalation_id: str) -> EscalationRecord:
+    record = escalation(read.escalations.state, escalation_id)
+    if record is None:
+        raise NotFound(f"unknown escalation {escalation_id}", field="escalation_id")
+    return record
+
+
+def convening_proposal(
+    read: ReadModels,
+    policies: Mapping[str, EscalationPolicy],
+    escalation_id: str,
+    now: datetime,
+    communities: Sequence[str] | None = None,
+) -> tuple[ConveningProposal, frozenset[str]]:
+    """The meeting the workflow proposes (policy defaults, the incident's affected
+    communities, the call list for them as invitees), and every ally who may be called for
+    it (the proposal caps the invitees)."""
+    record = escalation_record(read, escalation_id)
+    area, theme = record.area, record.theme
+    affected = record.communities if communities is None else communities
+    calls = read.call_list(area, [theme], affected)
+    callable_ = [e.ally_id for e in calls.entries]
+    defaults = policy_for(policies, area).convening
+    proposal = propose(now, defaults, affected, callable_, calls.coverage_gaps)
+    return proposal, frozenset(callable_)

@@ -1,71 +1,130 @@
-"""One error shape for every refusal: ``{"errors": [{"field", "message", "code"}]}``.
-
-Whatever is refused for its shape is also kept in the rejected stream with the reason, so a
-reporter's input is never silently lost, whichever endpoint it reached.
+"""One error shape for every refusal: ``{"errors": [{"field", "message", "code"}]}``, also for
+what FastAPI and Starlette would answer themselves (unknown route, wrong method, unreadable
+body). Every refusal keeps the request in the rejected stream with the reason, so nothing a
+client sent is silently lost, whichever endpoint it reached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Sequence
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import ConcurrencyConflict, Conflict, DomainError, NotFound
 from domain.intake import CONCURRENT_CHANGE, FieldError, InvalidInput, field_of, pydantic_errors
+from services.app.ports import RejectedInputs
 
 log = structlog.get_logger(__name__)
-Rejecter = Callable[[bytes, str, list[FieldError]], Coroutine[Any, Any, None]]
 
 
-def problem(status: int, errors: list[FieldError]) -> JSONResponse:
-    return JSONResponse({"errors": [e.as_dict() for e in errors]}, status_code=status)
+class ProblemItem(BaseModel):
+    field: str = Field(description="the field as the client sent it; `$` for the whole request")
+    message: str
+    code: str = Field(description="stable machine code, e.g. `unknown_theme`, `in_future`")
 
 
-def install_error_handlers(app: FastAPI, reject: Rejecter) -> None:
+class Problem(BaseModel):
+    """Every refusal, whatever the route."""
+
+    errors: list[ProblemItem]
+
+
+class NotCaughtUp(Exception):
+    """A read asked for a position (``min_position``) the read models have not reached."""
+
+
+STATUS_BY_CODE = {
+    "invalid_json": 400,
+    "invalid_encoding": 400,
+    "too_deep": 400,
+    "number_too_long": 400,
+    "too_large": 413,
+    "unsupported_media_type": 415,
+    "idempotency_key_reused": 409,
+    "idempotency_key_mismatch": 422,
+}
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"model": Problem, "description": text}
+    for status, text in {
+        400: "unreadable request (not JSON, too deep, number too long)",
+        404: "unknown escalation, convening, network or ally",
+        409: "conflict: not allowed in this state, changed concurrently, or key reused",
+        413: "request too large",
+        415: "body is not application/json",
+        422: "invalid: the field and the reason are named",
+        503: "temporarily unavailable or not caught up: retry (same Idempotency-Key)",
+    }.items()
+}
+"""Declared on every route of the OpenAPI document."""
+
+
+def problem(
+    status: int, errors: Sequence[FieldError], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"errors": [e.as_dict() for e in errors]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI, rejected: RejectedInputs) -> None:
+    async def refuse(request: Request, status: int, errors: Sequence[FieldError]) -> JSONResponse:
+        """Answer a refusal and keep what was sent (body, or method and path for a GET)."""
+        route = getattr(request.scope.get("route"), "name", None) or "unrouted"
+        body = await request.body()
+        if not body:
+            body = f"{request.method} {request.url.path}?{request.url.query}".encode()
+        try:
+            await rejected.keep(body, f"http.{route}", errors)
+        except Exception as exc:  # keeping failed: still answer, and say so in the log
+            log.error("http.reject_not_kept", error=type(exc).__name__, route=route)
+        return problem(status, errors)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             FieldError(field_of(e.get("loc", ())), str(e.get("msg")), str(e.get("type")))
             for e in exc.errors()
         ]
-        route = getattr(request.scope.get("route"), "name", None) or "unknown"
-        await reject(await request.body(), f"http.{route}", errors)
         status = 400 if any(e.code == "json_invalid" for e in errors) else 422
-        return problem(status, errors)
+        return await refuse(request, status, errors)
 
     @app.exception_handler(InvalidInput)
     async def _input(request: Request, exc: InvalidInput) -> JSONResponse:
-        codes = {e.code for e in exc.errors}
-        status = (
-            400
-            if codes & {"invalid_json", "too_large"}
-            else 409
-            if "idempotency_key_reused" in codes
-            else 422
-        )
-        return problem(status, exc.errors)
+        status = max(STATUS_BY_CODE.get(e.code, 422) for e in exc.errors)
+        return await refuse(request, status, exc.errors)
+
+    @app.exception_handler(ValidationError)
+    async def _model(request: Request, exc: ValidationError) -> JSONResponse:
+        return await refuse(request, 422, pydantic_errors(exc))
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 422
-        return problem(status, [FieldError(exc.field or "$", str(exc), exc.code)])
-
-    @app.exception_handler(ValidationError)
-    async def _model(request: Request, exc: ValidationError) -> JSONResponse:
-        # A value the request model let through but an event refuses: still the client's input.
-        errors = pydantic_errors(exc)
-        route = getattr(request.scope.get("route"), "name", None) or "unknown"
-        await reject(await request.body(), f"http.{route}", errors)
-        return problem(422, errors)
+        return await refuse(request, status, [FieldError(exc.field or "$", str(exc), exc.code)])
 
     @app.exception_handler(ConcurrencyConflict)
     async def _busy(request: Request, exc: ConcurrencyConflict) -> JSONResponse:
-        return problem(409, [CONCURRENT_CHANGE])
+        return await refuse(request, 409, [CONCURRENT_CHANGE])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Starlette's own answers: unknown route (404), wrong method (405), ...
+        codes = {404: "unknown_route", 405: "method_not_allowed"}
+        code = codes.get(exc.status_code, "refused")
+        field = "$method" if exc.status_code == 405 else "$path"
+        if exc.status_code >= 500:
+            return problem(exc.status_code, [FieldError("$", str(exc.detail), code)])
+        return await refuse(request, exc.status_code, [FieldError(field, str(exc.detail), code)])
+
+    @app.exception_handler(NotCaughtUp)
+    async def _lagging(request: Request, exc: NotCaughtUp) -> JSONResponse:
+        error = FieldError("min_position", str(exc), "not_caught_up")
+        return problem(503, [error], headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -73,4 +132,4 @@ def install_error_handlers(app: FastAPI, reject: Rejecter) -> None:
         # if it was recorded after all, the retry is answered as a duplicate.
         log.error("http.failed", error=type(exc).__name__, path=request.url.path)
         message = "temporarily unavailable; try again with the same Idempotency-Key"
-        return problem(503, [FieldError("$", message, "unavailable")])
+        return problem(503, [FieldError("$", message, "unavailable")], {"Retry-After": "1"})

@@ -1,5 +1,5 @@
-"""The answer page an ally opens from an invitation (reageerpagina): plain HTML, in Dutch,
-usable on any phone without scripts. Values are escaped by the caller."""
+"""The pages people open from a link (reageerpagina, bevestigingspagina): plain HTML in
+Dutch, usable on any phone without scripts. Values are escaped by the caller."""
 
 from __future__ import annotations
 
@@ -43,4 +43,25 @@ RSVP_ANSWERS: Final = {
     "attending": "ik kom",
     "not_attending": "ik kom niet",
     "later": "ik laat het later weten",
+}
+
+# The page behind the acknowledge link in an alert (bevestigingspagina).
+ACK_TITLE: Final = "Alarm bevestigen"
+ACK_BODY: Final = """<p>Escalatie <strong>{escalation_id}</strong>: {theme} in {area_name}.</p>
+<p>Status: {status}. Door te bevestigen laat u weten dat u het oppakt; het alarm gaat dan niet
+verder naar het volgende niveau.</p>
+<form method="post"><button>Ik bevestig en pak het op</button></form>
+"""
+ACK_DONE_TITLE: Final = "Bevestigd"
+ACK_DONE_BODY: Final = """<p>Dank u wel. Escalatie <strong>{escalation_id}</strong> is bevestigd
+door {by}.</p>"""
+ACK_ALREADY_TITLE: Final = "Al bevestigd"
+ACK_ALREADY_BODY: Final = """<p>Escalatie <strong>{escalation_id}</strong> is al opgepakt
+(status: {status}).</p>"""
+STATUS_LABELS: Final = {
+    "alerted": "gealarmeerd, nog niet bevestigd",
+    "acknowledged": "bevestigd",
+    "de_escalated": "afgeschaald",
+    "resolved": "opgelost",
+    "closed": "afgesloten",
 }

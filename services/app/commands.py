@@ -1,0 +1,242 @@
+"""The commands people and systems send: one input model per command, shared by HTTP and NATS.
+
+Each model names its command (``escalation.acknowledge``: the NATS subject is
+``<prefix>.cmd.escalation.acknowledge``, the HTTP route is documented with it) and which fields
+an HTTP route takes from its path (``escalation_id`` in ``/escalations/{escalation_id}/…``).
+Who sends it and the idempotency key travel beside the command, never inside it: the actor
+comes from the channel (credentials), the key from ``Idempotency-Key`` (HTTP) or
+``command_id`` (NATS).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from domain.intake import SignalSubmission
+from events.envelope import AreaCode, Token
+from events.escalation import ConveningMode, EscalationId, RsvpAnswer
+from events.network import (
+    DEFAULT_SIZE_CAP,
+    MAX_SIZE_CAP,
+    MIN_SIZE_CAP,
+    AllyPersonal,
+    Availability,
+    CallOutcome,
+    DutyContactPersonal,
+    DutyRole,
+)
+from events.signals import Community, Theme
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    NAME: ClassVar[str]
+    PATH: ClassVar[tuple[str, ...]] = ()
+    """Fields an HTTP route takes from its path rather than from the body."""
+
+
+class SubmitSignal(SignalSubmission, Command):
+    """Report a signal (signaal melden)."""
+
+    NAME = "signal.submit"
+
+
+# ---------------------------------------------------------------- escalations
+
+
+class DeclareEscalation(Command):
+    """Police, municipality or crisis organisation declare an escalation (opschalen). While
+    one is open for the area and theme, the declaration joins it."""
+
+    NAME = "escalation.declare"
+
+    area: AreaCode
+    theme: Theme
+    reason: str = Field(min_length=1, max_length=500)
+    signal_id: Token | None = None
+    communities: tuple[Community, ...] = Field(default=(), max_length=10)
+    major_incident: bool = False
+
+
+class _OnEscalation(Command):
+    PATH = ("escalation_id",)
+
+    escalation_id: EscalationId
+
+
+class AcknowledgeEscalation(_OnEscalation):
+    """Acknowledge an alert: someone is on it, the alert ladder stops."""
+
+    NAME = "escalation.acknowledge"
+
+    note: str = Field(default="", max_length=500)
+
+
+class DeEscalate(_OnEscalation):
+    """Tension is going down: stop the alert chain, keep the escalation open (afschalen)."""
+
+    NAME = "escalation.de-escalate"
+
+    reason: str = Field(default="", max_length=500)
+
+
+class ResolveEscalation(_OnEscalation):
+    """The incident is over; the escalation stays open for aftercare until closed."""
+
+    NAME = "escalation.resolve"
+
+    reason: str = Field(default="", max_length=500)
+
+
+class CloseEscalation(_OnEscalation):
+    """Close the escalation; a pending convening is called off."""
+
+    NAME = "escalation.close"
+
+    reason: str = Field(default="", max_length=500)
+
+
+class CallConvening(_OnEscalation):
+    """Convene the network (bijeenroepen). What is left out comes from the workflow's
+    proposal (``GET /escalations/{id}/convening-proposal``)."""
+
+    NAME = "escalation.call-convening"
+
+    starts_at: AwareDatetime | None = None
+    mode: ConveningMode | None = None
+    place: str | None = Field(default=None, max_length=200)
+    communities: tuple[Community, ...] | None = Field(
+        default=None, description="communities that must be at the table"
+    )
+    rsvp_deadline: AwareDatetime | None = None
+    quorum: int | None = Field(default=None, ge=1)
+    invited: tuple[Token, ...] | None = None
+
+
+class RecordRsvp(Command):
+    """An ally's answer to a convening, received otherwise than through their own link (by
+    phone): entered on their behalf."""
+
+    NAME = "convening.record-rsvp"
+    PATH = ("convening_id",)
+
+    convening_id: Token
+    ally_id: Token
+    answer: RsvpAnswer
+
+
+class MarkConvened(Command):
+    """The meeting took place; ``attending`` defaults to those who said they would come."""
+
+    NAME = "convening.mark-convened"
+    PATH = ("convening_id",)
+
+    convening_id: Token
+    attending: tuple[Token, ...] | None = None
+
+
+# ---------------------------------------------------------------- networks
+
+
+class FormNetwork(Command):
+    """Form a network of allies for an area (bondgenotennetwerk)."""
+
+    NAME = "network.form"
+
+    network_id: Token
+    name: str = Field(min_length=1, max_length=120)
+    area: AreaCode
+    areas: tuple[AreaCode, ...] = Field(min_length=1, max_length=50)
+    size_cap: int = Field(default=DEFAULT_SIZE_CAP, ge=MIN_SIZE_CAP, le=MAX_SIZE_CAP)
+
+
+class _OnNetwork(Command):
+    PATH: ClassVar[tuple[str, ...]] = ("network_id",)
+
+    network_id: Token
+
+
+class EnrollAlly(_OnNetwork):
+    """Enrol an ally: personal data and community affiliations only with their consent."""
+
+    NAME = "network.enroll-ally"
+
+    ally_id: Token
+    areas: tuple[AreaCode, ...] = Field(min_length=1, max_length=20)
+    themes: tuple[Theme, ...] = Field(default=(), max_length=20)
+    availability: Availability = Availability.ALWAYS
+    consent_to_be_called: bool
+    personal: AllyPersonal
+
+
+class RemoveAlly(_OnNetwork):
+    NAME = "network.remove-ally"
+    PATH = ("network_id", "ally_id")
+
+    ally_id: Token
+    reason: str = Field(default="", max_length=200)
+
+
+class ChangeAvailability(_OnNetwork):
+    NAME = "network.change-availability"
+    PATH = ("network_id", "ally_id")
+
+    ally_id: Token
+    availability: Availability
+
+
+class AssignDutyContact(_OnNetwork):
+    """The on-duty police or municipality professional for a network; replaces the previous."""
+
+    NAME = "network.assign-duty-contact"
+    PATH = ("network_id", "role")
+
+    role: DutyRole
+    contact_id: Token
+    function: str = Field(min_length=1, max_length=80)
+    personal: DutyContactPersonal
+
+
+class RecordCallOutcome(_OnNetwork):
+    """Someone called an ally from a call list and records the result."""
+
+    NAME = "network.record-call-outcome"
+
+    ally_id: Token
+    outcome: CallOutcome
+    caller: Token
+    escalation_id: EscalationId | None = None
+    note: str = Field(default="", max_length=500)
+    occurred_at: AwareDatetime | None = None
+
+
+COMMANDS: tuple[type[Command], ...] = (
+    SubmitSignal,
+    DeclareEscalation,
+    AcknowledgeEscalation,
+    DeEscalate,
+    ResolveEscalation,
+    CloseEscalation,
+    CallConvening,
+    RecordRsvp,
+    MarkConvened,
+    FormNetwork,
+    EnrollAlly,
+    RemoveAlly,
+    ChangeAvailability,
+    AssignDutyContact,
+    RecordCallOutcome,
+)
+"""Every command this service accepts, in the order the API documents them."""
+
+
+def from_request(model: type[Command], path: dict[str, Any], body: Any) -> Command:
+    """The command of an HTTP request: its path fields plus its body (which must not repeat
+    them). Raises ``pydantic.ValidationError`` naming the fields the client sent."""
+    data = dict(body) if isinstance(body, dict) else body
+    if isinstance(data, dict):
+        data.update(path)
+    return model.model_validate(data)

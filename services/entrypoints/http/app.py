@@ -1,0 +1,85 @@
+"""The HTTP entry point: the JSON API under ``/api/v1`` (commands and reads), the pages behind
+personal links, and the API documentation, served offline (no CDN: police and municipal
+networks are often closed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from domain.policy import EscalationPolicy
+from services.app.handlers import CommandHandlers
+from services.app.links import SignedLinks
+from services.app.ports import RejectedInputs
+from services.app.readmodels import ReadModels
+from services.entrypoints.http.commands import add_command_routes, header_actor, register_schemas
+from services.entrypoints.http.errors import Problem, install_error_handlers
+from services.entrypoints.http.pages import ack_router, rsvp_router
+from services.entrypoints.http.queries import query_router
+
+API = "/api/v1"
+STATIC = Path(__file__).parent / "static"
+
+
+@dataclass
+class ApiDeps:
+    handlers: CommandHandlers
+    read: ReadModels
+    rejected: RejectedInputs
+    policies: dict[str, EscalationPolicy]
+    themes: frozenset[str]
+    rsvp_links: SignedLinks
+    ack_links: SignedLinks
+
+
+def create_api(deps: ApiDeps) -> FastAPI:
+    app = FastAPI(
+        title="Bondgenoten escalation service",
+        version="1",
+        description="Signals, tension map, call lists and the rapid-convening workflow of the "
+        "Bondgenotenaanpak. Every refusal has the shape of `Problem`; every write answers a "
+        "`position` that reads accept as `min_position`.",
+        openapi_url=f"{API}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_error_handlers(app, deps.rejected)
+    add_command_routes(app, API, deps.handlers, header_actor)
+    app.include_router(query_router(deps.read, deps.policies, deps.themes))
+    app.include_router(rsvp_router(deps.handlers, deps.read, deps.rsvp_links))
+    app.include_router(ack_router(deps.handlers, deps.read, deps.ack_links))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get(f"{API}/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{API}/openapi.json",
+            title="Bondgenoten API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            register_schemas(schema)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.setdefault("Problem", Problem.model_json_schema())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

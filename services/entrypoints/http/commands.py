@@ -1,0 +1,205 @@
+"""Command routes: one per command of :mod:`services.app.commands`, generated from the table
+below, all through the one handler table. The body is the command's input model (minus the
+fields the path carries); ``Idempotency-Key`` makes a retry answer as before.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from domain.input import load_json
+from domain.intake import FieldError, InvalidInput
+from events.envelope import ACTOR_PATTERN
+from services.app import commands as c
+from services.app.handlers import CommandHandlers, CommandResult
+from services.entrypoints.http.errors import ERROR_RESPONSES
+
+KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+ACTOR = re.compile(ACTOR_PATTERN)
+
+
+class CommandAnswer(BaseModel):
+    """The answer to every command."""
+
+    command: str
+    event_ids: list[str]
+    event_types: list[str]
+    position: int = Field(
+        description="log position reflecting this command; pass it as `min_position` to a "
+        "read to see the command's effect (read-your-writes)"
+    )
+    duplicate: bool = Field(description="a retry with the same Idempotency-Key: nothing new")
+    escalation_id: str | None = None
+    signal_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    command: type[c.Command]
+    method: str
+    path: str
+    creates: bool = False
+    """201 when it records something new, else 200."""
+    query: tuple[str, ...] = ()
+    """Fields taken from the query string (a DELETE has no body)."""
+
+
+ROUTES: tuple[Route, ...] = (
+    Route(c.SubmitSignal, "POST", "/signals", creates=True),
+    Route(c.DeclareEscalation, "POST", "/escalations", creates=True),
+    Route(c.AcknowledgeEscalation, "POST", "/escalations/{escalation_id}/acknowledge"),
+    Route(c.DeEscalate, "POST", "/escalations/{escalation_id}/de-escalate"),
+    Route(c.ResolveEscalation, "POST", "/escalations/{escalation_id}/resolve"),
+    Route(c.CloseEscalation, "POST", "/escalations/{escalation_id}/close"),
+    Route(c.CallConvening, "POST", "/escalations/{escalation_id}/convenings", creates=True),
+    Route(c.RecordRsvp, "POST", "/convenings/{convening_id}/rsvps", creates=True),
+    Route(c.MarkConvened, "POST", "/convenings/{convening_id}/convened"),
+    Route(c.FormNetwork, "POST", "/networks", creates=True),
+    Route(c.EnrollAlly, "POST", "/networks/{network_id}/allies", creates=True),
+    Route(c.RemoveAlly, "DELETE", "/networks/{network_id}/allies/{ally_id}", query=("reason",)),
+    Route(c.ChangeAvailability, "PUT", "/networks/{network_id}/allies/{ally_id}/availability"),
+    Route(c.AssignDutyContact, "PUT", "/networks/{network_id}/duty-contacts/{role}"),
+    Route(c.RecordCallOutcome, "POST", "/networks/{network_id}/call-outcomes", creates=True),
+)
+
+Actor = Callable[[Request, c.Command], str]
+
+
+def answer(result: CommandResult) -> CommandAnswer:
+    return CommandAnswer(
+        command=result.command,
+        event_ids=list(result.event_ids),
+        event_types=list(result.event_types),
+        position=result.position,
+        duplicate=result.duplicate,
+        escalation_id=result.escalation_id,
+        signal_id=result.signal_id,
+    )
+
+
+def idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not KEY.match(key):
+        message = "1-128 printable ASCII characters without spaces"
+        raise InvalidInput([FieldError("Idempotency-Key", message, "invalid_key")])
+    return key
+
+
+def header_actor(request: Request, command: c.Command) -> str:
+    """Who acts: the reporter of a signal, else the ``X-Actor`` header (``role:id``)."""
+    if isinstance(command, c.SubmitSignal):
+        return f"{command.source_role.value}:{command.reporter}"
+    actor = request.headers.get("X-Actor")
+    if actor is None or not ACTOR.match(actor):
+        message = "required: who acts, as role:id (e.g. police:teamchef-almere)"
+        raise InvalidInput([FieldError("X-Actor", message, "invalid_actor")])
+    return actor
+
+
+def _endpoint(
+    route: Route, handlers: CommandHandlers, actor: Actor
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def endpoint(request: Request) -> JSONResponse:
+        key = idempotency_key(request)
+        raw = await request.body()
+        body: Any = {}
+        if raw or route.method != "DELETE":
+            body = load_json(raw, request.headers.get("content-type"))
+            if not isinstance(body, dict):
+                raise InvalidInput([FieldError("$", "expected a JSON object", "invalid_type")])
+        fields = {**request.path_params}
+        fields.update(
+            {q: request.query_params[q] for q in route.query if q in request.query_params}
+        )
+        for name in fields:
+            if name in body and body[name] != fields[name]:
+                message = "given in the path; leave it out of the body"
+                raise InvalidInput([FieldError(name, message, "conflicts_with_path")])
+        command = route.command.model_validate({**body, **fields})
+        result = await handlers.handle(
+            command, actor=actor(request, command), key=key, channel="http"
+        )
+        status = 201 if route.creates and result.event_ids and not result.duplicate else 200
+        return JSONResponse(answer(result).model_dump(mode="json"), status_code=status)
+
+    endpoint.__name__ = route.command.NAME.replace(".", "_").replace("-", "_")
+    return endpoint
+
+
+def body_schema(route: Route) -> dict[str, Any]:
+    """The command's JSON schema without the path and query fields, with references into the
+    OpenAPI components (registered by :func:`register_schemas`)."""
+    schema = route.command.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    skip = set(route.command.PATH) | set(route.query)
+    schema["properties"] = {k: v for k, v in schema["properties"].items() if k not in skip}
+    schema["required"] = [r for r in schema.get("required", []) if r not in skip]
+    return schema
+
+
+def register_schemas(openapi: dict[str, Any]) -> None:
+    """Put every model the command bodies refer to into the document's components, so every
+    ``$ref`` resolves."""
+    components = openapi.setdefault("components", {}).setdefault("schemas", {})
+    for route in ROUTES:
+        schema = route.command.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.get("$defs", {}).items():
+            components.setdefault(name, definition)
+
+
+def _parameters(route: Route) -> list[dict[str, Any]]:
+    properties = route.command.model_json_schema()["properties"]
+    params: list[dict[str, Any]] = [
+        {"name": p, "in": "path", "required": True, "schema": properties[p]}
+        for p in route.command.PATH
+    ]
+    params += [{"name": q, "in": "query", "schema": properties[q]} for q in route.query]
+    params.append(
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "description": "a retry with the same key answers as before and records nothing; "
+            "the same key with a different command is refused (409)",
+            "schema": {"type": "string", "maxLength": 128},
+        }
+    )
+    if route.command is not c.SubmitSignal:
+        params.append(
+            {
+                "name": "X-Actor",
+                "in": "header",
+                "required": True,
+                "description": "who acts, role:id",
+                "schema": {"type": "string", "pattern": ACTOR_PATTERN},
+            }
+        )
+    return params
+
+
+def add_command_routes(app: FastAPI, prefix: str, handlers: CommandHandlers, actor: Actor) -> None:
+    for route in ROUTES:
+        extra: dict[str, Any] = {"parameters": _parameters(route)}
+        if route.method != "DELETE":
+            extra["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": body_schema(route)}},
+            }
+        app.add_api_route(
+            prefix + route.path,
+            _endpoint(route, handlers, actor),
+            methods=[route.method],
+            status_code=201 if route.creates else 200,
+            response_model=CommandAnswer,
+            responses=ERROR_RESPONSES,
+            summary=(route.command.__doc__ or route.command.NAME).split("\n")[0],
+            description=f"Command `{route.command.NAME}` (NATS: `<prefix>.cmd.<the same name>`).",
+            openapi_extra=extra,
+            tags=[route.command.NAME.split(".")[0]],
+        )

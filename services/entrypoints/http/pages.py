@@ -1,0 +1,167 @@
+"""Pages for people who follow a personal link, outside ``/api/v1``:
+
+* ``/rsvp/{token}``: an invited ally answers attending / not attending / later;
+* ``/bevestigen/{token}``: an alerted function acknowledges the alert (the link in alerts).
+
+Plain Dutch HTML without scripts; every action goes through the one handler table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from datetime import datetime
+from typing import cast
+
+import structlog
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from domain.errors import DomainError
+from domain.escalation import slot_of
+from events.escalation import RsvpAnswer
+from projections.escalations import ConveningRecord, escalation
+from services.app import commands as c
+from services.app.handlers import CommandHandlers
+from services.app.links import SignedLinks
+from services.app.readmodels import ReadModels
+from services.app.situation import area_name
+from services.texts_nl import pages as texts
+from services.texts_nl.alerts import datetime_nl, mode_nl, theme_nl
+
+log = structlog.get_logger(__name__)
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(texts.PAGE.format(title=html.escape(title), body=body), status)
+
+
+def _when(value: datetime) -> str:
+    return html.escape(datetime_nl(value))
+
+
+def _key(token: str, what: str) -> str:
+    """One idempotency key per link and answer: pressing the button twice records once."""
+    return hashlib.sha256(f"{token}|{what}".encode()).hexdigest()[:32]
+
+
+def unknown() -> HTMLResponse:
+    return _page(texts.UNKNOWN_TITLE, texts.UNKNOWN_BODY, 404)
+
+
+def busy() -> HTMLResponse:
+    return _page(texts.BUSY_TITLE, texts.BUSY_BODY, 503)
+
+
+def rsvp_router(handlers: CommandHandlers, read: ReadModels, links: SignedLinks) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+
+    def closed() -> HTMLResponse:
+        return _page(texts.CLOSED_TITLE, texts.CLOSED_BODY, 410)
+
+    def invited(token: str) -> tuple[str, str, ConveningRecord] | None:
+        """Convening, ally and meeting of a link we issued, for a meeting we know."""
+        try:
+            convening_id, ally_id = links.parse(token)
+        except DomainError:
+            return None
+        meeting = read.convening(convening_id)
+        return (convening_id, ally_id, meeting) if meeting is not None else None
+
+    @r.get("/rsvp/{token}", response_class=HTMLResponse)
+    async def invitation(token: str) -> HTMLResponse:
+        found = invited(token)
+        if found is None:
+            return unknown()
+        convening_id, ally_id, meeting = found
+        if meeting.convened_at is not None or meeting.cancelled_at is not None:
+            return closed()
+        area, theme = slot_of(read.escalation_of_convening(convening_id) or "")
+        answer = meeting.answers.get(ally_id)
+        current = texts.CURRENT_ANSWER.format(answer=texts.RSVP_ANSWERS[answer]) if answer else ""
+        body = texts.INVITATION_BODY.format(
+            theme=html.escape(theme_nl(theme)),
+            area_name=html.escape(area_name(read, area)),
+            mode=html.escape(mode_nl(meeting.mode)),
+            place=f" ({html.escape(meeting.place)})" if meeting.place else "",
+            starts=_when(meeting.starts_at),
+            deadline=_when(meeting.rsvp_deadline),
+            current=current,
+        )
+        title = texts.INVITATION_TITLE.format(mode=mode_nl(meeting.mode), theme=theme_nl(theme))
+        return _page(title, body)
+
+    @r.post("/rsvp/{token}", response_class=HTMLResponse)
+    async def answer(token: str, answer: str = "") -> HTMLResponse:
+        found = invited(token)
+        if found is None or answer not in texts.RSVP_ANSWERS:
+            return unknown()
+        convening_id, ally_id, meeting = found
+        if meeting.cancelled_at is not None:
+            return closed()
+        command = c.RecordRsvp(
+            convening_id=convening_id, ally_id=ally_id, answer=cast(RsvpAnswer, answer)
+        )
+        try:
+            await handlers.handle(
+                command, actor=f"ally:{ally_id}", key=_key(token, answer), channel="page"
+            )
+        except DomainError:  # the escalation was closed or the meeting took place meanwhile
+            return closed()
+        except Exception:  # NATS busy or away, many answering at once: ask again, in Dutch
+            log.warning("rsvp.failed", convening_id=convening_id)
+            return busy()
+        body = texts.THANKS_BODY.format(answer=texts.RSVP_ANSWERS[answer])
+        return _page(texts.THANKS_TITLE, body)
+
+    return r
+
+
+def ack_router(handlers: CommandHandlers, read: ReadModels, links: SignedLinks) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+
+    def found(token: str) -> tuple[str, str] | None:
+        try:
+            escalation_id, recipient = links.parse(token)
+        except DomainError:
+            return None
+        known = escalation(read.escalations.state, escalation_id) is not None
+        return (escalation_id, recipient) if known else None
+
+    def described(escalation_id: str, template: str, **extra: str) -> str:
+        record = escalation(read.escalations.state, escalation_id)
+        assert record is not None
+        return template.format(
+            escalation_id=html.escape(escalation_id),
+            theme=html.escape(theme_nl(record.theme)),
+            area_name=html.escape(area_name(read, record.area)),
+            status=html.escape(texts.STATUS_LABELS.get(record.status, record.status)),
+            **{k: html.escape(v) for k, v in extra.items()},
+        )
+
+    @r.get("/bevestigen/{token}", response_class=HTMLResponse)
+    async def confirm(token: str) -> HTMLResponse:
+        ids = found(token)
+        if ids is None:
+            return unknown()
+        return _page(texts.ACK_TITLE, described(ids[0], texts.ACK_BODY))
+
+    @r.post("/bevestigen/{token}", response_class=HTMLResponse)
+    async def acknowledge(token: str) -> HTMLResponse:
+        ids = found(token)
+        if ids is None:
+            return unknown()
+        escalation_id, recipient = ids
+        actor = f"crisis:{recipient}"
+        command = c.AcknowledgeEscalation(escalation_id=escalation_id)
+        try:
+            await handlers.handle(command, actor=actor, key=_key(token, "ack"), channel="page")
+        except DomainError:  # acknowledged by someone else meanwhile, or already closed
+            return _page(texts.ACK_ALREADY_TITLE, described(escalation_id, texts.ACK_ALREADY_BODY))
+        except Exception:
+            log.warning("ack.failed", escalation_id=escalation_id)
+            return busy()
+        body = described(escalation_id, texts.ACK_DONE_BODY, by=recipient)
+        return _page(texts.ACK_DONE_TITLE, body)
+
+    return r
