@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import nats.errors
 import pytest
 
+from services.adapters.jetstream import eventstore as eventstore_module
 from services.adapters.jetstream import reactor as reactor_module
 from services.adapters.jetstream.eventstore import JetStreamEventStore
+from services.adapters.jetstream.extensions import BatchOutcomeUnknown
 from services.adapters.jetstream.reactor import Reactor
 from services.adapters.jetstream.topology import Topology
 from services.app.ports import RawEvent
@@ -103,4 +106,40 @@ async def test_an_outage_is_waited_out_and_never_parked(
     async with running(r):
         await until(lambda: len(seen) == 3)
     assert seen == [1, 2, 3] and r.parked == 0
+    assert await stream_messages(nc, t.dlq_stream) == []
+
+
+async def test_a_timeout_in_an_atomic_append_is_waited_out_not_parked(
+    store: JetStreamEventStore, nc: nats.NATS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No reply to a multi-event append's commit (a NATS timeout) is transient: the reactor
+    retries until the append lands, and nothing goes to the dead letters."""
+    monkeypatch.setattr(reactor_module, "MAX_DELAY_S", 0.05)
+    real = eventstore_module.publish_atomic_batch
+    failures = {"left": 2 * reactor_module.MAX_TRIES}
+
+    async def no_reply(*args: Any, **kwargs: Any) -> Any:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise BatchOutcomeUnknown(None, None, "no reply to the commit", batch_id="b", index=1)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(eventstore_module, "publish_atomic_batch", no_reply)
+    done: list[int] = []
+
+    async def handle(raw: RawEvent) -> None:
+        pair = [signal_envelope(signal_id=f"copy-{raw.position}-{i}") for i in range(2)]
+        pair = [p.model_copy(update={"aggregate": pair[0].aggregate}) for p in pair]
+        await store.append(pair, expected_version=0)
+        done.append(raw.position)
+
+    t = store.topology
+    r = Reactor(
+        nc.jetstream(), t, name="r3", stream=t.events_stream, filter_subjects=SIGNALS(t),
+        handle=handle,
+    )  # fmt: skip
+    await append_signals(store, 1)
+    async with running(r):
+        await until(lambda: done == [1])
+    assert r.parked == 0 and failures["left"] == 0
     assert await stream_messages(nc, t.dlq_stream) == []

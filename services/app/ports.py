@@ -49,6 +49,11 @@ class RawEvent:
         return decode(self.headers, self.body, position=self.position)
 
 
+class StoreUnavailable(TimeoutError):
+    """The log could not be reached or did not answer in time; the outcome of an append may
+    be unknown. Transient: retrying the same command (same ids) is safe."""
+
+
 class EventStore(Protocol):
     """The log. One aggregate is one consistency boundary with its own version.
 

@@ -30,13 +30,14 @@ from domain.errors import ConcurrencyConflict
 from events.codec import DecodeError, encode
 from events.envelope import AggregateRef, Envelope, municipality_of
 from services.adapters.jetstream.extensions import (
+    AtomicBatchError,
     BatchDuplicateMsgId,
     ExpectedSequenceConflict,
     OutgoingMessage,
     publish_atomic_batch,
 )
 from services.adapters.jetstream.topology import Topology
-from services.app.ports import AppendResult, RawEvent
+from services.app.ports import AppendResult, RawEvent, StoreUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -112,6 +113,10 @@ class JetStreamEventStore:
             # A batch holding an already-stored Nats-Msg-Id is refused whole rather than
             # deduplicated; append() then checks whether this exact batch is already stored.
             raise ConcurrencyConflict(subject, expected) from exc
+        except AtomicBatchError as exc:
+            if exc.transient:  # e.g. a timeout: retry, never park as poison
+                raise StoreUnavailable(f"atomic append to {subject}: {exc.description}") from exc
+            raise
         last = ack.seq
         first = last - len(events) + 1
         return AppendResult(tuple(range(first, last + 1)), last)

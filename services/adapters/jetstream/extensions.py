@@ -135,6 +135,14 @@ class AtomicBatchError(JetStreamApiError):
         self.index = index
         super().__init__(code, err_code, description)
 
+    @property
+    def transient(self) -> bool:
+        """Worth retrying as is: no reply (timeout, no responders) or too many open batches.
+        The batch's own faults (sequence, duplicate id, size) are not."""
+        return (
+            self.err_code is None and self.code in (None, 503)
+        ) or self.err_code == ERR_BATCH_TOO_MANY_INFLIGHT
+
 
 class ExpectedSequenceConflict(AtomicBatchError):
     """An ``Nats-Expected-Last-(Subject-)Sequence`` check failed: someone else wrote first.
