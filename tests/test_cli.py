@@ -12,20 +12,27 @@ from projections.base import fold
 from projections.tension_map import TensionMapProjection
 from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.projection_runner import decode_snapshot, snapshot_bucket
+from services.bootstrap import Service
 from services.settings import Settings
 from tests.factories import signal_envelope
 from tests.service_process import service_env
 
 
-async def bondgenoten(settings: Settings, *args: str) -> str:
+async def run_cli(settings: Settings, *args: str) -> tuple[int, str, str]:
     env = service_env(settings)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()
-    return out.decode()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def bondgenoten(settings: Settings, *args: str) -> str:
+    code, out, err = await run_cli(settings, *args)
+    assert code == 0, err
+    return out
 
 
 async def test_rebuild_folds_the_log_into_a_fresh_snapshot(
@@ -49,3 +56,34 @@ async def test_asyncapi_lists_every_command_subject(settings: Settings) -> None:
     assert f"{prefix}.cmd.signal.submit" in channels
     for command in ("declare", "acknowledge", "de-escalate", "resolve", "close"):
         assert f"{prefix}.cmd.escalation.{command}" in channels
+
+
+async def test_rebuild_of_an_unknown_projection_names_the_known_ones(settings: Settings) -> None:
+    code, out, _ = await run_cli(settings, "rebuild", "nosuch")
+    assert code == 2
+    assert "nosuch" in out and "tension_map" in out and "call_lists" in out
+
+
+async def test_rebuild_while_the_service_reads_is_refused(
+    service: Service, settings: Settings
+) -> None:
+    code, _, err = await run_cli(settings, "rebuild")
+    assert code == 1
+    assert "draait nog" in err and "Traceback" not in err
+
+
+async def test_help_is_plain_dutch_without_markup(settings: Settings) -> None:
+    for args in (("--help",), ("run", "--help"), ("rebuild", "--help")):
+        code, out, _ = await run_cli(settings, *args)
+        assert code == 0
+        assert "``" not in out and ":mod:" not in out and "::" not in out
+    assert "Escalatiedienst" in (await run_cli(settings, "--help"))[1]
+
+
+async def test_asyncapi_names_the_configured_server_and_every_reply(settings: Settings) -> None:
+    document = json.loads(await bondgenoten(settings, "asyncapi"))
+    hosts = {s["host"] for s in document["servers"].values()}
+    assert hosts == {settings.nats_url.removeprefix("nats://")}  # type: ignore[union-attr]
+    operations = document["operations"].values()
+    assert operations and all("reply" in o for o in operations)
+    assert "Reply" in document["components"]["schemas"]

@@ -89,3 +89,19 @@ def test_a_second_server_on_the_same_store_is_refused(tmp_path: Path) -> None:
     third = EmbeddedNats(tmp_path / "store", port=free_port())
     third.start()  # free again once the first has stopped
     third.stop()
+
+
+def test_rebuild_while_the_service_runs_says_so_without_a_traceback(tmp_path: Path) -> None:
+    proc, _ = _start(tmp_path)
+    try:
+        env = dict(os.environ, BONDGENOTEN_DATA_DIR=str(tmp_path / "data"))
+        env.pop("NATS_URL", None)
+        rebuild = subprocess.run(
+            [sys.executable, "-m", "services", "rebuild"],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
+    assert rebuild.returncode == 1
+    assert "in gebruik" in rebuild.stderr and "Traceback" not in rebuild.stderr

@@ -155,7 +155,8 @@ def register_schemas(openapi: dict[str, Any]) -> None:
 
 
 def _parameters(route: Route) -> list[dict[str, Any]]:
-    properties = route.command.model_json_schema()["properties"]
+    schema = route.command.model_json_schema(ref_template="#/components/schemas/{model}")
+    properties = schema["properties"]
     params: list[dict[str, Any]] = [
         {"name": p, "in": "path", "required": True, "schema": properties[p]}
         for p in route.command.PATH
