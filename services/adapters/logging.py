@@ -11,18 +11,28 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
+from typing import TextIO
 
 import structlog
 
 
-def configure_logging(level: str | None = None, *, json: bool | None = None) -> None:
+def configure_logging(
+    level: str | None = None, *, json: bool | None = None, file: Path | None = None
+) -> None:
+    """``file``: write the logs there (JSON lines) instead of to stderr, e.g. while the demo
+    tells its Dutch story on the terminal."""
     level_name = (level or os.environ.get("BONDGENOTEN_LOG_LEVEL", "INFO")).upper()
     numeric = logging.getLevelNamesMapping().get(level_name, logging.INFO)
-    use_json = (not sys.stderr.isatty()) if json is None else json
+    stream: TextIO = sys.stderr
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        stream = file.open("a", encoding="utf-8", buffering=1)
+    use_json = (not stream.isatty()) if json is None else json
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if use_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     structlog.configure(
         processors=[
@@ -34,13 +44,13 @@ def configure_logging(level: str | None = None, *, json: bool | None = None) -> 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=True,
     )
     # FastStream and uvicorn log through stdlib logging; keep them at WARNING so they do not log
     # every message or request (that alone halves consumer throughput).
     logging.basicConfig(
-        level=max(numeric, logging.WARNING), stream=sys.stderr, format="%(message)s"
+        level=max(numeric, logging.WARNING), stream=stream, format="%(message)s", force=True
     )
     for noisy in ("faststream", "uvicorn.access", "nats"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))

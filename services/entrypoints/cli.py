@@ -42,6 +42,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.demo:
         explicit = "BONDGENOTEN_ESCALATION_POLICY" in os.environ
         settings = settings.for_demo(explicit_policy=explicit)
+        if sys.stdout.isatty():  # the Dutch story alone on the terminal; logs to a file
+            log_file = settings.data_dir / "bondgenoten.log"
+            configure_logging(args.log_level or settings.log_level, file=log_file)
+            print(texts.LOGS_IN_FILE.format(path=log_file), flush=True)
     async with bootstrap.running(settings) as service:
         log.info("service.ready", nats=service.infra.nats_url, http=service.http_url)
         print(texts.READY.format(nats=service.infra.nats_url, http=service.http_url), flush=True)

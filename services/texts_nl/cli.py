@@ -30,4 +30,5 @@ STILL_RUNNING: Final = (
 )
 STORE_IN_USE: Final = "Het logboek is in gebruik: {reason}"
 STOPPED: Final = "Gestopt."
+LOGS_IN_FILE: Final = "Technische logregels staan in {path}."
 BAD_SETTING: Final = "Ongeldige instelling {variable}: {message}"

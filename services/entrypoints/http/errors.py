@@ -130,6 +130,9 @@ def install_error_handlers(app: FastAPI, rejected: RejectedInputs) -> None:
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
         # NATS unreachable, a timeout, a bug. Retrying with the same Idempotency-Key is safe:
         # if it was recorded after all, the retry is answered as a duplicate.
-        log.error("http.failed", error=type(exc).__name__, path=request.url.path)
+        # The route's name, never the path: a client chooses the path (and could put anything
+        # in it, an e-mail address say) and logs must not carry what clients type.
+        route = getattr(request.scope.get("route"), "name", None) or "unrouted"
+        log.error("http.failed", error=type(exc).__name__, route=route)
         message = "temporarily unavailable; try again with the same Idempotency-Key"
         return problem(503, [FieldError("$", message, "unavailable")], {"Retry-After": "1"})
