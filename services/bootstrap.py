@@ -245,7 +245,7 @@ async def running(
             rsvp_link=rsvp.url,
             caught_up=lambda position: read.escalations.wait_for(position, timeout=10),
         )
-        broker = create_broker(infra.nats_url, infra.topology, handlers, rejected)
+        broker = create_broker(infra.nats_url, settings.subject_prefix, handlers, rejected)
         api = create_api(ApiDeps(handlers, read, rejected, policies, themes, rsvp, ack))
         http = _Uvicorn(
             uvicorn.Config(

@@ -12,6 +12,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from services.bootstrap import Service
+from services.entrypoints.nats.api import command_subject
 from tests.api_helpers import ACTOR, AREA, client_for, seed_network, signal_body
 from tests.conftest import stream_messages
 
@@ -43,7 +44,7 @@ async def test_command_id_makes_a_signal_retry_a_noop_over_nats(
 ) -> None:
     async with client_for(service) as client:
         await seed_network(client)
-    subject = service.infra.topology.command_subject("signal.submit")
+    subject = command_subject(service.infra.topology.subject_prefix, "signal.submit")
     request = json.dumps({**signal_body(), "command_id": "mk-77"}).encode()
     first = json.loads((await nc.request(subject, request, 5)).data)
     again = json.loads((await nc.request(subject, request, 5)).data)
@@ -165,7 +166,7 @@ async def test_the_api_docs_work_offline(service: Service) -> None:
 async def test_nats_refuses_a_body_that_is_not_json_and_keeps_it(
     service: Service, nc: NatsClient
 ) -> None:
-    subject = service.infra.topology.command_subject("signal.submit")
+    subject = command_subject(service.infra.topology.subject_prefix, "signal.submit")
     reply = json.loads(
         (await nc.request(subject, b"{nope", 5, headers={"content-type": "application/json"})).data
     )

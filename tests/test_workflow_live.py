@@ -23,6 +23,7 @@ from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.projection_runner import ProjectionRunner
 from services.adapters.notify.cap import validate_cap
 from services.bootstrap import Service
+from services.entrypoints.nats.api import command_subject
 from services.settings import Settings
 from tests.api_helpers import ACTOR, AREA, NETWORK, client_for, seed_network, signal_body
 from tests.conftest import serve_in_background, settled, stream_messages
@@ -337,7 +338,9 @@ async def test_escalation_commands_over_nats_request_reply(service: Service, nc:
 
     async def ask(command: str, body: dict[str, Any] | bytes) -> dict[str, Any]:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        reply = await nc.request(t.command_subject(f"escalation.{command}"), data, 5)
+        reply = await nc.request(
+            command_subject(t.subject_prefix, f"escalation.{command}"), data, 5
+        )
         answer: dict[str, Any] = json.loads(reply.data)
         return answer
 

@@ -83,9 +83,6 @@ class Topology:
     def projections_bucket(self) -> str:
         return f"{self.stream_prefix}_projections"
 
-    def command_subject(self, name: str) -> str:
-        return f"{self.subject_prefix}.cmd.{name}"
-
     def stream_configs(self) -> list[StreamSpec]:
         return [
             StreamSpec(

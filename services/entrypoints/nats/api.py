@@ -28,7 +28,6 @@ from domain.errors import ConcurrencyConflict, DomainError
 from domain.input import load_json
 from domain.intake import CONCURRENT_CHANGE, FieldError, InvalidInput, pydantic_errors
 from events.envelope import ACTOR_PATTERN
-from services.adapters.jetstream.topology import Topology
 from services.app import commands as c
 from services.app.handlers import CommandHandlers
 from services.app.ports import RejectedInputs
@@ -88,14 +87,19 @@ async def decode(message: NatsStreamMessage) -> Any:
     return load_json(message.body, message.headers.get("content-type"))
 
 
+def command_subject(subject_prefix: str, name: str) -> str:
+    """The request subject of a command: ``<prefix>.cmd.<command name>``."""
+    return f"{subject_prefix}.cmd.{name}"
+
+
 def create_broker(
-    url: str, topology: Topology, handlers: CommandHandlers, rejected: RejectedInputs
+    url: str, subject_prefix: str, handlers: CommandHandlers, rejected: RejectedInputs
 ) -> NatsBroker:
     errors = ExceptionMiddleware()
 
     async def refuse(message: NatsMessage, problems: list[FieldError]) -> dict[str, Any]:
         try:
-            subject = message.raw_message.subject.removeprefix(f"{topology.subject_prefix}.cmd.")
+            subject = message.raw_message.subject.removeprefix(f"{subject_prefix}.cmd.")
             await rejected.keep(message.body, f"nats.{subject}", problems)
         except Exception as exc:  # keeping failed: still answer, and say so in the log
             log.error("nats.reject_not_kept", error=type(exc).__name__)
@@ -132,7 +136,7 @@ def create_broker(
     )
     for command in c.COMMANDS:
         subscriber = broker.subscriber(
-            topology.command_subject(command.NAME),
+            command_subject(subject_prefix, command.NAME),
             title=command.NAME,
             description=(command.__doc__ or command.NAME).strip(),
             decoder=decode,
@@ -167,9 +171,8 @@ def asyncapi_document(settings: Settings) -> str:
     from faststream.specification import AsyncAPI
 
     # The document needs the handlers' signatures only: no connection is made.
-    topology = Topology(settings.stream_prefix, settings.subject_prefix)
     url = settings.nats_url or f"nats://localhost:{settings.nats_port}"
-    broker = create_broker(url, topology, None, None)  # type: ignore[arg-type]
+    broker = create_broker(url, settings.subject_prefix, None, None)  # type: ignore[arg-type]
     spec = AsyncAPI(
         broker,
         title="Bondgenoten escalation service: NATS API",
