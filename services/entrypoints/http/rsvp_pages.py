@@ -21,7 +21,7 @@ from services.app.readmodels import ReadModels
 from services.app.situation import area_name
 from services.app.workflow import Workflow
 from services.texts_nl import rsvp as texts
-from services.texts_nl.alerts import datetime_nl, mode_nl, theme_nl
+from services.texts_nl.alerts import mode_nl, theme_nl, when_nl
 
 log = structlog.get_logger(__name__)
 
@@ -31,7 +31,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 def _when(value: datetime) -> str:
-    return html.escape(datetime_nl(value))
+    return html.escape(when_nl(value))
 
 
 def rsvp_router(workflow: Workflow, read: ReadModels, links: RsvpLinks) -> APIRouter:
