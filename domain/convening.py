@@ -215,18 +215,23 @@ def propose(
     affected_communities: Sequence[str],
     callable_allies: Sequence[str],
     coverage_gaps: Sequence[str] = (),
+    *,
+    area: str | None = None,
 ) -> ConveningProposal:
     """Invite the call list (best first, at most ``MAX_INVITED``), require the affected
     communities someone on it covers, and ask for no more attendees than can come: a quorum
     that can never be reached helps nobody. Communities nobody covers are reported as gaps
-    (they need another route: the alert names them too), not required."""
+    (they need another route: the alert names them too), not required.
+
+    With ``area`` the meeting is proposed at that area's own place (``defaults.places``);
+    without it, at the municipality's ``place``."""
     invited = tuple(dict.fromkeys(callable_allies))[:MAX_INVITED]
     gaps = tuple(dict.fromkeys(c for c in affected_communities if c in coverage_gaps))
     return ConveningProposal(
         starts_at=now + timedelta(minutes=defaults.lead_min),
         rsvp_deadline=now + timedelta(minutes=defaults.rsvp_min),
         mode=defaults.mode,
-        place=defaults.place,
+        place=defaults.place if area is None else defaults.place_for(area),
         communities=tuple(dict.fromkeys(c for c in affected_communities if c not in gaps)),
         invited=invited,
         quorum=max(1, min(defaults.quorum, len(invited))),

@@ -24,11 +24,18 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
-from events.envelope import municipality_of
+from events.envelope import AreaCode, municipality_of
 from events.escalation import Band, ConveningMode, Grip, Recipient, band_rank
 
 DEFAULT_KEY = "default"
@@ -61,6 +68,9 @@ class Level(BaseModel):
         return self
 
 
+Place = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class ConveningDefaults(BaseModel):
     """How the workflow proposes a convening (bijeenkomst) in this municipality: the crisis
     organisation may change any of it when it calls the meeting."""
@@ -70,6 +80,9 @@ class ConveningDefaults(BaseModel):
     mode: ConveningMode = "call"
     place: str = Field(default="", max_length=200)
     """Where: an address, a dial-in, or the name of the app group."""
+    places: dict[AreaCode, Place] = Field(default_factory=dict)
+    """Where, per area (``GM0034-poort``): each network meets on its own ground. An area
+    without an entry meets at ``place``. TOML: ``[<key>.convening.places]``."""
     lead_min: int = Field(default=30, ge=5, le=24 * 60)
     """The meeting starts this many minutes after the proposal."""
     rsvp_min: int = Field(default=15, ge=1)
@@ -81,6 +94,10 @@ class ConveningDefaults(BaseModel):
         if self.rsvp_min >= self.lead_min:
             raise ValueError("rsvp_min must be less than lead_min: answers before the meeting")
         return self
+
+    def place_for(self, area: str) -> str:
+        """The area's own place, else the municipality's ``place``."""
+        return self.places.get(area, self.place)
 
 
 class InvitationPolicy(BaseModel):

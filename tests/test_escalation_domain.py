@@ -348,6 +348,13 @@ def test_proposal_invites_the_call_list_and_caps_the_quorum_at_the_invitees() ->
     assert propose(at(0), defaults, [], []).quorum == 1
 
 
+def test_proposal_for_an_area_meets_at_its_own_place() -> None:
+    defaults = ConveningDefaults(place="Belbrug Almere", places={"GM0034-poort": "Wijkcentrum"})
+    assert propose(at(0), defaults, [], ["a1"], area="GM0034-poort").place == "Wijkcentrum"
+    assert propose(at(0), defaults, [], ["a1"], area="GM0034-haven").place == "Belbrug Almere"
+    assert propose(at(0), defaults, [], ["a1"]).place == "Belbrug Almere"  # as before
+
+
 def test_a_joining_signal_carries_its_affected_communities() -> None:
     log = play(open_or_join())
     picture = situation().model_copy(update={"communities": ("turkish",)})

@@ -724,7 +724,7 @@ def test_dutch_texts() -> None:
     assert "Dekkingsgaten: geen." in body
     assert "Signalen: 5 (bondgenoten en politie)." in body
     assert "Bellijst: 8 bondgenoten te bellen, 2 niet bereikbaar" in body
-    assert "Verzonden: 14-03-2025 21:05." in body  # Europe/Amsterdam
+    assert "Verzonden: 14-03-2025 21:05 (Nederlandse tijd)." in body  # Europe/Amsterdam
     assert body.endswith("Bevestig ontvangst via het dashboard van de crisisorganisatie.")
     assert alerts.community_nl("unknown_group") == "unknown_group"
 
@@ -792,7 +792,7 @@ async def test_invitations_and_reminders_read_as_dutch_and_carry_no_names() -> N
     assert invitation.headline_nl == (
         "Uitnodiging: bijeenkomst ter plaatse over demonstratie in Almere Stad"
     )
-    assert "(Buurthuis De Schakel), 14-03-2025 21:05." in invitation.body_nl
+    assert "(Buurthuis De Schakel), 14-03-2025 21:05 (Nederlandse tijd)." in invitation.body_nl
     assert invitation.body_nl.endswith("via https://bg.example/api/v1/convenings/c1/rsvps.")
     assert invitation.console_nl.startswith("[UITNODIGING aan a-stad-3]")
     reminder = make_invitation("reminder")

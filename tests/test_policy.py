@@ -118,3 +118,52 @@ addresses = { console = "-" }
         parse_policies(toml)
     ok = parse_policies(toml.replace("rsvp_min = 30", "rsvp_min = 10"))
     assert ok["default"].convening.lead_min == 20 and ok["default"].convening.mode == "call"
+
+
+PLACES = """
+[default]
+[default.convening]
+place = "Belbrug Almere"
+[default.convening.places]
+GM0034-poort = "Buurtcentrum Poort"
+GM0034-stad = "Stadhuis, Stadhuisplein 1"
+[[default.levels]]
+name = "OOV"
+ack_timeout_s = 60
+[[default.levels.recipients]]
+name = "oov"
+channels = ["console"]
+addresses = { console = "-" }
+"""
+
+
+def test_each_area_may_have_its_own_convening_place() -> None:
+    convening = parse_policies(PLACES)["default"].convening
+    assert convening.place_for("GM0034-poort") == "Buurtcentrum Poort"
+    assert convening.place_for("GM0034-stad") == "Stadhuis, Stadhuisplein 1"
+    assert convening.place_for("GM0034-haven") == "Belbrug Almere"  # no own place: the default
+    head, tail = PLACES.split("[default.convening.places]")
+    without = head + tail.split('Stadhuisplein 1"')[1]  # no per-area table at all
+    assert parse_policies(without)["default"].convening.place_for("GM0034-poort") == (
+        "Belbrug Almere"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [('almere-poort = "Poort"', "convening.places"), ('GM0034-poort = ""', "convening.places")],
+)
+def test_a_place_needs_an_area_code_and_a_name(line: str, problem: str) -> None:
+    with pytest.raises(PolicyError, match=problem):
+        parse_policies(PLACES.replace('GM0034-poort = "Buurtcentrum Poort"', line))
+
+
+def test_every_demo_area_has_its_own_convening_place() -> None:
+    from services.demo import data
+    from services.settings import DEMO_POLICY
+
+    convening = parse_policies(DEMO_POLICY.read_text(encoding="utf-8"))["default"].convening
+    areas = {a for network in data.NETWORKS for a in network["areas"]}
+    places = {convening.place_for(a) for a in areas}
+    assert set(convening.places) == areas and len(places) == len(areas)
+    assert convening.place not in places

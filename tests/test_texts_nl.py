@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tokenize
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from events.signals import DEFAULT_THEMES
 from projections.base import fold
 from projections.escalations import escalation
 from projections.tension_map import Band, Trend
+from services.app.invitation import InvitationMessage
 from services.app.links import rsvp_links as RsvpLinks
+from services.texts_nl.alerts import when_nl
 from services.texts_nl.console import (
     RSVP_LABELS,
     SENTENCES,
@@ -94,3 +97,26 @@ def test_answer_links_are_personal_and_cannot_be_forged() -> None:
     other_key = RsvpLinks(b"fedcba9876543210fedcba9876543210", "https://bg.example")
     with pytest.raises(NotFound):
         other_key.parse(token)
+
+
+def test_times_shown_to_people_are_dutch_local_time_and_say_so() -> None:
+    winter = datetime(2025, 3, 14, 20, 5, tzinfo=UTC)
+    summer = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+    assert when_nl(winter) == "14-03-2025 21:05 (Nederlandse tijd)"
+    assert when_nl(summer, "%H:%M") == "14:00 (Nederlandse tijd)"
+    invitation = InvitationMessage(
+        alert_id="inv-c1",
+        kind="invitation",
+        ally_id="a-stad-1",
+        escalation_id="GM0034-stad_demonstration-1",
+        convening_id="c1",
+        area="GM0034-stad",
+        area_name="Almere Stad",
+        theme="demonstration",
+        mode="call",
+        starts_at=summer,
+        rsvp_deadline=summer - timedelta(minutes=15),
+        sent_at=summer - timedelta(minutes=30),
+    )
+    assert "reageren vóór 13:45 (Nederlandse tijd)" in invitation.console_nl
+    assert "01-07-2025 14:00 (Nederlandse tijd)" in invitation.body_nl

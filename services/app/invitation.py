@@ -47,8 +47,8 @@ class InvitationMessage(BaseModel):
             "place_nl": f" ({self.place})" if self.place else "",
             "theme_nl": alerts.theme_nl(self.theme),
             "area_name": self.area_name,
-            "starts_nl": alerts.datetime_nl(self.starts_at),
-            "deadline_nl": alerts.datetime_nl(self.rsvp_deadline, "%H:%M"),
+            "starts_nl": alerts.when_nl(self.starts_at),
+            "deadline_nl": alerts.when_nl(self.rsvp_deadline, "%H:%M"),
             "rsvp_nl": self.rsvp_url or alerts.DEFAULT_RSVP,
         }
 

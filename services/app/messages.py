@@ -98,7 +98,7 @@ class AlertMessage(BaseModel):
             "unreachable": self.call_list.unreachable,
             "duty_contacts": self.call_list.duty_contacts,
             "gaps_nl": alerts.gaps_nl(self.coverage_gaps),
-            "sent_nl": alerts.datetime_nl(self.sent_at),
+            "sent_nl": alerts.when_nl(self.sent_at),
             "ack_nl": alerts.ack_nl(self.ack_url),
         }
 

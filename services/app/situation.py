@@ -126,5 +126,5 @@ def convening_proposal(
     calls = read.call_list(area, [theme], affected)
     callable_ = [e.ally_id for e in calls.entries]
     defaults = policy_for(policies, area).convening
-    proposal = propose(now, defaults, affected, callable_, calls.coverage_gaps)
+    proposal = propose(now, defaults, affected, callable_, calls.coverage_gaps, area=area)
     return proposal, frozenset(callable_)

@@ -6,7 +6,15 @@ from typing import Any
 
 MUNICIPALITY = "GM0034"
 STAD = "GM0034-stad"
+POORT = "GM0034-poort"
 STAD_COMMUNITIES = ["youth", "moroccan", "turkish"]
+
+# Who acts in the demo (X-Actor): the municipality's public-order advisor and the police chief.
+OOV = "municipality:oov-almere"
+TEAMCHEF = "police:teamchef-almere"
+
+FORECAST_HOURS = 3
+"""After the de-escalation the demo shows the tension map this many hours ahead."""
 
 # The convening the crisis organisation calls for the demonstration, and who answers what.
 CONVENING: dict[str, Any] = {
@@ -21,9 +29,25 @@ NOTES = {
     "acknowledge": "Teamchef pakt op, ME stand-by",
     "de_escalate": "Groepen verspreid, gesprek met jongeren gevoerd",
     "close": "Rust teruggekeerd, evaluatie gepland",
+    "follow_up_acknowledge": "OOV neemt het vervolg op zich",
 }
 RSVPS_BEFORE_QUORUM = [("a-stad-1", "attending"), ("a-stad-2", "not_attending")]
 RSVPS_TO_QUORUM = [("a-stad-3", "attending")]
+
+# The follow-up that ends the demo: the Poort network meets about the azc before the council
+# meeting its signals mention. Nobody answers for them, so this convening stays open and its
+# links work for as long as the service runs. Time, mode and place come from the proposal.
+FOLLOW_UP: dict[str, Any] = {
+    "network": "Bondgenoten Almere Poort",
+    "declare": {
+        "area": POORT,
+        "theme": "asylum_reception",
+        "reason": "Vervolgoverleg met de bondgenoten over de komst van het azc, vóór de"
+        " raadsvergadering",
+        "communities": ["residents"],
+    },
+    "convening": {},
+}
 
 NETWORKS: list[dict[str, Any]] = [
     {
@@ -177,6 +201,17 @@ ALLIES: dict[str, list[dict[str, Any]]] = {
         ),
     ],
 }
+
+
+def ally_name(ally_id: str) -> str:
+    """The demo ally's name, or the id for someone the demo did not enrol."""
+    for allies in ALLIES.values():
+        for ally in allies:
+            if ally["ally_id"] == ally_id:
+                name: str = ally["personal"]["name"]
+                return name
+    return ally_id
+
 
 DUTY_CONTACTS: list[tuple[str, str, dict[str, Any]]] = [
     (

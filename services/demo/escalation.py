@@ -1,161 +1,286 @@
-"""The second half of the demo: one escalation end to end, through the public HTTP API, as the
+"""The middle of the demo: one escalation end to end, through the public HTTP API, as the
 crisis organisation would drive it: alert, no acknowledgement, next level, acknowledgement,
-convening, answers until quorate, de-escalation, closing, and the review replayed from the log."""
+convening, answers until quorate, de-escalation and closing, the tension map now and a few
+hours on, and the review replayed from the log.
+
+Every step starts from what the service shows, not from what the demo expects: played again,
+or after clients changed the data, an escalation may already be acknowledged or an ally gone.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
 
-import httpx
-
-from domain.policy import policy_for
+from projections.escalations import ConveningStatus, EscalationRecord
 from services.demo import data
-from services.texts_nl.alerts import NO_GAPS, datetime_nl, gaps_nl, grip_nl
+from services.demo.api import DemoApi, Story, until, when
+from services.demo.views import print_convening, print_tension_map
+from services.texts_nl.alerts import datetime_nl, gaps_nl, grip_nl, score_nl
 from services.texts_nl.console import (
     RSVP_LABELS,
     SENTENCES,
+    STATUS_LABELS,
     TRIGGER_LABELS,
     timeline_label,
 )
-from services.texts_nl.labels import MODE_LABELS
+from services.texts_nl.labels import BAND_LABELS, MODE_LABELS, TREND_LABELS, theme_label
 
-if TYPE_CHECKING:
-    from services.bootstrap import Service
-
-Say = Callable[..., None]
-TEAMCHEF = {"X-Actor": "police:teamchef-almere"}
-OOV = {"X-Actor": "municipality:oov-almere"}
-
-
-async def _json(response: httpx.Response) -> Any:
-    if response.status_code >= 300:
-        raise RuntimeError(f"demo: {response.request.url} answered {response.text}")
-    return response.json()
+OPENING_S = 10.0
+"""How long the demo waits for the workflow to open an escalation from its new signals."""
+ACK_WAIT_LIMIT_S = 60.0
+"""The demo shows the ladder climbing only when the first level waits at most this long."""
+MARGIN_S = 10.0
 
 
-async def _poll(
-    client: httpx.AsyncClient, url: str, ready: Callable[[Any], bool], seconds: float
-) -> Any:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        found = await _json(await client.get(url))
-        if ready(found) or asyncio.get_running_loop().time() > deadline:
-            return found
-        await asyncio.sleep(0.2)
-
-
-def _open_for(area: str, theme: str) -> Callable[[Any], bool]:
-    return lambda items: any(e["area"] == area and e["theme"] == theme for e in items)
-
-
-async def play_escalation(client: httpx.AsyncClient, service: Service, say: Say, step: Say) -> None:
-    step("step_escalation")
-    listed = await _poll(
-        client, "/api/v1/escalations?open=true", _open_for(data.STAD, "demonstration"), 5
-    )
-    found = [e for e in listed if e["area"] == data.STAD and e["theme"] == "demonstration"]
-    if found:
-        eid = found[0]["escalation_id"]
-    else:  # the thresholds of a custom policy were not met: the police declare one
-        declared = await client.post(
-            "/api/v1/escalations",
-            json={"area": data.STAD, "theme": "demonstration", "reason": data.NOTES["declare"]},
-            headers=TEAMCHEF,
-        )
-        eid = (await _json(declared))["escalation_id"]
-    record = await _json(await client.get(f"/api/v1/escalations/{eid}"))
-    say(
+async def play_escalation(api: DemoApi, story: Story, *, signals_opened: bool) -> bool:
+    """Play it; True when its meeting took place (so its invitations' links are void)."""
+    story.step("step_escalation")
+    record = await open_escalation(api, story, signals_opened)
+    if record is None:
+        story.say("no_escalation")
+        return False
+    eid = record.escalation_id
+    story.say(
         "escalation_opened",
         escalation_id=eid,
-        trigger=TRIGGER_LABELS.get(record["trigger"], record["trigger"]),
-        grip=grip_nl(record["suggested_grip"]),
+        at=when(record.opened_at),
+        trigger=TRIGGER_LABELS.get(record.trigger, record.trigger),
+        grip=grip_nl(record.suggested_grip),
     )
-    url = f"/api/v1/escalations/{eid}"
-    timeout = policy_for(service.workflow.policies, data.STAD).levels[0].ack_timeout_s
-    if record["level"] == 0 and record["status"] == "alerted" and timeout <= 60:
-        step("step_no_ack", seconds=f"{timeout:g}")
-        await _poll(client, url, lambda r: r["level"] >= 1, timeout + 10)
-    step("step_acknowledge", who=data.NOTES["acknowledged_by"])
-    ack = await client.post(
-        f"{url}/acknowledge", json={"note": data.NOTES["acknowledge"]}, headers=TEAMCHEF
-    )
-    if ack.status_code != 409:  # already acknowledged when the demo is played again
-        await _json(ack)
+    record = await wait_for_next_level(api, story, record)
+    story.step("step_acknowledge", who=data.NOTES["acknowledged_by"])
+    await acknowledge(api, story, record, data.TEAMCHEF, data.NOTES["acknowledge"])
+    story.step("step_convening")
+    status = await convene(api, story, eid)
+    held = status is not None and await collect_answers(api, story, status.convening_id)
+    story.step("step_de_escalate")
+    await finish(api, story, eid)
+    await show_tension_ahead(api, story)
+    story.step("step_review")
+    await review(api, story, eid)
+    return held
 
-    step("step_convening")
-    proposal = await _json(await client.get(f"{url}/convening-proposal"))
-    say(
-        "convening_proposal",
-        mode=MODE_LABELS[proposal["mode"]],
-        place=f"({proposal['place']}) " if proposal["place"] else "",
-        starts_at=_hhmm(proposal["starts_at"]),
-        deadline=_hhmm(proposal["rsvp_deadline"]),
-        invited=len(proposal["invited"]),
-        communities=gaps_nl(proposal["communities"]),
-        quorum=proposal["quorum"],
+
+async def open_escalation(
+    api: DemoApi, story: Story, signals_opened: bool
+) -> EscalationRecord | None:
+    """The escalation the demo's signals opened or that is open already for Stad's
+    demonstration; else (signals seen before) the police declare one."""
+
+    def stad_demonstration(items: list[Any]) -> list[Any]:
+        return [e for e in items if (e["area"], e["theme"]) == (data.STAD, "demonstration")]
+
+    listed = await until(
+        lambda: api.peek("/escalations", {"open": "true"}),
+        lambda items: bool(stad_demonstration(items)),
+        OPENING_S if signals_opened else 0,
     )
-    choice = data.CONVENING
-    say(
+    found = stad_demonstration(listed or [])
+    if found:
+        return await api.escalation(found[0]["escalation_id"])
+    story.say("declared_below_threshold" if signals_opened else "declared_instead")
+    declared = await api.send(
+        "POST",
+        "/escalations",
+        "declare",
+        data.STAD,
+        body={"area": data.STAD, "theme": "demonstration", "reason": data.NOTES["declare"]},
+        actor=data.TEAMCHEF,
+        key=f"demo-declare-{uuid.uuid4().hex}",
+    )
+    if declared is None or not declared.get("escalation_id"):
+        return None
+    return await api.escalation(declared["escalation_id"])
+
+
+async def wait_for_next_level(
+    api: DemoApi, story: Story, record: EscalationRecord
+) -> EscalationRecord:
+    """Nobody acknowledges the first level: wait (a short demo timeout) for the next."""
+    if record.status != "alerted" or record.level != 0 or not record.alerts:
+        return record
+    if record.ack_due_at is None:
+        return record
+    timeout = (record.ack_due_at - record.alerts[-1].at).total_seconds()
+    if timeout > ACK_WAIT_LIMIT_S:
+        return record
+    story.step("step_no_ack", seconds=f"{timeout:.0f}")
+    later = await until(
+        lambda: api.escalation(record.escalation_id),
+        lambda r: r.level >= 1 or r.status != "alerted",
+        timeout + MARGIN_S,
+    )
+    if later is None or later.level < 1:
+        story.say("no_next_level")
+        return later or record
+    alert = later.alerts[-1]
+    story.say("next_level", level=alert.level + 1, round=alert.round, at=when(alert.at, "%H:%M:%S"))
+    return later
+
+
+async def acknowledge(
+    api: DemoApi, story: Story, record: EscalationRecord, actor: str, note: str
+) -> None:
+    eid = record.escalation_id
+    if record.status != "alerted":
+        status = STATUS_LABELS.get(record.status, record.status)
+        story.say("already_acknowledged", status=status)
+        return
+    done = await api.send(
+        "POST",
+        f"/escalations/{eid}/acknowledge",
+        "acknowledge",
+        eid,
+        body={"note": note},
+        actor=actor,
+    )
+    after = await api.escalation(eid) if done is not None else None
+    if after is not None and after.acknowledged_at is not None:
+        story.say("acknowledged", at=when(after.acknowledged_at), by=after.acknowledged_by)
+
+
+async def convene(api: DemoApi, story: Story, eid: str) -> ConveningStatus | None:
+    """Show the proposal, call the meeting the crisis organisation chose, return its status."""
+    proposal = await api.send("GET", f"/escalations/{eid}/convening-proposal", "proposal", eid)
+    choice = dict(data.CONVENING)  # the rest of the proposal stands
+    if proposal is not None:
+        story.say(
+            "convening_proposal",
+            mode=MODE_LABELS.get(proposal["mode"], proposal["mode"]),
+            place=f"({proposal['place']}) " if proposal["place"] else "",
+            starts_at=when(_at(proposal["starts_at"]), "%H:%M"),
+            deadline=when(_at(proposal["rsvp_deadline"]), "%H:%M"),
+            invited=len(proposal["invited"]),
+            communities=gaps_nl(proposal["communities"]),
+            quorum=proposal["quorum"],
+        )
+        # No quorum larger than those invited (clients may have removed allies).
+        choice["quorum"] = max(1, min(choice["quorum"], len(proposal["invited"])))
+    story.say(
         "convening_choice",
-        mode=MODE_LABELS[choice["mode"]],
+        mode=MODE_LABELS.get(choice["mode"], choice["mode"]),
         place=choice["place"],
         quorum=choice["quorum"],
     )
-    await _json(
-        await client.post(
-            f"{url}/convenings",
-            json=data.CONVENING,  # the rest of the proposal stands
-            headers={**OOV, "Idempotency-Key": f"demo-convene-{eid}"},
-        )
+    status = await call_convening(api, story, eid, choice)
+    if status is not None:
+        story.say("invitations_sent", count=len(status.invited))
+    return status
+
+
+async def call_convening(
+    api: DemoApi, story: Story, eid: str, body: dict[str, Any]
+) -> ConveningStatus | None:
+    called = await api.send(
+        "POST",
+        f"/escalations/{eid}/convenings",
+        "convene",
+        eid,
+        body=body,
+        actor=data.OOV,
+        key=f"demo-convene-{uuid.uuid4().hex}",  # a new meeting each time the demo plays
     )
-    convening_id = list((await _json(await client.get(url)))["convenings"])[-1]
+    record = await api.escalation(eid) if called is not None else None
+    if record is None or not record.convenings:
+        return None
+    return await api.convening(list(record.convenings)[-1])
+
+
+async def collect_answers(api: DemoApi, story: Story, convening_id: str) -> bool:
+    """Answers received by phone, entered by the OOV, until the meeting is quorate; then it
+    is held. True if it was."""
     for batch in (data.RSVPS_BEFORE_QUORUM, data.RSVPS_TO_QUORUM):
         for ally_id, answer in batch:
-            await _json(
-                await client.post(
-                    f"/api/v1/convenings/{convening_id}/rsvps",
-                    json={"ally_id": ally_id, "answer": answer},
-                    headers=OOV,  # answers received by phone, entered by the OOV
-                )
+            ally = SENTENCES["ally"].format(name=data.ally_name(ally_id), ally_id=ally_id)
+            done = await api.send(
+                "POST",
+                f"/convenings/{convening_id}/rsvps",
+                "rsvp",
+                ally,
+                body={"ally_id": ally_id, "answer": answer},
+                actor=data.OOV,
             )
-            say("rsvp", name=ally_id, answer=RSVP_LABELS[answer])
-        status = await _json(await client.get(f"/api/v1/convenings/{convening_id}"))
-        print_convening(status, say)
-    await _json(await client.post(f"/api/v1/convenings/{convening_id}/convened", headers=OOV))
-
-    step("step_de_escalate")
-    reason = {"reason": data.NOTES["de_escalate"]}
-    await _json(await client.post(f"{url}/de-escalate", json=reason, headers=OOV))
-    await _json(
-        await client.post(f"{url}/close", json={"reason": data.NOTES["close"]}, headers=OOV)
+            if done is not None:
+                story.say("rsvp", ally=ally, answer=RSVP_LABELS[answer])
+        status = await api.convening(convening_id)
+        if status is not None:
+            print_convening(story, status)
+    done = await api.send(
+        "POST", f"/convenings/{convening_id}/convened", "convened", convening_id, actor=data.OOV
     )
-
-    step("step_review")
-    record = await _json(await client.get(url))
-    for entry in record["timeline"]:
-        at = datetime.fromisoformat(entry["at"])
-        what = timeline_label(entry["summary_key"], entry["params"])
-        say("timeline_entry", at=datetime_nl(at, "%H:%M:%S"), what=what, actor=entry["actor"])
-    review = await _json(await client.get(f"{url}/review"))
-    receipts = sum(1 for e in review if e["type"].startswith("notification."))
-    say("review_summary", events=len(review), receipts=receipts)
+    status = await api.convening(convening_id) if done is not None else None
+    if status is None or status.convened_at is None:
+        return False
+    story.say("convened", at=when(status.convened_at), count=len(status.attending))
+    return True
 
 
-def _hhmm(iso: str) -> str:
-    return datetime_nl(datetime.fromisoformat(iso), "%H:%M")
+async def finish(api: DemoApi, story: Story, eid: str) -> None:
+    for how, reason in (("de-escalate", data.NOTES["de_escalate"]), ("close", data.NOTES["close"])):
+        await api.send(
+            "POST", f"/escalations/{eid}/{how}", how, eid, body={"reason": reason}, actor=data.OOV
+        )
+    record = await api.escalation(eid)
+    reasons = {"de_escalated": data.NOTES["de_escalate"], "closed": data.NOTES["close"]}
+    for entry in record.timeline if record is not None else []:
+        key = entry.summary_key.removeprefix("escalation.")
+        if key in reasons and entry.actor == data.OOV:
+            what = timeline_label(key, entry.params)
+            story.say("finished", what=what.capitalize(), at=when(entry.at), reason=reasons[key])
 
 
-def print_convening(status: dict[str, Any], say: Say) -> None:
-    say(
-        "convening_status",
-        place=status["place"],
-        starts_at=datetime_nl(datetime.fromisoformat(status["starts_at"]), "%H:%M"),
-        invited=len(status["invited"]),
-        attending=len(status["attending"]),
-        quorum=status["quorum"],
-        missing=gaps_nl(status["missing_communities"]) or NO_GAPS,
-        quorate=SENTENCES["quorate_yes" if status["quorate"] else "quorate_no"],
-    )
+async def show_tension_ahead(api: DemoApi, story: Story) -> None:
+    """The map now (the signals are minutes old: still hot), and hours on without new ones."""
+    view = await api.tension_map(data.MUNICIPALITY)
+    if view is None:
+        return
+    cell = next((c for c in view.cells if (c.area, c.theme) == (data.STAD, "demonstration")), None)
+    theme = theme_label("demonstration")
+    if cell is None or not cell.signals:
+        story.say("map_now_calm", theme=theme, area=data.STAD)
+    else:
+        oldest = min(s.occurred_at for s in cell.signals)
+        story.say(
+            "map_now",
+            theme=theme,
+            area=data.STAD,
+            band=BAND_LABELS[cell.band],
+            trend=TREND_LABELS[cell.trend],
+            score=score_nl(cell.score),
+            age=_age(view.at - oldest),
+        )
+    story.say("forecast_intro", hours=data.FORECAST_HOURS)
+    ahead = view.at + timedelta(hours=data.FORECAST_HOURS)
+    later = await api.tension_map(data.MUNICIPALITY, at=ahead)
+    if later is not None:
+        print_tension_map(story, later, data.MUNICIPALITY, forecast=True)
+
+
+async def review(api: DemoApi, story: Story, eid: str) -> None:
+    record = await api.escalation(eid)
+    if record is not None:
+        story.say("timeline_header")
+        for entry in record.timeline:
+            story.say(
+                "timeline_entry",
+                at=datetime_nl(entry.at, "%H:%M:%S"),
+                what=timeline_label(entry.summary_key, entry.params),
+                actor=entry.actor,
+            )
+    events = await api.send("GET", f"/escalations/{eid}/review", "read", f"{eid}/review")
+    if events is not None:
+        receipts = sum(1 for e in events if e["type"].startswith("notification."))
+        story.say("review_summary", events=len(events), receipts=receipts)
+
+
+def _age(age: timedelta) -> str:
+    minutes = round(age.total_seconds() / 60)
+    if minutes < 120:
+        return SENTENCES["age_minutes"].format(count=minutes)
+    return SENTENCES["age_hours"].format(count=minutes // 60)
+
+
+def _at(iso: str) -> datetime:
+    return datetime.fromisoformat(iso)

@@ -1,137 +1,254 @@
-"""The demo played by ``bondgenoten run --demo``: seeds Almere through the real HTTP API and
-prints what the crisis organisation would see. Idempotency keys make it safe to play again."""
+"""The demo played by ``bondgenoten run --demo``: it seeds Almere through the service's public
+HTTP API and prints, in Dutch, what the crisis organisation would see.
+
+It knows the service only by its base URL, so it runs against any running service. Played
+again on the same data, idempotency keys make the seeding a no-op; what clients changed in
+between (an ally removed, an escalation closed, a convening called) is told where the service
+refuses a step, and the story goes on.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
 
 import httpx
 
-from projections.call_lists import CallList
-from projections.tension_map import Band, TensionMapView
+from projections.call_lists import CallList, NetworkHealth
+from projections.tension_map import CellView, TensionMapView
 from services.demo import data
+from services.demo.api import API, DemoApi, Story, until
 from services.demo.escalation import play_escalation
-from services.texts_nl.console import SENTENCES
+from services.demo.follow_up import play_follow_up
+from services.demo.views import print_call_list, print_tension_map
+from services.texts_nl.alerts import datetime_nl, join_nl, score_nl
+from services.texts_nl.console import NOBODY, REPORTER_LABELS, SENTENCES
 from services.texts_nl.labels import (
     BAND_LABELS,
     DUTY_ROLE_LABELS,
     TREND_LABELS,
-    call_reason_label,
-    community_label,
     theme_label,
 )
 
-if TYPE_CHECKING:
-    from services.bootstrap import Service
-
-ACTOR = {"X-Actor": "municipality:oov-almere"}
-
-
-def say(key: str, **values: Any) -> None:
-    print(SENTENCES[key].format(**values), flush=True)
+CATCH_UP_S = 10.0
+"""How long the demo waits for the service's read models to show what it just wrote."""
+REACH_S = 3.0
+"""How long the demo tries to reach the service before it gives up."""
 
 
-def step(key: str, **values: Any) -> None:
-    say("demo_step", text=SENTENCES[key].format(**values))
+async def play_demo(base_url: str, *, out: TextIO | None = None) -> None:
+    """Play the demo against the service at ``base_url``; the story goes to ``out`` (stdout).
+
+    Refusals are told and the story goes on; only a bug (an answer of an unexpected shape)
+    stops it, said in Dutch and raised to the caller."""
+    story = Story(out if out is not None else sys.stdout)
+    async with httpx.AsyncClient(base_url=base_url, timeout=15) as client:
+        api = DemoApi(client, story)
+        try:
+            played = await _play(api, story)
+        except Exception as exc:
+            story.say("demo_failed", error=type(exc).__name__)
+            raise
+    if played:
+        story.say("demo_ready")
 
 
-async def _post(client: httpx.AsyncClient, url: str, key: str, body: dict[str, Any]) -> None:
-    response = await client.post(url, json=body, headers={**ACTOR, "Idempotency-Key": key})
-    if response.status_code not in (200, 201):
-        raise RuntimeError(f"demo: {url} answered {response.status_code}: {response.text}")
+async def _play(api: DemoApi, story: Story) -> bool:
+    """Play the story; False if the service could not be reached at all."""
+    if await until(lambda: api.peek("/health"), lambda _: True, REACH_S) is None:
+        story.say("unreachable_service", url=api.client.base_url)
+        return False
+    story.step("step_networks", municipality="Almere")
+    await seed_networks(api, story)
+
+    story.step("step_azc", area="Almere Poort")
+    fresh = await submit_signals(api, story, data.AZC_SIGNALS, data.POORT, "asylum_reception")
+    story.step("step_demonstration", area="Almere Stad")
+    fresh += await submit_signals(
+        api, story, data.DEMONSTRATION_SIGNALS, data.STAD, "demonstration", summary=False
+    )
+    view = await api.tension_map(data.MUNICIPALITY)  # the whole municipality, instead
+    if view is not None:
+        print_tension_map(story, view, data.MUNICIPALITY)
+
+    story.step("step_call_list")
+    params = {
+        "area": data.STAD,
+        "themes": "demonstration",
+        "communities": ",".join(data.STAD_COMMUNITIES),
+    }
+    calls = await api.send("GET", "/call-lists", "read", "/call-lists", params=params)
+    if calls is not None:
+        print_call_list(story, CallList.model_validate(calls))
+
+    story.step("step_rejected")
+    await submit_incomplete_signal(api, story)
+
+    held = await play_escalation(api, story, signals_opened=fresh > 0)
+    await play_follow_up(api, story, earlier_held=held)
+    return True
 
 
-async def seed_networks(client: httpx.AsyncClient) -> None:
+# ---------------------------------------------------------------- networks
+
+
+async def seed_networks(api: DemoApi, story: Story) -> None:
+    """Form the networks, enrol the allies, assign duty contacts; then show the networks as
+    the service has them (which may differ from the seed when clients changed them)."""
+    answers: list[Any] = []
     for network in data.NETWORKS:
-        await _post(client, "/api/v1/networks", f"demo-form-{network['network_id']}", network)
-    for network_id, allies in data.ALLIES.items():
-        for ally in allies:
-            url = f"/api/v1/networks/{network_id}/allies"
-            await _post(client, url, f"demo-enrol-{ally['ally_id']}", ally)
-    for network_id, role, body in data.DUTY_CONTACTS:
-        response = await client.put(
-            f"/api/v1/networks/{network_id}/duty-contacts/{role}",
-            json=body,
-            headers={**ACTOR, "Idempotency-Key": f"demo-duty-{network_id}-{role}"},
+        nid = network["network_id"]
+        answers.append(
+            await api.send(
+                "POST",
+                "/networks",
+                "form_network",
+                nid,
+                body=network,
+                actor=data.OOV,
+                key=f"demo-form-{nid}",
+            )
         )
-        response.raise_for_status()
+    for nid, allies in data.ALLIES.items():
+        for ally in allies:
+            aid = ally["ally_id"]
+            answers.append(
+                await api.send(
+                    "POST",
+                    f"/networks/{nid}/allies",
+                    "enrol",
+                    aid,
+                    body=ally,
+                    actor=data.OOV,
+                    key=f"demo-enrol-{aid}",
+                )
+            )
+    assigned: set[tuple[str, str]] = set()
+    for nid, role, body in data.DUTY_CONTACTS:
+        answer = await api.send(
+            "PUT",
+            f"/networks/{nid}/duty-contacts/{role}",
+            "duty",
+            body["contact_id"],
+            body=body,
+            actor=data.OOV,
+            key=f"demo-duty-{nid}-{role}",
+        )
+        answers.append(answer)
+        if answer is not None:
+            assigned.add((nid, role))
+    done = [a for a in answers if a is not None]
+    known = sum(1 for a in done if a.get("duplicate"))
+    story.say("seeded", new=len(done) - known, known=known)
+
+    def caught_up(found: list[Any]) -> bool:
+        # One consumer folds the log in order: the last duty contacts shown means all is.
+        ids = {n["network_id"] for n in found}
+        duty = {(n["network_id"], r) for n in found for r, on in n["duty_contacts"].items() if on}
+        return {n["network_id"] for n in data.NETWORKS} <= ids and assigned <= duty
+
+    networks = await until(lambda: api.peek("/networks"), caught_up, CATCH_UP_S)
+    shown = [NetworkHealth.model_validate(n) for n in networks or []]
+    for n in shown:
+        duty = [DUTY_ROLE_LABELS[role] for role, on in n.duty_contacts.items() if on]
+        story.say(
+            "network_health",
+            name=n.name,
+            area=n.area,
+            members=n.members,
+            cap=n.size_cap,
+            consented=n.consented,
+            duty=join_nl(duty, NOBODY),
+        )
+    if not shown:
+        story.say("no_networks")
+
+
+# ---------------------------------------------------------------- signals and the tension map
 
 
 async def submit_signals(
-    client: httpx.AsyncClient, service: Service, signals: list[dict[str, Any]]
-) -> None:
-    now = service.infra.clock.now()
+    api: DemoApi,
+    story: Story,
+    signals: list[dict[str, Any]],
+    area: str,
+    theme: str,
+    *,
+    summary: bool = True,
+) -> int:
+    """Send the signals, wait until the tension map holds the new ones, and list them with
+    the times the service recorded (a repeated one keeps its first time), then (``summary``)
+    the tension of their cell. Returns how many were new."""
+    now = datetime.now(UTC)
+    sent: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for s in signals:
         body = {k: v for k, v in s.items() if k != "minutes_ago"}
         body["occurred_at"] = (now - timedelta(minutes=s["minutes_ago"])).isoformat()
-        response = await client.post("/api/v1/signals", json=body)
-        if response.status_code not in (200, 201):
-            raise RuntimeError(f"demo: signal refused: {response.text}")
+        answer = await api.send("POST", "/signals", "signal", s["idempotency_key"], body=body)
+        if answer is not None:
+            sent.append((s, answer))
+    new = {a["signal_id"] for _, a in sent if not a.get("duplicate")}
 
+    def holds_new(view: Any) -> bool:
+        return new <= _signal_times(TensionMapView.model_validate(view)).keys()
 
-def print_tension_map(view: TensionMapView, area: str) -> None:
-    say("tension_map_title", area=area, at=view.at.strftime("%d-%m-%Y %H:%M"))
-    shown = [c for c in view.cells if c.band is not Band.NORMAL]
-    for cell in shown:
-        say(
-            "tension_cell",
-            area=cell.area,
-            theme=theme_label(cell.theme),
+    found = await until(lambda: api.peek("/tension-map", {"area": area}), holds_new, CATCH_UP_S)
+    view = TensionMapView.model_validate(found) if found is not None else None
+    times = _signal_times(view) if view is not None else {}
+    if sent:
+        story.say("signals_header")
+    for s, answer in sent:
+        at = times.get(answer["signal_id"])
+        story.say(
+            "signal_line",
+            at=datetime_nl(at, "%d-%m %H:%M") if at else SENTENCES["signal_earlier"],
+            reporter=REPORTER_LABELS.get(s["source_role"], s["source_role"]),
+            level=s["level"],
+            summary=s["summary"],
+            duplicate=SENTENCES["signal_duplicate"] if answer.get("duplicate") else "",
+        )
+    if not summary:
+        return len(new)
+    cell = _cell(view, area, theme) if view is not None else None
+    if cell is not None:
+        story.say(
+            "cell_now",
+            theme=theme_label(theme),
+            area=area,
             band=BAND_LABELS[cell.band],
             trend=TREND_LABELS[cell.trend],
-            score=cell.score,
-            reporters=cell.distinct_reporters,
-            roles=cell.distinct_roles,
+            score=score_nl(cell.score),
         )
-    if not shown:
-        say("tension_empty")
+    else:
+        story.say("cell_calm", theme=theme_label(theme), area=area)
+    return len(new)
 
 
-def print_call_list(calls: CallList) -> None:
-    say(
-        "call_list_title",
-        area=calls.area,
-        themes=", ".join(theme_label(t) for t in calls.themes),
-        communities=", ".join(community_label(c) for c in calls.communities),
+def _signal_times(view: TensionMapView) -> dict[str, datetime]:
+    return {s.signal_id: s.occurred_at for c in view.cells for s in c.signals}
+
+
+def _cell(view: TensionMapView, area: str, theme: str) -> CellView | None:
+    return next((c for c in view.cells if (c.area, c.theme) == (area, theme)), None)
+
+
+# ---------------------------------------------------------------- call list, refused input
+
+
+async def submit_incomplete_signal(api: DemoApi, story: Story) -> None:
+    """A signal without network, area, themes, …: refused with its reasons, and kept."""
+    body = {"reporter": "a-stad-1", "source_role": "ally", "level": 9}
+    try:
+        response = await api.client.post(f"{API}/signals", json=body)
+    except httpx.HTTPError:
+        story.refused("incomplete_signal", "", 0, [])
+        return
+    errors = response.json().get("errors") if response.status_code == 422 else None
+    if not errors:
+        story.say("rejected_not", status=response.status_code)
+        return
+    first = errors[0]
+    story.say(
+        "rejected", status=response.status_code, field=first["field"], message=first["message"]
     )
-    for entry in calls.entries:
-        reasons = "; ".join(call_reason_label(r) for r in entry.reasons)
-        say("call_entry", rank=entry.rank, name=entry.name, phone=entry.phone, reasons=reasons)
-    for duty in calls.duty_contacts:
-        say(
-            "duty_entry",
-            role=DUTY_ROLE_LABELS[duty.role],
-            function=duty.function,
-            name=duty.name,
-            phone=duty.phone,
-        )
-    for gap in calls.coverage_gaps:
-        say("coverage_gap", community=community_label(gap))
-    if not calls.coverage_gaps:
-        say("no_gaps")
-
-
-async def play_demo(service: Service) -> None:
-    read = service.read
-    store = service.infra.store
-    async with httpx.AsyncClient(base_url=service.http_url, timeout=10) as client:
-        step("step_networks", municipality="Almere")
-        await seed_networks(client)
-        await read.calls.wait_for(await store.last_position())
-        step("step_azc", area="Almere Poort")
-        await submit_signals(client, service, data.AZC_SIGNALS)
-        step("step_demonstration", area="Almere Stad")
-        await submit_signals(client, service, data.DEMONSTRATION_SIGNALS)
-        await read.tension.wait_for(await store.last_position())
-        print_tension_map(await read.tension_map(area=data.MUNICIPALITY), data.MUNICIPALITY)
-        step("step_call_list")
-        print_call_list(read.call_list(data.STAD, ["demonstration"], data.STAD_COMMUNITIES))
-        step("step_rejected")
-        response = await client.post(
-            "/api/v1/signals", json={"reporter": "a-stad-1", "source_role": "ally", "level": 9}
-        )
-        first = response.json()["errors"][0]
-        say("rejected", status=response.status_code, field=first["field"], message=first["message"])
-        await play_escalation(client, service, say, step)
-    say("demo_ready")

@@ -53,7 +53,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.demo:
             from services.demo import play_demo  # the CLI alone composes the demo
 
-            demo = asyncio.ensure_future(play_demo(service))
+            demo = asyncio.ensure_future(play_demo(service.http_url))
             await asyncio.wait({demo, stopped}, return_when=asyncio.FIRST_COMPLETED)
             if not demo.done():
                 demo.cancel()

@@ -80,6 +80,7 @@ CAP_INSTRUCTION: Final = "GRIP-advies: {grip_nl}. Bevestig ontvangst via {ack_nl
 CAP_SENDER_NAME: Final = "Bondgenotenaanpak"
 
 _TIMEZONE_NAME: Final = "Europe/Amsterdam"
+TIME_ZONE_LABEL: Final = "Nederlandse tijd"
 
 
 def theme_nl(theme: str) -> str:
@@ -147,6 +148,14 @@ def datetime_nl(value: datetime, fmt: str = "%d-%m-%Y %H:%M") -> str:
     if zone is None:
         return value.strftime(f"{fmt} UTC")
     return value.astimezone(zone).strftime(fmt)
+
+
+def when_nl(value: datetime, fmt: str = "%d-%m-%Y %H:%M") -> str:
+    """A time shown to people, with its zone named: ``14-03-2025 21:05 (Nederlandse tijd)``
+    (``14-03-2025 20:05 UTC`` without a tz database)."""
+    if _local_zone() is None:
+        return datetime_nl(value, fmt)
+    return f"{datetime_nl(value, fmt)} ({TIME_ZONE_LABEL})"
 
 
 def ack_nl(ack_url: str | None) -> str:

@@ -7,10 +7,14 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-# Sentences shown to users by the console demo and reports (format with str.format).
+# Sentences shown to users by the console demo and reports (format with str.format). Times are
+# passed in formatted by services.texts_nl.alerts.when_nl (which names the zone), or listed
+# under a line that says they are Dutch local time.
 SENTENCES: Final[Mapping[str, str]] = MappingProxyType(
     {
         "tension_map_title": "Spanningsbeeld {area} op {at}",
+        "tension_forecast_title": "Spanningsbeeld {area} op {at}, als er tot dan geen nieuwe"
+        " meldingen komen",
         "tension_cell": "  {area:<14} {theme:<26} {band:<9} {trend:<9} score {score:>5}"
         " ({reporters} melders, {roles} rollen)",
         "tension_empty": "  Geen verhoogde spanning.",
@@ -20,37 +24,148 @@ SENTENCES: Final[Mapping[str, str]] = MappingProxyType(
         "coverage_gap": "  Dekkingsgat: niemand op de lijst vertegenwoordigt {community}.",
         "no_gaps": "  Alle getroffen gemeenschappen zijn gedekt.",
         "unreachable": "  Niet te bellen: {ally} ({reason})",
-        "rejected": "Afgewezen melding ({status}): {field}: {message}",
+        "call_list_empty": "  Niemand op de bellijst.",
+        "rejected": "  Afgewezen melding ({status}): {field}: {message}",
+        "rejected_not": "  De onvolledige melding werd niet afgewezen (antwoord {status}).",
         "demo_step": "\n== {text} ==",
         "step_networks": "Netwerken, bondgenoten en dienstdoende contacten ({municipality})",
-        "step_azc": "Langzaam oplopende spanning rond de komst van een azc ({area})",
+        "seeded": "  Vastgelegd via de API: {new} nieuw, {known} al aanwezig van een eerdere demo.",
+        "network_health": "  {name} ({area}): {members} van maximaal {cap} bondgenoten,"
+        " {consented} willen gebeld worden; dienstdoend: {duty}",
+        "no_networks": "  Nog geen netwerken te zien.",
+        "step_azc": "Twee dagen meldingen over de komst van een azc ({area})",
         "step_demonstration": "Demonstratie: jongeren op scooters onderweg ({area})",
+        "signals_header": "  Meldingen (tijden in Nederlandse tijd):",
+        "signal_line": "    {at:<11}  {reporter:<10}  niveau {level}  {summary}{duplicate}",
+        "signal_earlier": "eerder",
+        "signal_duplicate": " (al eerder ontvangen, telt niet dubbel)",
+        "cell_now": "  Spanningsbeeld nu: {theme} in {area} is {band}, {trend} (score {score}).",
+        "cell_calm": "  Spanningsbeeld nu: {theme} in {area} is niet verhoogd.",
         "step_call_list": "Wie bellen we? (bellijst)",
         "step_rejected": "Een onvolledige melding wordt afgewezen, en bewaard",
         "step_escalation": "Escalatie: de crisisorganisatie wordt gealarmeerd",
+        "escalation_opened": "  Escalatie {escalation_id} geopend ({trigger}) op {at};"
+        " GRIP-advies: {grip}",
+        "declared_instead": "  De meldingen waren al eerder binnen en openen niets nieuws:"
+        " de politie kondigt de escalatie af.",
+        "declared_below_threshold": "  De meldingen halen de drempel van het beleid niet:"
+        " de politie kondigt de escalatie af.",
+        "no_escalation": "  Er is geen escalatie om mee verder te gaan; de demo slaat dit deel"
+        " over.",
         "step_no_ack": "Niemand bevestigt binnen {seconds} seconden:"
         " het volgende niveau wordt gealarmeerd",
+        "next_level": "  Niveau {level} (ronde {round}) gealarmeerd op {at}.",
+        "no_next_level": "  Er is (nog) geen volgend niveau gealarmeerd.",
         "step_acknowledge": "{who} bevestigt en pakt op",
+        "acknowledged": "  Bevestigd op {at} door {by}: er wordt niet verder gealarmeerd.",
+        "already_acknowledged": "  Niet nodig: de escalatie is al {status}.",
         "step_convening": "Het netwerk wordt bijeengeroepen",
-        "step_de_escalate": "De spanning neemt af: afschalen en afsluiten",
-        "step_review": "Evaluatie: de tijdlijn van het incident,"
-        " opnieuw afgespeeld uit het logboek",
-        "escalation_opened": "  Escalatie {escalation_id} geopend ({trigger}); GRIP-advies: {grip}",
-        "convening_status": "  Bijeenkomst {place} om {starts_at}: uitgenodigd {invited},"
-        " komt {attending},"
-        " quorum {quorum}; ontbrekende gemeenschappen: {missing}; {quorate}",
-        "convening_proposal": "  Voorstel: {mode} {place}om {starts_at}, reageren voor {deadline};"
+        "convening_proposal": "  Voorstel: {mode} {place}op {starts_at}, reageren vóór {deadline};"
         " {invited} bondgenoten uitnodigen; aan tafel: {communities}; quorum {quorum}",
         "convening_choice": "  De crisisorganisatie kiest: {mode}, {place}, quorum {quorum}",
+        "invitations_sent": "  {count} bondgenoten krijgen een uitnodiging met een persoonlijke"
+        " link (op dit scherm: [UITNODIGING aan …]).",
+        "convening_status": "  Bijeenkomst {place} op {starts_at}: uitgenodigd {invited},"
+        " komt {attending},"
+        " quorum {quorum}; ontbrekende gemeenschappen: {missing}; {quorate}",
         "quorate_yes": "voltallig",
         "quorate_no": "nog niet voltallig",
-        "rsvp": "  {name}: {answer}",
+        "rsvp": "  {ally}: {answer}",
+        "ally": "{name} ({ally_id})",
+        "convened": "  Bijeengekomen op {at}, aanwezig: {count}; de links in deze"
+        " uitnodigingen zijn daarmee niet meer nodig.",
+        "step_de_escalate": "Groepen verspreid: de crisisorganisatie schaalt af en sluit af",
+        "finished": "  {what} op {at}: {reason}",
+        "map_now": "  Het spanningsbeeld van nu: {theme} in {area} is {band}, {trend}"
+        " (score {score}); de oudste melding is {age} oud.",
+        "map_now_calm": "  Het spanningsbeeld van nu: {theme} in {area} is niet (meer) verhoogd.",
+        "forecast_intro": "  Zo ziet het spanningsbeeld er over {hours} uur uit, als er geen"
+        " nieuwe meldingen komen:",
+        "age_minutes": "{count} minuten",
+        "age_hours": "{count} uur",
+        "step_review": "Evaluatie: de tijdlijn van het incident,"
+        " opnieuw afgespeeld uit het logboek",
+        "timeline_header": "  (tijden in Nederlandse tijd)",
         "timeline_entry": "  {at}  {what:<46} {actor}",
         "review_summary": "  {events} gebeurtenissen in het logboek,"
         " waarvan {receipts} afleverbewijzen",
+        "step_follow_up": "Vervolg: {network} praat verder over het azc",
+        "follow_up_declared": "  De gemeente roept het netwerk bijeen: escalatie {escalation_id}"
+        " geopend ({trigger}) op {at}.",
+        "follow_up_existing": "  Escalatie {escalation_id} over het azc staat sinds {at} nog"
+        " open; de demo gaat daarmee verder.",
+        "follow_up_moved": "  De vervolgbijeenkomst van een eerdere demo wordt verzet: wie"
+        " daarvoor was uitgenodigd, hoort dat die niet doorgaat ([AFGELAST aan …]).",
+        "follow_up_called": "  Vervolgbijeenkomst: {mode} {place}op {starts_at}, reageren"
+        " vóór {deadline}; quorum {quorum}.",
+        "follow_up_open": "  Deze bijeenkomst blijft open zolang de dienst draait.",
+        "try_link": "  Probeer het zelf: open in een browser de link achter"
+        " [UITNODIGING aan {ally_id}] hierboven, de uitnodiging aan {name}, en kies"
+        " ik kom, ik kom niet of later.",
+        "no_console_link": "  De uitnodigingen gaan volgens het beleid niet naar dit scherm: de"
+        " persoonlijke links staan in de berichten aan de bondgenoten.",
+        "old_links": "  De links bij de demonstratie zijn niet meer nodig: die bijeenkomst"
+        " heeft al plaatsgevonden.",
+        "refused": "  Geweigerd: {what} ({reason}). De demo gaat verder.",
+        "unreachable_service": "  De dienst is niet bereikbaar op {url}; de demo stopt hier.",
+        "demo_failed": "\nDe demo stopt hier door een onverwachte fout ({error});"
+        " de dienst draait door.",
         "demo_ready": "\nDe demo draait door; de API blijft beschikbaar. Stoppen met Ctrl-C.",
     }
 )
+
+# What the demo asked, for a refusal: "Geweigerd: bondgenoot a-stad-3 inschrijven (…)".
+DEMO_ACTIONS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "form_network": "netwerk {subject} aanmaken",
+        "enrol": "bondgenoot {subject} inschrijven",
+        "duty": "dienstdoend contact {subject} vastleggen",
+        "signal": "melding {subject} insturen",
+        "incomplete_signal": "de onvolledige melding insturen",
+        "read": "{subject} opvragen",
+        "declare": "escalatie afkondigen in {subject}",
+        "acknowledge": "escalatie {subject} bevestigen",
+        "proposal": "voorstel voor de bijeenkomst van {subject} ophalen",
+        "convene": "het netwerk bijeenroepen voor {subject}",
+        "rsvp": "antwoord van {subject} vastleggen",
+        "convened": "bijeenkomst {subject} als gehouden vastleggen",
+        "de-escalate": "escalatie {subject} afschalen",
+        "close": "escalatie {subject} afsluiten",
+    }
+)
+
+# Why, by HTTP status; the field the service named is added.
+REFUSAL_REASONS: Final[Mapping[int, str]] = MappingProxyType(
+    {
+        0: "de dienst antwoordt niet",
+        400: "onleesbaar verzoek",
+        404: "onbekend of niet (meer) aanwezig",
+        409: "past niet bij hoe het er nu voor staat: al gedaan of intussen gewijzigd",
+        410: "niet meer nodig",
+        422: "niet toegestaan of ongeldig",
+        503: "de dienst is tijdelijk niet beschikbaar",
+    }
+)
+REFUSAL_OTHER: Final = "antwoord {status}"
+REFUSAL_FIELD: Final = "{status}, {field}: {reason}"
+REFUSAL_STATUS: Final = "{status}, {reason}"
+
+# Who reported a signal, singular ("politie" reports, "een bondgenoot" reports).
+REPORTER_LABELS: Final[Mapping[str, str]] = MappingProxyType(
+    {"ally": "bondgenoot", "police": "politie", "municipality": "gemeente"}
+)
+
+STATUS_LABELS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "alerted": "gealarmeerd",
+        "acknowledged": "bevestigd",
+        "de_escalated": "afgeschaald",
+        "resolved": "opgelost",
+        "closed": "afgesloten",
+    }
+)
+
+NOBODY: Final = "niemand"
 
 TRIGGER_LABELS: Final[Mapping[str, str]] = MappingProxyType(
     {

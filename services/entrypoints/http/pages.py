@@ -27,7 +27,7 @@ from services.app.links import SignedLinks
 from services.app.readmodels import ReadModels
 from services.app.situation import area_name
 from services.texts_nl import pages as texts
-from services.texts_nl.alerts import datetime_nl, mode_nl, theme_nl
+from services.texts_nl.alerts import mode_nl, theme_nl, when_nl
 
 log = structlog.get_logger(__name__)
 
@@ -37,7 +37,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 def _when(value: datetime) -> str:
-    return html.escape(datetime_nl(value))
+    return html.escape(when_nl(value))
 
 
 def _key(token: str, what: str) -> str:
