@@ -5,5 +5,13 @@
 
 from services.adapters.memory.eventstore import InMemoryEventStore
 from services.adapters.memory.projection import InMemoryProjection
+from services.adapters.memory.rejected import InMemoryRejectedInputs, Rejected
+from services.adapters.memory.scheduler import InMemoryScheduler
 
-__all__ = ["InMemoryEventStore", "InMemoryProjection"]
+__all__ = [
+    "InMemoryEventStore",
+    "InMemoryProjection",
+    "InMemoryRejectedInputs",
+    "InMemoryScheduler",
+    "Rejected",
+]
