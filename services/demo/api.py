@@ -27,6 +27,7 @@ from services.texts_nl.console import (
 T = TypeVar("T")
 API = "/api/v1"
 POLL_S = 0.2
+KEY_REUSED = "idempotency_key_reused"
 
 
 def when(value: datetime, fmt: str = "%d-%m-%Y %H:%M") -> str:
@@ -98,8 +99,13 @@ class DemoApi:
         except httpx.HTTPError:
             self.story.refused(action, subject, 0, [])
             return None
+        errors = _errors(response)
+        if response.status_code == 409 and errors and errors[0].get("code") == KEY_REUSED:
+            # Sent before under this key with other details (a signal replayed with new
+            # times): the service keeps the first and counts it once.
+            return {"duplicate": True}
         if response.status_code >= 300:
-            self.story.refused(action, subject, response.status_code, _errors(response))
+            self.story.refused(action, subject, response.status_code, errors)
             return None
         answer = _json(response)
         if method != "GET" and isinstance(answer, dict):

@@ -188,7 +188,7 @@ async def submit_signals(
         answer = await api.send("POST", "/signals", "signal", s["idempotency_key"], body=body)
         if answer is not None:
             sent.append((s, answer))
-    new = {a["signal_id"] for _, a in sent if not a.get("duplicate")}
+    new = {a["signal_id"] for _, a in sent if not a.get("duplicate") and a.get("signal_id")}
 
     def holds_new(view: Any) -> bool:
         return new <= _signal_times(TensionMapView.model_validate(view)).keys()
@@ -199,7 +199,7 @@ async def submit_signals(
     if sent:
         story.say("signals_header")
     for s, answer in sent:
-        at = times.get(answer["signal_id"])
+        at = times.get(answer.get("signal_id") or "")
         story.say(
             "signal_line",
             at=datetime_nl(at, "%d-%m %H:%M") if at else SENTENCES["signal_earlier"],

@@ -8,12 +8,8 @@ from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any, TypeVar
 
-import pytest
-
-from domain.intake import FieldError, InvalidInput
+from domain.intake import FieldError
 from events.codec import encode
-from events.signals import DEFAULT_THEMES
-from services.adapters.clock import SystemClock
 from services.adapters.memory import (
     InMemoryEventStore,
     InMemoryProjection,
@@ -21,11 +17,7 @@ from services.adapters.memory import (
     InMemoryScheduler,
     Rejected,
 )
-from services.app.intake import SignalIntake
 from services.app.ports import RawEvent
-from services.app.readmodels import ReadModels
-from tests.api_helpers import AREA, NETWORK, signal_body
-from tests.builders_network import ally_enrolled, envelope, network_formed
 from tests.contract.test_live_projection_contract import SignalIds
 from tests.factories import T0, signal_envelope
 
@@ -173,26 +165,3 @@ async def test_rejected_inputs_are_kept_in_order() -> None:
 
 
 # ---------------------------------------------------------------- a use case on them
-
-
-async def test_signal_intake_runs_on_the_in_memory_adapters() -> None:
-    store = InMemoryEventStore()
-    clock = SystemClock()
-    read = ReadModels(store, clock, lambda projection: InMemoryProjection(store, projection))
-    for data in [
-        network_formed(NETWORK, area=AREA, areas=(AREA,)),
-        ally_enrolled("a1", network_id=NETWORK, areas=(AREA,)),
-    ]:
-        await store.append([envelope(data, area=AREA)], expected_version=None)
-    rejected = InMemoryRejectedInputs()
-    intake = SignalIntake(
-        store, clock, lambda: frozenset(DEFAULT_THEMES), read.known_network, rejected
-    )
-
-    accepted = await intake.submit(signal_body(), "http")
-    assert accepted.position == 3 and not accepted.duplicate
-    assert f"{AREA}/demonstration" in read.tension.state.cells
-    with pytest.raises(InvalidInput):
-        await intake.submit(signal_body(level=9), "http")
-    [kept] = rejected.kept
-    assert kept.channel == "http" and [e.field for e in kept.errors] == ["level"]

@@ -24,6 +24,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import nats.errors
 import structlog
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType
@@ -284,8 +285,8 @@ class ProjectionRunner(Generic[S]):
     async def _drained(self) -> bool:
         try:
             info = await self._js.consumer_info(self._topology.events_stream, self.consumer_name)
-        except NotFoundError:
-            return False
+        except (NotFoundError, nats.errors.Error, TimeoutError, OSError):
+            return False  # unknown (the connection may be down): keep waiting for the fold
         return not info.num_pending and not info.num_ack_pending
 
     async def in_use(self) -> bool:
