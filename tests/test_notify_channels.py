@@ -23,6 +23,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from lxml import etree
 
+from domain.delivery import Abandon, Done, RetryPolicy, Send, Skip, next_step
 from events.base import DomainEvent, registry
 from events.envelope import TOKEN_PATTERN
 from events.notification import (
@@ -44,7 +45,7 @@ from services.adapters.notify.channels import (
     EmailChannel,
     WebhookChannel,
 )
-from services.app.delivery import Abandon, Done, RetryPolicy, Send, Skip, deliver, next_step
+from services.app.delivery import deliver
 from services.app.invitation import InvitationMessage
 from services.app.messages import AlertMessage, CallListSummary, Recipient
 from services.texts_nl import alerts

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from domain.delivery import RetryPolicy
 from domain.errors import ConcurrencyConflict
 from domain.escalation import slot_of
 from domain.policy import EscalationPolicy, InvitationPolicy, policy_for
@@ -30,7 +31,7 @@ from events.escalation import (
 )
 from events.network import AllyPersonal
 from events.notification import notification_id, receipt_event_id
-from services.app.delivery import RetryPolicy, deliver
+from services.app.delivery import deliver
 from services.app.invitation import InvitationKind, InvitationMessage
 from services.app.messages import AlertMessage, CallListSummary, Notice
 from services.app.ports import Channel, Clock, EventStore, RawEvent

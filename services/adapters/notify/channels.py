@@ -4,7 +4,7 @@ A channel sends one :class:`Notice` (an alert, or an invitation or reminder to a
 :class:`Recipient` and returns a short detail
 (``HTTP 200``, ``SMTP 250``) or raises :class:`DeliveryError`, saying whether trying the same
 channel again may help. Channels know nothing of NATS or the log; the retry and fallback
-policy lives in :mod:`services.app.delivery`.
+policy lives in :mod:`domain.delivery` (planner) and :mod:`services.app.delivery`.
 
 Details and errors are recorded in the log and may be logged, so they hold status codes and
 exception class names only: never an address, a URL or a server's response text (an SMTP
