@@ -13,7 +13,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.errors import Conflict, NotFound
 from domain.intake import (
-    FUTURE_TOLERANCE,
     MAX_INPUT_BYTES,
     FieldError,
     InvalidInput,
@@ -25,8 +24,10 @@ from domain.network import (
     EnrollAlly,
     FormNetwork,
     NetworkCommand,
+    RecordCallOutcome,
     RemoveAlly,
     contact_decider,
+    decide_call_outcome,
     network_decider,
 )
 from events.envelope import (
@@ -267,15 +268,17 @@ def create_api(deps: ApiDeps) -> FastAPI:
         network_id: Token, body: CallOutcomeIn, actor: ActorHeader, key: IdempotencyHeader = None
     ) -> Recorded:
         network = deps.read.known_network(network_id)
-        if network is None or body.ally_id not in network.members:
-            raise NotFound("unknown network or ally", field="ally_id")
-        now = deps.clock.now()
-        if body.occurred_at is not None and body.occurred_at > now + FUTURE_TOLERANCE:
-            errors = [FieldError("occurred_at", "lies in the future", "in_future")]
-            await reject(body.model_dump_json().encode(), "http.record_call_outcome", errors)
-            raise InvalidInput(errors)
         data = body.model_dump(exclude={"occurred_at"})
         event = CallOutcomeRecorded(network_id=network_id, **data)
+        command = RecordCallOutcome(event=event, occurred_at=body.occurred_at)
+        members = network.members if network is not None else frozenset[str]()
+        try:
+            decide_call_outcome(command, members, deps.clock.now())
+        except InvalidInput as refused:  # kept with its reason, like all refused input
+            await reject(
+                body.model_dump_json().encode(), "http.record_call_outcome", refused.errors
+            )
+            raise
         ref = AggregateRef(
             kind="contact", area=deps.read.networks.networks[network_id].area, id=body.ally_id
         )
