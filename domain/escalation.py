@@ -191,6 +191,7 @@ class Escalation:
     opened_at: datetime
     status: Status = "alerted"
     level: int = 0
+    """The policy level alerted last, counted from 1; 0 before the first alert."""
     round: int = 0
     situation: SituationPicture | None = None
     pending_timer_id: str | None = None
@@ -335,7 +336,7 @@ def _open_or_join(cmd: OpenOrJoin | Declare, state: EscalationState) -> list[Dom
         opened_at=cmd.now,
     )
     situation = cmd.situation.model_copy(update={"escalation_id": eid})
-    return [opened, *_alert(eid, 0, 1, cmd.policy, situation, cmd.now)]
+    return [opened, *_alert(eid, 1, 1, cmd.policy, situation, cmd.now)]
 
 
 def _check_opening(cmd: OpenOrJoin | Declare) -> None:
@@ -368,7 +369,8 @@ def _alert(
     situation: SituationPicture,
     now: datetime,
 ) -> list[DomainEvent]:
-    lvl = policy.levels[level]
+    """Alert ``level`` (1-based: level 1 is ``policy.levels[0]``) and arm its ack timer."""
+    lvl = policy.levels[level - 1]
     timer_id = ack_timer_id_for(eid, level, round_)
     return [
         CrisisAlertIssued(
@@ -410,11 +412,12 @@ def _timer_elapsed(cmd: TimerElapsed, esc: Escalation | None) -> list[DomainEven
 
 
 def _next_step(level: int, round_: int, policy: EscalationPolicy) -> tuple[int, int] | None:
-    """Same level next round while rounds remain, else the next level's first round."""
+    """Same level next round while rounds remain, else the next level's first round; ``None``
+    after the last round of the last level. Levels count from 1."""
     levels = policy.levels
-    if level < len(levels) and round_ < levels[level].repeat:
+    if 1 <= level <= len(levels) and round_ < levels[level - 1].repeat:
         return level, round_ + 1
-    if level + 1 < len(levels):
+    if level < len(levels):
         return level + 1, 1
     return None
 

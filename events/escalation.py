@@ -74,12 +74,20 @@ def slot_of_escalation(escalation_id: str) -> tuple[str, str] | None:
     return (area, theme) if area and theme else None
 
 
+# Levels count from 1 since schema v2 of the alert events; before, from 0. The ids of v1 alerts
+# and timers are in the log (receipts, scheduled timers) under the old numbering, so the ids of
+# the new one are derived in another namespace: level 1 now never yields the id level 1 (the
+# second level) had then.
+
+
 def alert_id_for(escalation_id: str, level: int, round_: int) -> str:
-    return deterministic_id("alert", escalation_id, str(level), str(round_))
+    """The id of the alert of ``level`` (1-based) and ``round_`` of an escalation."""
+    return deterministic_id("alert-v2", escalation_id, str(level), str(round_))
 
 
 def ack_timer_id_for(escalation_id: str, level: int, round_: int) -> str:
-    return deterministic_id("ack-timer", escalation_id, str(level), str(round_))
+    """The id of the acknowledgement timer of ``level`` (1-based) and ``round_``."""
+    return deterministic_id("ack-timer-v2", escalation_id, str(level), str(round_))
 
 
 def rsvp_timer_id_for(convening_id: str, purpose: Literal["reminder", "deadline"]) -> str:
@@ -179,11 +187,15 @@ class SignalJoined(_EscalationEvent):
 
 @event
 class CrisisAlertIssued(_EscalationEvent):
-    """Alert the crisis organisation; ``level`` indexes the policy's levels (0-based)."""
+    """Alert the crisis organisation. ``level`` is the policy's level, counted from 1 (level 1
+    = the policy's first level), as people count them.
+
+    v2: ``level`` counts from 1 (v1 counted from 0; see the upcaster below)."""
 
     TYPE = "nl.bondgenoten.escalation.crisis-alert-issued"
+    VERSION = 2
 
-    level: int = Field(ge=0)
+    level: int = Field(ge=1)
     round: int = Field(ge=1)
     alert_id: str
     recipients: tuple[Recipient, ...] = Field(min_length=1)
@@ -193,24 +205,43 @@ class CrisisAlertIssued(_EscalationEvent):
 
 @event
 class AckTimerSet(_EscalationEvent):
+    """v2: ``level`` counts from 1, like :class:`CrisisAlertIssued`'s."""
+
     TYPE = "nl.bondgenoten.escalation.ack-timer-set"
+    VERSION = 2
 
     timer_id: str
-    level: int = Field(ge=0)
+    level: int = Field(ge=1)
     round: int = Field(ge=1)
     due_at: AwareDatetime
 
 
 @event
 class AckTimeoutElapsed(_EscalationEvent):
-    """Nobody acknowledged in time. ``exhausted``: no further level, the alert chain ends here."""
+    """Nobody acknowledged in time. ``exhausted``: no further level, the alert chain ends here.
+
+    v2: ``level`` counts from 1, like :class:`CrisisAlertIssued`'s."""
 
     TYPE = "nl.bondgenoten.escalation.ack-timeout-elapsed"
+    VERSION = 2
 
     timer_id: str
-    level: int = Field(ge=0)
+    level: int = Field(ge=1)
     round: int = Field(ge=1)
     exhausted: bool = False
+
+
+@upcaster(CrisisAlertIssued.TYPE, from_version=1)
+@upcaster(AckTimerSet.TYPE, from_version=1)
+@upcaster(AckTimeoutElapsed.TYPE, from_version=1)
+def _level_from_one(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 -> v2 of the alert ladder's events: level 0 (the policy's first) becomes level 1.
+    Their ids (``alert_id``, ``timer_id``) stay as recorded: receipts and timers use them.
+    A payload without an integer level is left for validation to refuse, naming the field."""
+    level = data.get("level")
+    if not isinstance(level, int) or isinstance(level, bool):
+        return data
+    return {**data, "level": level + 1}
 
 
 @event

@@ -65,6 +65,7 @@ class AlertIssued(BaseModel):
 
     alert_id: str
     level: int
+    """The policy's level, counted from 1."""
     round: int
     at: AwareDatetime
 
@@ -98,6 +99,8 @@ class EscalationRecord(BaseModel):
     suggested_grip: int
     status: Status = "alerted"
     level: int = 0
+    """The policy level alerted last, counted from 1 (level 1 = the policy's first level);
+    0 = not alerted yet."""
     round: int = 0
     exhausted: bool = False
     ack_due_at: AwareDatetime | None = None
@@ -127,7 +130,8 @@ class EscalationsState(BaseModel):
 
 class EscalationsProjection:
     name: str = "escalations"
-    version: int = 3  # 2: affected communities per escalation; 3: cancelled convenings
+    # 2: affected communities per escalation; 3: cancelled convenings; 4: levels count from 1
+    version: int = 4
     kinds: tuple[str, ...] = ("escalation",)
 
     def initial(self) -> EscalationsState:

@@ -28,6 +28,7 @@ from domain.escalation import (
 )
 from domain.policy import ConveningDefaults, EscalationPolicy, Level
 from events.base import DomainEvent
+from events.envelope import deterministic_id
 from events.escalation import (
     AckTimeoutElapsed,
     AckTimerSet,
@@ -48,6 +49,7 @@ from events.escalation import (
     SignalJoined,
     SituationPicture,
     ack_timer_id_for,
+    alert_id_for,
 )
 from events.upcasting import upcast
 from tests.factories import T0, at
@@ -127,7 +129,7 @@ def types(events: Sequence[DomainEvent]) -> list[str]:
 # ---------------------------------------------------------------- opening and joining
 
 
-def test_opening_alerts_level_zero_and_arms_the_ack_timer() -> None:
+def test_opening_alerts_level_one_the_policys_first_and_arms_the_ack_timer() -> None:
     events = run([], open_or_join())
     assert types(events) == ["EscalationOpened", "CrisisAlertIssued", "AckTimerSet"]
     opened, alert, armed = events
@@ -135,8 +137,11 @@ def test_opening_alerts_level_zero_and_arms_the_ack_timer() -> None:
     assert opened.escalation_id == EID and opened.trigger == "band_crossed"
     assert opened.signal_ids == ("s1",)
     assert isinstance(alert, CrisisAlertIssued)
-    assert (alert.level, alert.round, alert.situation.escalation_id) == (0, 1, EID)
+    assert (alert.level, alert.round, alert.situation.escalation_id) == (1, 1, EID)
+    assert alert.recipients == POLICY.levels[0].recipients
+    assert alert.alert_id == alert_id_for(EID, 1, 1)
     assert isinstance(armed, AckTimerSet)
+    assert (armed.level, armed.timer_id) == (1, ack_timer_id_for(EID, 1, 1))
     assert armed.due_at == T0 + timedelta(seconds=300)
 
 
@@ -184,29 +189,69 @@ def test_after_close_the_next_escalation_gets_suffix_two() -> None:
 
 def test_unacknowledged_timers_climb_rounds_then_levels_until_exhausted() -> None:
     log = play(open_or_join())
-    steps = [(0, 1), (0, 2), (1, 1), (2, 1)]
+    steps = [(1, 1), (1, 2), (2, 1), (3, 1)]  # OOV twice, Teamchef, Burgemeester
     for (level, round_), (next_level, next_round) in itertools.pairwise(steps):
         events = run(log, timer(level, round_))
         assert types(events) == ["AckTimeoutElapsed", "CrisisAlertIssued", "AckTimerSet"]
-        alert = events[1]
+        elapsed, alert = events[0], events[1]
+        assert isinstance(elapsed, AckTimeoutElapsed)
+        assert (elapsed.level, elapsed.round) == (level, round_)
         assert isinstance(alert, CrisisAlertIssued)
         assert (alert.level, alert.round) == (next_level, next_round)
+        assert alert.recipients == POLICY.levels[next_level - 1].recipients
         log += events
-    last = run(log, timer(2, 1))
+    last = run(log, timer(3, 1))
     assert len(last) == 1 and isinstance(last[0], AckTimeoutElapsed) and last[0].exhausted
+    assert last[0].level == 3
+
+
+def test_ids_of_the_one_based_ladder_never_repeat_ids_of_the_zero_based_one() -> None:
+    """Alerts and timers recorded before levels counted from 1 keep their ids (receipts and
+    scheduled timers refer to them): a new alert must not be taken for one of those."""
+    ladder = [(level, round_) for level in range(1, 5) for round_ in range(1, 4)]
+    old = {
+        deterministic_id(kind, EID, str(level), str(round_))
+        for kind in ("alert", "ack-timer")
+        for level in range(0, 5)
+        for round_ in range(1, 4)
+    }
+    new = {alert_id_for(EID, lv, r) for lv, r in ladder} | {
+        ack_timer_id_for(EID, lv, r) for lv, r in ladder
+    }
+    assert len(new) == 2 * len(ladder) and not new & old
+
+
+def test_an_escalation_alerted_under_the_zero_based_numbering_climbs_on() -> None:
+    """Upgraded while an alert waits: its v1 events are upcast and its timer, armed with an
+    id of the old numbering, still counts; the next alert gets an id of the new one."""
+    opened, alert, armed = run([], open_or_join())
+    old_timer = deterministic_id("ack-timer", EID, "0", "1")
+    stored_v1 = [
+        (alert, {"level": 0, "alert_id": deterministic_id("alert", EID, "0", "1")}),
+        (armed, {"level": 0, "timer_id": old_timer}),
+    ]
+    given = [opened] + [
+        type(e).model_validate(upcast(e.TYPE, 1, {**e.model_dump(), **v1}, e.VERSION))
+        for e, v1 in stored_v1
+    ]
+    elapsed, again, _ = run(given, TimerElapsed(timer_id=old_timer, policy=POLICY, now=at(5)))
+    assert isinstance(elapsed, AckTimeoutElapsed) and (elapsed.level, elapsed.round) == (1, 1)
+    assert isinstance(again, CrisisAlertIssued) and (again.level, again.round) == (1, 2)
+    assert again.recipients == POLICY.levels[0].recipients
+    assert again.alert_id == alert_id_for(EID, 1, 2) != deterministic_id("alert", EID, "0", "2")
 
 
 def test_a_stale_or_duplicate_timer_yields_nothing() -> None:
-    log = play(open_or_join(), timer(0, 1))
-    assert run(log, timer(0, 1)) == []  # redelivered
-    assert run(log, timer(1, 1)) == []  # not armed yet
+    log = play(open_or_join(), timer(1, 1))
+    assert run(log, timer(1, 1)) == []  # redelivered
+    assert run(log, timer(2, 1)) == []  # not armed yet
     assert run(log, TimerElapsed(timer_id="bogus", policy=POLICY, now=at(6))) == []
 
 
 def test_after_acknowledgement_the_timer_yields_nothing() -> None:
     log = play(open_or_join(), Acknowledge(by="municipality:oov-1", now=at(2)))
     assert isinstance(log[-1], EscalationAcknowledged)
-    assert run(log, timer(0, 1)) == []
+    assert run(log, timer(1, 1)) == []
 
 
 def test_acknowledging_twice_or_with_nothing_open_is_refused() -> None:

@@ -75,7 +75,7 @@ def incident() -> Log:
         Log()
         .when(open_or_join("s1"), 0, "system:escalation")
         .when(open_or_join("s2", minutes=2), 2, "system:escalation")
-        .when(timer(0, 1), 5, "system:timer")
+        .when(timer(1, 1), 5, "system:timer")
         .when(Acknowledge(by="municipality:oov-1", now=at(7)), 7, "municipality:oov-1")
         .when(call, 8, "municipality:oov-1")
         .when(rsvp("a1", ("youth",)), 10, "ally:a1")
@@ -90,17 +90,28 @@ def test_status_alerts_acknowledgement_and_convening() -> None:
     state = fold(P, log.envelopes)
     record = escalation(state, EID)
     assert record is not None
-    assert (record.status, record.level, record.round) == ("acknowledged", 0, 2)
+    assert (record.status, record.level, record.round) == ("acknowledged", 1, 2)
     assert record.acknowledged_by == "municipality:oov-1"
     assert record.acknowledged_at == at(7) and record.ack_due_at is None
     assert record.signal_ids == ["s1", "s2"]
-    assert [(a.level, a.round, a.at) for a in record.alerts] == [(0, 1, at(0)), (0, 2, at(5))]
+    assert [(a.level, a.round, a.at) for a in record.alerts] == [(1, 1, at(0)), (1, 2, at(5))]
     status = convening_status(state, "c1")
     assert status is not None
     assert status.attending == ("a1", "a2", "a3") and status.quorate
     assert status.quorate_at == at(12) and status.convened_at == at(45)
     assert status.missing_communities == ()
     assert "communities_by_ally" not in status.model_dump()  # who covers what stays inside
+
+
+def test_levels_count_from_one_and_zero_means_not_alerted_yet() -> None:
+    """The record, the API and the screens show the policy's first level as level 1."""
+    envelopes = incident().envelopes
+    opened_only = escalation(fold(P, envelopes[:1]), EID)
+    assert opened_only is not None and (opened_only.level, opened_only.round) == (0, 0)
+    record = escalation(fold(P, envelopes[:2]), EID)
+    assert record is not None and (record.level, record.round) == (1, 1)
+    [alerted] = [t for t in record.timeline if t.summary_key == "escalation.alert_issued"]
+    assert alerted.params == {"level": "1", "round": "1"}
 
 
 def test_missing_communities_while_not_quorate() -> None:

@@ -44,9 +44,11 @@ def test_every_timeline_entry_of_an_incident_reads_as_dutch() -> None:
         assert "{" not in text
     opened = timeline_label("opened", {"trigger": "declared"})
     assert opened == "escalatie geopend (afgekondigd)"
-    assert timeline_label("alert_issued", {"level": "0", "round": "1"}) == (
+    assert timeline_label("alert_issued", {"level": "1", "round": "1"}) == (
         "gealarmeerd: niveau 1, ronde 1"
     )
+    labels = [timeline_label(t.summary_key, t.params) for t in record.timeline]
+    assert "gealarmeerd: niveau 1, ronde 2" in labels  # the policy's first level, again
 
 
 def test_sentences_format_without_missing_fields() -> None:

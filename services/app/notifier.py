@@ -187,7 +187,9 @@ class Notifier:
     def message(self, alert: CrisisAlertIssued) -> AlertMessage:
         s = alert.situation
         levels = policy_for(self.policies, s.area).levels
-        level_name = levels[alert.level].name if alert.level < len(levels) else f"{alert.level}"
+        # Levels count from 1; a policy changed since the alert may no longer have this one.
+        known = 1 <= alert.level <= len(levels)
+        level_name = levels[alert.level - 1].name if known else str(alert.level)
         return AlertMessage(
             alert_id=alert.alert_id,
             escalation_id=alert.escalation_id,

@@ -75,9 +75,9 @@ async def play_escalation(client: httpx.AsyncClient, service: Service, say: Say,
     )
     url = f"/api/v1/escalations/{eid}"
     timeout = policy_for(service.workflow.policies, data.STAD).levels[0].ack_timeout_s
-    if record["level"] == 0 and record["status"] == "alerted" and timeout <= 60:
+    if record["level"] == 1 and record["status"] == "alerted" and timeout <= 60:
         step("step_no_ack", seconds=f"{timeout:g}")
-        await _poll(client, url, lambda r: r["level"] >= 1, timeout + 10)
+        await _poll(client, url, lambda r: r["level"] >= 2, timeout + 10)
     step("step_acknowledge", who=data.NOTES["acknowledged_by"])
     ack = await client.post(
         f"{url}/acknowledge", json={"note": data.NOTES["acknowledge"]}, headers=TEAMCHEF
