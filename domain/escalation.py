@@ -189,6 +189,9 @@ class Escalation:
     area: str
     theme: str
     opened_at: datetime
+    trigger: Trigger = "band_crossed"
+    reason: str = ""
+    """The opening's reason: every alert of the escalation repeats it."""
     status: Status = "alerted"
     level: int = 0
     """The policy level alerted last, counted from 1; 0 before the first alert."""
@@ -336,7 +339,8 @@ def _open_or_join(cmd: OpenOrJoin | Declare, state: EscalationState) -> list[Dom
         opened_at=cmd.now,
     )
     situation = cmd.situation.model_copy(update={"escalation_id": eid})
-    return [opened, *_alert(eid, 1, 1, cmd.policy, situation, cmd.now)]
+    first = _Ladder(eid, trigger, cmd.reason, cmd.policy, situation, cmd.now)
+    return [opened, *_alert(first, 1, 1)]
 
 
 def _check_opening(cmd: OpenOrJoin | Declare) -> None:
@@ -361,16 +365,22 @@ def _trigger(cmd: OpenOrJoin | Declare) -> Trigger | None:
     return "major_incident" if cmd.major_incident else "band_crossed"
 
 
-def _alert(
-    eid: str,
-    level: int,
-    round_: int,
-    policy: EscalationPolicy,
-    situation: SituationPicture,
-    now: datetime,
-) -> list[DomainEvent]:
+@dataclass(frozen=True)
+class _Ladder:
+    """What every alert of one escalation carries, whichever level and round."""
+
+    eid: str
+    trigger: Trigger
+    reason: str
+    policy: EscalationPolicy
+    situation: SituationPicture
+    now: datetime
+
+
+def _alert(ladder: _Ladder, level: int, round_: int) -> list[DomainEvent]:
     """Alert ``level`` (1-based: level 1 is ``policy.levels[0]``) and arm its ack timer."""
-    lvl = policy.levels[level - 1]
+    eid = ladder.eid
+    lvl = ladder.policy.levels[level - 1]
     timer_id = ack_timer_id_for(eid, level, round_)
     return [
         CrisisAlertIssued(
@@ -379,15 +389,17 @@ def _alert(
             round=round_,
             alert_id=alert_id_for(eid, level, round_),
             recipients=lvl.recipients,
-            situation=situation,
+            situation=ladder.situation,
             ack_timeout_s=lvl.ack_timeout_s,
+            trigger=ladder.trigger,
+            reason=ladder.reason,
         ),
         AckTimerSet(
             escalation_id=eid,
             timer_id=timer_id,
             level=level,
             round=round_,
-            due_at=now + timedelta(seconds=lvl.ack_timeout_s),
+            due_at=ladder.now + timedelta(seconds=lvl.ack_timeout_s),
         ),
     ]
 
@@ -408,7 +420,8 @@ def _timer_elapsed(cmd: TimerElapsed, esc: Escalation | None) -> list[DomainEven
     if step is None or situation is None:
         return [elapsed]
     situation = situation.model_copy(update={"escalation_id": eid})
-    return [elapsed, *_alert(eid, step[0], step[1], cmd.policy, situation, cmd.now)]
+    ladder = _Ladder(eid, esc.trigger, esc.reason, cmd.policy, situation, cmd.now)
+    return [elapsed, *_alert(ladder, *step)]
 
 
 def _next_step(level: int, round_: int, policy: EscalationPolicy) -> tuple[int, int] | None:
@@ -484,6 +497,8 @@ def evolve(state: EscalationState, event: DomainEvent) -> EscalationState:
             area=event.area,
             theme=event.theme,
             opened_at=event.opened_at,
+            trigger=event.trigger,
+            reason=event.reason,
             signal_ids=frozenset(event.signal_ids),
         )
         return replace(state, opened_count=state.opened_count + 1, current=esc)

@@ -201,6 +201,12 @@ class CrisisAlertIssued(_EscalationEvent):
     recipients: tuple[Recipient, ...] = Field(min_length=1)
     situation: SituationPicture
     ack_timeout_s: float = Field(gt=0)
+    trigger: Trigger | None = None
+    """What opened the escalation, on every round and level (``None``: recorded before alerts
+    carried it)."""
+    reason: str = Field(default="", max_length=500)
+    """The opening's reason, on every round and level: why police or municipality declared it
+    (``""``: recorded before alerts carried it)."""
 
 
 @event

@@ -177,6 +177,40 @@ def test_police_may_declare_an_allied_reporter_may_not() -> None:
         run([], declare.model_copy(update={"by": "ally:ally-1"}))
 
 
+def declare(reason: str = "oproep via sociale media", **kw: Any) -> Declare:
+    fields: dict[str, Any] = {
+        "area": AREA,
+        "theme": THEME,
+        "reason": reason,
+        "situation": situation("normal"),
+        "policy": POLICY,
+        "by": "police:teamchef-1",
+        "now": T0,
+    }
+    return Declare(**{**fields, **kw})
+
+
+def test_every_alert_of_a_declared_escalation_says_why_it_was_declared() -> None:
+    log = play(declare(), timer(1, 1), timer(1, 2))
+    alerts = [e for e in log if isinstance(e, CrisisAlertIssued)]
+    reason = "oproep via sociale media"
+    assert [(a.level, a.round, a.trigger, a.reason) for a in alerts] == [
+        (1, 1, "declared", reason),
+        (1, 2, "declared", reason),  # the next round
+        (2, 1, "declared", reason),  # and the next level
+    ]
+
+
+def test_alerts_of_an_escalation_opened_by_signals_carry_its_trigger_and_reason() -> None:
+    log = play(open_or_join(major_incident=True), timer(1, 1))
+    alerts = [e for e in log if isinstance(e, CrisisAlertIssued)]
+    assert {(a.trigger, a.reason) for a in alerts} == {
+        ("major_incident", "band high, two reporters")
+    }
+    [first] = [e for e in run([], open_or_join()) if isinstance(e, CrisisAlertIssued)]
+    assert first.trigger == "band_crossed"
+
+
 def test_after_close_the_next_escalation_gets_suffix_two() -> None:
     log = play(open_or_join("s1"), Close(by="municipality:oov-1", reason="rustig", now=at(60)))
     events = run(log, open_or_join("s2", minutes=120))

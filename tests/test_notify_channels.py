@@ -569,6 +569,55 @@ def test_every_band_maps_to_a_valid_cap_alert(band: str) -> None:
     assert f"<certainty>{certainty}</certainty>".encode() in document
 
 
+DECLARED_REASON = "Oproep via\nsociale media: <Pegida> & tegendemonstranten\x07 bij het azc"
+
+
+def test_a_declared_alert_is_valid_cap_that_says_why() -> None:
+    """The reason is free text: line breaks, control characters, < and & must neither break
+    the XSD nor leave the headline."""
+    channel = CapChannel(httpx.AsyncClient(), sender="bondgenoten@almere.nl")
+    message = make_message(trigger="declared", reason=DECLARED_REASON, band="normal")
+    document = channel.build(message)
+    validate_cap(document)
+    info = etree.fromstring(document).find("cap:info", namespaces=CAP_NS)
+    assert info is not None
+    headline = info.findtext("cap:headline", namespaces=CAP_NS)
+    assert headline == (
+        "Opgeschaald door politie/gemeente in Almere Haven: demonstratie en polarisatie"
+        " – Oproep via sociale media: <Pegida> & tegendemonstranten bij het azc"
+    )
+    description = info.findtext("cap:description", namespaces=CAP_NS) or ""
+    assert "Reden: Oproep via sociale media: <Pegida> & tegendemonstranten bij het azc\n" in (
+        description
+    )
+    parameters = {
+        p.findtext("cap:valueName", namespaces=CAP_NS): p.findtext("cap:value", namespaces=CAP_NS)
+        for p in info.iterfind("cap:parameter", namespaces=CAP_NS)
+    }
+    assert parameters["aanleiding"] == "declared"
+
+
+def test_a_long_reason_is_shortened_in_the_headline_only() -> None:
+    reason = "Melding van de meldkamer: " + "groepen jongeren trekken door de wijk " * 12
+    message = make_message(trigger="declared", reason=reason.strip())
+    headline = message.headline_nl
+    assert headline.endswith("…") and len(headline.split(" – ", 1)[1]) <= 80
+    assert f"Reden: {reason.strip()}\n" in message.body_nl
+
+
+async def test_a_declared_alert_by_e_mail_has_a_one_line_subject(
+    smtp: tuple[SmtpHandler, int],
+) -> None:
+    handler, port = smtp
+    recipient = Recipient(
+        name="oov", channels=("email",), addresses={"email": "oov@almere.example"}
+    )
+    message = make_message(trigger="declared", reason=DECLARED_REASON)
+    assert await email_channel(port).send(message, recipient) == "SMTP 250"
+    [received] = handler.messages
+    assert received["Subject"] == message.headline_nl and "\n" not in message.headline_nl
+
+
 async def test_invalid_cap_is_a_non_retryable_failure() -> None:
     client, seen = counting_client([200])
     channel = CapChannel(client, sender="bad sender with spaces")

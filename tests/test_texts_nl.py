@@ -14,6 +14,7 @@ from projections.base import fold
 from projections.escalations import escalation
 from projections.tension_map import Band, Trend
 from services.app.links import RsvpLinks
+from services.texts_nl import alerts
 from services.texts_nl.console import (
     RSVP_LABELS,
     SENTENCES,
@@ -32,6 +33,7 @@ def test_every_default_theme_band_trend_trigger_and_answer_has_a_label() -> None
     assert set(Band) == set(BAND_LABELS) and set(Trend) == set(TREND_LABELS)
     assert set(Trigger.__args__) == set(TRIGGER_LABELS)  # type: ignore[attr-defined]
     assert set(RsvpAnswer.__args__) == set(RSVP_LABELS)  # type: ignore[attr-defined]
+    assert set(Trigger.__args__) == set(alerts.HEADLINES) == set(alerts.TRIGGER_NL)  # type: ignore[attr-defined]
     assert band_label("critical") == "kritiek" and band_label("unheard_of") == "unheard_of"
 
 

@@ -1,9 +1,10 @@
 """What the notifier sends (an :class:`AlertMessage`) and to whom (a :class:`Recipient`).
 
-The message carries codes and numbers only; :attr:`AlertMessage.headline_nl` and
-:attr:`AlertMessage.body_nl` render the Dutch text through :mod:`services.notify.texts_nl`.
-It holds no personal data: no names, phone numbers or signal texts, only counts, roles and the
-community keys of coverage gaps (areas where no ally represents a community).
+The message carries codes and numbers, and the reason police or municipality gave when they
+declared the escalation; :attr:`AlertMessage.headline_nl` and :attr:`AlertMessage.body_nl`
+render the Dutch text through :mod:`services.texts_nl.alerts`. It holds no personal data: no
+names, phone numbers or signal texts, only counts, roles and the community keys of coverage
+gaps (areas where no ally represents a community).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from events.envelope import AreaCode, AwareDatetime, Token
-from events.escalation import EscalationId, Recipient
+from events.escalation import EscalationId, Recipient, Trigger
 from services.texts_nl import alerts
 
 BandCode = Literal["normal", "elevated", "high", "critical"]
@@ -72,6 +73,11 @@ class AlertMessage(BaseModel):
     coverage_gaps: tuple[Key, ...] = Field(default=(), max_length=20)
     sent_at: AwareDatetime
     ack_url: str | None = Field(default=None, max_length=300)
+    trigger: Trigger = "band_crossed"
+    """What opened the escalation: the headline says it first."""
+    reason: str = Field(default="", max_length=500)
+    """Why it was opened; shown when police or municipality declared it (a band crossing's
+    reason is the workflow's summary of the numbers the alert shows anyway)."""
 
     @field_validator("band", "trend", mode="before")
     @classmethod
@@ -100,11 +106,13 @@ class AlertMessage(BaseModel):
             "gaps_nl": alerts.gaps_nl(self.coverage_gaps),
             "sent_nl": alerts.datetime_nl(self.sent_at),
             "ack_nl": alerts.ack_nl(self.ack_url),
+            "trigger_nl": alerts.trigger_nl(self.trigger),
+            **alerts.reason_fields(self.trigger, self.reason),
         }
 
     @property
     def headline_nl(self) -> str:
-        return alerts.HEADLINE.format(**self._fields_nl())
+        return alerts.HEADLINES[self.trigger].format(**self._fields_nl())
 
     @property
     def body_nl(self) -> str:
@@ -113,7 +121,9 @@ class AlertMessage(BaseModel):
     @property
     def console_nl(self) -> str:
         fields = self._fields_nl()
-        return alerts.CONSOLE.format(headline=alerts.HEADLINE.format(**fields), **fields)
+        return alerts.CONSOLE.format(
+            headline=alerts.HEADLINES[self.trigger].format(**fields), **fields
+        )
 
     @property
     def cap_instruction_nl(self) -> str:

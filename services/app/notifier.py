@@ -213,6 +213,8 @@ class Notifier:
             ack_url=f"{self.api_url}/escalations/{alert.escalation_id}/acknowledge"
             if self.api_url
             else None,
+            trigger=alert.trigger or "band_crossed",
+            reason=alert.reason,
         )
 
     async def _deliver(self, cause: Envelope[Any], message: Notice, recipient: Recipient) -> None:

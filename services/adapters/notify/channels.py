@@ -140,6 +140,7 @@ class CapChannel:
             ("trend", message.trend),
             ("score", f"{message.score:.2f}"),
             ("escalatie", message.escalation_id),
+            ("aanleiding", message.trigger),
             ("ronde", str(message.round)),
             ("signalen", str(message.signal_count)),
         ]
