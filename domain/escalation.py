@@ -38,7 +38,7 @@ from domain import convening
 from domain.convening import ConveningState
 from domain.decider import Decider
 from domain.errors import Conflict, DomainError, NotFound
-from domain.policy import EscalationPolicy, should_open
+from domain.policy import EscalationPolicy, should_open, suggest_grip
 from events.base import DomainEvent
 from events.envelope import TOKEN_PATTERN, Actor, AreaCode, AwareDatetime, Token
 from events.escalation import (
@@ -308,6 +308,7 @@ def _open_or_join(cmd: OpenOrJoin | Declare, state: EscalationState) -> list[Dom
             signal_id=cmd.signal_id,
             band=band,
             communities=cmd.situation.communities,
+            suggested_grip=_as_seen_by(esc.trigger, cmd.situation).suggested_grip,
         )
         return [joined]
     if (
@@ -419,9 +420,21 @@ def _timer_elapsed(cmd: TimerElapsed, esc: Escalation | None) -> list[DomainEven
     situation = cmd.situation or esc.situation
     if step is None or situation is None:
         return [elapsed]
-    situation = situation.model_copy(update={"escalation_id": eid})
+    situation = _as_seen_by(esc.trigger, situation).model_copy(update={"escalation_id": eid})
     ladder = _Ladder(eid, esc.trigger, esc.reason, cmd.policy, situation, cmd.now)
     return [elapsed, *_alert(ladder, *step)]
+
+
+def _as_seen_by(trigger: Trigger, situation: SituationPicture) -> SituationPicture:
+    """The picture with the GRIP suggestion this escalation calls for. A picture built for a
+    joining signal or a fired timer does not know the escalation opened as a major incident;
+    the suggestion for one stays a major incident's (see ``suggest_grip``)."""
+    if trigger != "major_incident":
+        return situation
+    grip = suggest_grip(situation.band, situation.themes, major_incident=True)
+    if grip <= situation.suggested_grip:
+        return situation
+    return situation.model_copy(update={"suggested_grip": grip})
 
 
 def _next_step(level: int, round_: int, policy: EscalationPolicy) -> tuple[int, int] | None:

@@ -181,8 +181,11 @@ class SignalJoined(_EscalationEvent):
 
     signal_id: Token
     band: Band
+    """The band of the slot's cell now, with this signal."""
     communities: tuple[Community, ...] = ()
     """Affected communities this signal names."""
+    suggested_grip: Grip | None = None
+    """The GRIP suggestion of the situation now (``None``: recorded before joins carried it)."""
 
 
 @event

@@ -435,6 +435,29 @@ def test_a_joining_signal_carries_its_affected_communities() -> None:
     assert isinstance(joined[0], SignalJoined) and joined[0].communities == ("turkish",)
 
 
+def test_a_joining_signal_carries_the_grip_suggestion_of_its_picture() -> None:
+    log = play(open_or_join())
+    picture = situation("critical").model_copy(update={"suggested_grip": 1})
+    [joined] = run(log, open_or_join(signal_id="s9", situation=picture))
+    assert isinstance(joined, SignalJoined)
+    assert (joined.band, joined.suggested_grip) == ("critical", 1)
+
+
+def test_a_major_incident_keeps_a_major_incidents_grip_suggestion() -> None:
+    """Pictures for a joining signal or a fired timer are built without knowing the escalation
+    opened as a major incident: its suggestion must not fall back to routine (GRIP 0)."""
+    log = play(open_or_join(major_incident=True))  # a picture of band high, GRIP 0
+    [joined] = run(log, open_or_join(signal_id="s9"))
+    assert isinstance(joined, SignalJoined) and joined.suggested_grip == 1
+    fired = TimerElapsed(
+        timer_id=ack_timer_id_for(EID, 1, 1), policy=POLICY, now=at(5), situation=situation()
+    )
+    realert = next(e for e in run(log, fired) if isinstance(e, CrisisAlertIssued))
+    assert realert.situation.suggested_grip == 1
+    ordinary = run(play(open_or_join()), open_or_join(signal_id="s9"))[0]
+    assert isinstance(ordinary, SignalJoined) and ordinary.suggested_grip == 0
+
+
 def test_rsvp_timers_firing_after_close_yield_nothing() -> None:
     log = play(open_or_join(), call(), Close(by="municipality:oov-1", reason="klaar", now=at(5)))
     called = next(e for e in log if isinstance(e, ConveningCalled))
