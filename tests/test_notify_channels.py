@@ -44,6 +44,7 @@ from services.adapters.notify.channels import (
     DeliveryError,
     EmailChannel,
     WebhookChannel,
+    idempotency_key,
 )
 from services.app.delivery import deliver
 from services.app.invitation import InvitationMessage
@@ -616,6 +617,41 @@ async def test_a_declared_alert_by_e_mail_has_a_one_line_subject(
     assert await email_channel(port).send(message, recipient) == "SMTP 250"
     [received] = handler.messages
     assert received["Subject"] == message.headline_nl and "\n" not in message.headline_nl
+
+
+async def test_identifiers_receivers_see_are_scoped_to_the_deployment(
+    http_receiver: HttpReceiver, http_client: httpx.AsyncClient, smtp: tuple[SmtpHandler, int]
+) -> None:
+    """The same alert id from another store (a reset, an exercise) must not be deduplicated
+    away: CAP identifier, Idempotency-Key and Message-ID carry the deployment."""
+    handler, port = smtp
+    recipient = Recipient(
+        name="oov",
+        channels=("webhook", "cap", "email"),
+        addresses={"webhook": http_receiver.url("/w"), "cap": http_receiver.url("/cap"),
+                   "email": "oov@almere.example"},
+    )  # fmt: skip
+    message = make_message(deployment="almere-oefening-2")
+    assert message.external_id == "almere-oefening-2-alert-7f3a"
+    await WebhookChannel(http_client).send(message, recipient)
+    await CapChannel(http_client, sender="bondgenoten@almere.nl").send(message, recipient)
+    await email_channel(port).send(message, recipient)
+    webhook, cap = http_receiver.requests
+    assert webhook.headers["idempotency-key"] == "almere-oefening-2-alert-7f3a:oov"
+    assert json.loads(webhook.body)["alert_id"] == "alert-7f3a"
+    assert cap.headers["idempotency-key"] == "almere-oefening-2-alert-7f3a:oov"
+    validate_cap(cap.body)
+    root = etree.fromstring(cap.body)
+    assert root.findtext("cap:identifier", namespaces=CAP_NS) == "almere-oefening-2-alert-7f3a"
+    assert handler.messages[0]["Message-ID"] == "<almere-oefening-2-alert-7f3a.oov@almere.nl>"
+    invitation = make_invitation().model_copy(update={"deployment": "almere-oefening-2"})
+    assert idempotency_key(invitation, recipient) == "almere-oefening-2-inv-c1:oov"
+
+
+@pytest.mark.parametrize("deployment", ["", "a b", "a,b", "<a>", "a&b", "a.b", "x" * 65])
+def test_a_deployment_must_keep_identifiers_cap_tokens(deployment: str) -> None:
+    with pytest.raises(ValueError, match="deployment"):
+        make_message(deployment=deployment)
 
 
 async def test_invalid_cap_is_a_non_retryable_failure() -> None:

@@ -24,12 +24,28 @@ TrendCode = Literal["rising", "steady", "falling"]
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 RoleCode = Literal["ally", "police", "municipality"]
 
+DEPLOYMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+Deployment = Annotated[str, StringConstraints(pattern=DEPLOYMENT_PATTERN)]
+"""An opaque id of one deployment (one event store): letters, digits, ``_`` and ``-``, so
+``<deployment>-<alert id>`` is a CAP token, an HTTP header value and an e-mail local part."""
+
+
+def external_id(deployment: str | None, alert_id: str) -> str:
+    """The id a notice has outside this service: ``<deployment>-<alert id>``. Alert ids are
+    derived from escalation ids such as ``GM0599-zuid_demonstration-1``, which every fresh
+    store (a reset, an exercise sharing a sender) hands out again; a receiver deduplicating on
+    the plain id would drop a real alert as a repeat."""
+    return f"{deployment}-{alert_id}" if deployment else alert_id
+
 
 class Notice(Protocol):
-    """What every channel can send: an id for receipts and idempotency, and Dutch text."""
+    """What every channel can send: an id for receipts (``alert_id``) and one for receivers
+    (``external_id``: CAP identifier, ``Idempotency-Key``, ``Message-ID``), and Dutch text."""
 
     @property
     def alert_id(self) -> str: ...
+    @property
+    def external_id(self) -> str: ...
     @property
     def sent_at(self) -> datetime: ...
     @property
@@ -57,6 +73,9 @@ class AlertMessage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     alert_id: Token
+    """The alert's id in this service's log (receipts use it)."""
+    deployment: Deployment | None = None
+    """Which deployment sends it: scopes :attr:`external_id` (``None``: unscoped)."""
     escalation_id: EscalationId
     level_name: str = Field(min_length=1, max_length=80)
     round: int = Field(ge=1)
@@ -84,6 +103,10 @@ class AlertMessage(BaseModel):
     def _enum_value(cls, value: Any) -> Any:
         # Accept the StrEnum members of projections.tension_map; store the plain code.
         return str(value) if isinstance(value, str) else value
+
+    @property
+    def external_id(self) -> str:
+        return external_id(self.deployment, self.alert_id)
 
     def _fields_nl(self) -> dict[str, Any]:
         return {
@@ -137,4 +160,4 @@ class AlertMessage(BaseModel):
         return data
 
 
-__all__ = ["AlertMessage", "CallListSummary", "Notice", "Recipient"]
+__all__ = ["AlertMessage", "CallListSummary", "Deployment", "Notice", "Recipient", "external_id"]
