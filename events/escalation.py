@@ -7,7 +7,9 @@ retried decision yields the same id. Every event carries its ``escalation_id``.
 Privacy: nothing here names a person. Ally ids are pseudonymous, ``communities`` are community
 *keys* (which constituencies are affected or covered), never tied to an ally's contact data, and
 recipients are functions (piket-rollen) with functional addresses. The situation picture carries
-signal ids, roles and levels only, no free text from reporters.
+signal ids, roles and levels only, no free text from reporters. The only free text an alert
+carries is the opening's ``reason``, written by the police or municipality staff who declared
+(or the workflow's summary): it reaches the crisis organisation's recipients.
 """
 
 from __future__ import annotations
