@@ -104,6 +104,7 @@ class Notifier:
         if deployment is not None and not re.fullmatch(DEPLOYMENT_PATTERN, deployment):
             raise ValueError("deployment must be 1-64 letters, digits, '_' or '-'")
         self.deployment = deployment
+        self._deriving = asyncio.Lock()
         self.store = store
         self.clock = clock
         self.channels = channels
@@ -147,19 +148,23 @@ class Notifier:
 
     async def _know_deployment(self, position: int) -> None:
         """Derive the deployment id from the log's first event (at most at ``position``, the
-        event being handled), unless one was given."""
+        event being handled), unless one was given. Once: concurrent events wait for the first
+        to read it and then go on together, as they would without this step."""
         if self.deployment is not None:
             return
-        events = self.store.read_raw(1, until=position)
-        try:
-            first = await anext(events, None)
-        finally:
-            close = getattr(events, "aclose", None)
-            if close is not None:
-                await close()
-        if first is not None:
-            self.deployment = deployment_of_log(first)
-            log.info("notifier.deployment_derived", deployment=self.deployment)
+        async with self._deriving:
+            if self.deployment is not None:
+                return
+            events = self.store.read_raw(1, until=position)
+            try:
+                first = await anext(events, None)
+            finally:
+                close = getattr(events, "aclose", None)
+                if close is not None:
+                    await close()
+            if first is not None:
+                self.deployment = deployment_of_log(first)
+                log.info("notifier.deployment_derived", deployment=self.deployment)
 
     def _invitations(
         self, event: ConveningCalled | RsvpReminderDue | EscalationClosed
