@@ -38,7 +38,7 @@ from domain import convening
 from domain.convening import ConveningState
 from domain.decider import Decider
 from domain.errors import Conflict, DomainError, NotFound
-from domain.policy import EscalationPolicy
+from domain.policy import EscalationPolicy, suggest_grip
 from events.base import DomainEvent
 from events.envelope import TOKEN_PATTERN, Actor, AreaCode, AwareDatetime, Token
 from events.escalation import (
@@ -196,8 +196,12 @@ class Escalation:
     area: str
     theme: str
     opened_at: datetime
+    trigger: Trigger = "band_crossed"
+    reason: str = ""
+    """The opening's reason: every alert of the escalation repeats it."""
     status: Status = "alerted"
     level: int = 0
+    """The policy level alerted last, counted from 1; 0 before the first alert."""
     round: int = 0
     situation: SituationPicture | None = None
     pending_timer_id: str | None = None
@@ -315,6 +319,7 @@ def _open_or_join(cmd: OpenOrJoin | Declare, state: EscalationState) -> list[Dom
             signal_id=cmd.signal_id,
             band=band,
             communities=cmd.situation.communities,
+            suggested_grip=_as_seen_by(esc.trigger, cmd.situation).suggested_grip,
         )
         return [joined]
     if (
@@ -346,7 +351,8 @@ def _open_or_join(cmd: OpenOrJoin | Declare, state: EscalationState) -> list[Dom
         opened_at=cmd.now,
     )
     situation = cmd.situation.model_copy(update={"escalation_id": eid})
-    return [opened, *_alert(eid, 0, 1, cmd.policy, situation, cmd.now)]
+    first = _Ladder(eid, trigger, cmd.reason, cmd.policy, situation, cmd.now)
+    return [opened, *_alert(first, 1, 1)]
 
 
 def _check_opening(cmd: OpenOrJoin | Declare) -> None:
@@ -366,15 +372,22 @@ def _trigger(cmd: OpenOrJoin | Declare) -> Trigger | None:
     return cmd.trigger
 
 
-def _alert(
-    eid: str,
-    level: int,
-    round_: int,
-    policy: EscalationPolicy,
-    situation: SituationPicture,
-    now: datetime,
-) -> list[DomainEvent]:
-    lvl = policy.levels[level]
+@dataclass(frozen=True)
+class _Ladder:
+    """What every alert of one escalation carries, whichever level and round."""
+
+    eid: str
+    trigger: Trigger
+    reason: str
+    policy: EscalationPolicy
+    situation: SituationPicture
+    now: datetime
+
+
+def _alert(ladder: _Ladder, level: int, round_: int) -> list[DomainEvent]:
+    """Alert ``level`` (1-based: level 1 is ``policy.levels[0]``) and arm its ack timer."""
+    eid = ladder.eid
+    lvl = ladder.policy.levels[level - 1]
     timer_id = ack_timer_id_for(eid, level, round_)
     return [
         CrisisAlertIssued(
@@ -383,15 +396,17 @@ def _alert(
             round=round_,
             alert_id=alert_id_for(eid, level, round_),
             recipients=lvl.recipients,
-            situation=situation,
+            situation=ladder.situation,
             ack_timeout_s=lvl.ack_timeout_s,
+            trigger=ladder.trigger,
+            reason=ladder.reason,
         ),
         AckTimerSet(
             escalation_id=eid,
             timer_id=timer_id,
             level=level,
             round=round_,
-            due_at=now + timedelta(seconds=lvl.ack_timeout_s),
+            due_at=ladder.now + timedelta(seconds=lvl.ack_timeout_s),
         ),
     ]
 
@@ -411,16 +426,30 @@ def _timer_elapsed(cmd: TimerElapsed, esc: Escalation | None) -> list[DomainEven
     situation = cmd.situation or esc.situation
     if step is None or situation is None:
         return [elapsed]
-    situation = situation.model_copy(update={"escalation_id": eid})
-    return [elapsed, *_alert(eid, step[0], step[1], cmd.policy, situation, cmd.now)]
+    situation = _as_seen_by(esc.trigger, situation).model_copy(update={"escalation_id": eid})
+    ladder = _Ladder(eid, esc.trigger, esc.reason, cmd.policy, situation, cmd.now)
+    return [elapsed, *_alert(ladder, *step)]
+
+
+def _as_seen_by(trigger: Trigger, situation: SituationPicture) -> SituationPicture:
+    """The picture with the GRIP suggestion this escalation calls for. A picture built for a
+    joining signal or a fired timer does not know the escalation opened as a major incident;
+    the suggestion for one stays a major incident's (see ``suggest_grip``)."""
+    if trigger != "major_incident":
+        return situation
+    grip = suggest_grip(situation.band, situation.themes, major_incident=True)
+    if grip <= situation.suggested_grip:
+        return situation
+    return situation.model_copy(update={"suggested_grip": grip})
 
 
 def _next_step(level: int, round_: int, policy: EscalationPolicy) -> tuple[int, int] | None:
-    """Same level next round while rounds remain, else the next level's first round."""
+    """Same level next round while rounds remain, else the next level's first round; ``None``
+    after the last round of the last level. Levels count from 1."""
     levels = policy.levels
-    if level < len(levels) and round_ < levels[level].repeat:
+    if 1 <= level <= len(levels) and round_ < levels[level - 1].repeat:
         return level, round_ + 1
-    if level + 1 < len(levels):
+    if level < len(levels):
         return level + 1, 1
     return None
 
@@ -487,6 +516,8 @@ def evolve(state: EscalationState, event: DomainEvent) -> EscalationState:
             area=event.area,
             theme=event.theme,
             opened_at=event.opened_at,
+            trigger=event.trigger,
+            reason=event.reason,
             signal_ids=frozenset(event.signal_ids),
         )
         return replace(state, opened_count=state.opened_count + 1, current=esc)

@@ -2,18 +2,24 @@
 
 ``decide(command, state) -> events`` refuses what the network's rules forbid; ``evolve`` folds
 the network's own events into the small state those rules need (members, cap), nothing more.
+
+Reported calls to allies (the contact log) have their own rules in :func:`decide_call_outcome`:
+the ally is a member of the network and the call did not happen in the future.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
 from domain.decider import Decider
 from domain.errors import Conflict, DomainError, NotFound
+from domain.intake import FUTURE_TOLERANCE, FieldError, InvalidInput
 from events.base import DomainEvent
+from events.envelope import AwareDatetime
 from events.network import (
     AllyAvailabilityChanged,
     AllyEnrolled,
@@ -113,10 +119,39 @@ def evolve(state: NetworkState, event: DomainEvent) -> NetworkState:
 network_decider: Decider[NetworkCommand, NetworkState] = Decider(decide, evolve, INITIAL)
 
 
+class RecordCallOutcome(_Command):
+    """Someone called an ally from a call list and reports the outcome; ``occurred_at`` when
+    the call was made earlier than it is reported."""
+
+    event: CallOutcomeRecorded
+    occurred_at: AwareDatetime | None = None
+
+
+def decide_call_outcome(
+    command: RecordCallOutcome, network_members: frozenset[str], now: datetime
+) -> list[DomainEvent]:
+    """The rules of a reported call. ``network_members``: the allies of the command's network
+    now (empty for an unknown network); ``now``: the clock. The ally must be a member
+    (``NotFound``, field ``ally_id``) and the call may not lie in the future beyond the clock
+    tolerance signals get (``InvalidInput``, field ``occurred_at``, code ``in_future``)."""
+    ally = command.event.ally_id
+    if ally not in network_members:
+        raise NotFound(
+            f"ally {ally} is not a member of network {command.event.network_id}", field="ally_id"
+        )
+    if command.occurred_at is not None and command.occurred_at > now + FUTURE_TOLERANCE:
+        seconds = int(FUTURE_TOLERANCE.total_seconds())
+        raise InvalidInput(
+            [FieldError("occurred_at", f"lies more than {seconds} s in the future", "in_future")]
+        )
+    return [command.event]
+
+
 def _record_call(command: CallOutcomeRecorded, _state: None) -> Sequence[DomainEvent]:
     return [command]
 
 
 contact_decider: Decider[CallOutcomeRecorded, None] = Decider(_record_call, lambda s, _e: s, None)
-"""Call outcomes (the contact log of one ally) are facts as reported: no rule to check beyond
-what the caller checks (membership, a time not in the future)."""
+"""Call outcomes (the contact log of one ally) are facts as reported: the contact aggregate has
+no state to check them against. The rules (membership, a time not in the future) need the
+network's membership and the clock: :func:`decide_call_outcome`, before this decider runs."""

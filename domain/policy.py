@@ -44,7 +44,8 @@ _MUNICIPALITY_KEY = re.compile(r"^GM\d{4}$")
 
 
 class Level(BaseModel):
-    """One rung of the alert ladder; alerted ``repeat`` times before moving to the next."""
+    """One rung of the alert ladder; alerted ``repeat`` times before moving to the next.
+    Alerts count the rungs from 1: level 1 is ``EscalationPolicy.levels[0]``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -179,7 +180,8 @@ def _validate(key: str, table: Mapping[str, Any]) -> EscalationPolicy:
 
 
 def _describe(loc: Iterable[int | str], msg: str, table: Mapping[str, Any]) -> str:
-    """``levels.1.ack_timeout_s`` becomes ``level 1 ('Teamchef…') ack_timeout_s``."""
+    """``levels.1.ack_timeout_s`` becomes ``level 2 ('Teamchef…') ack_timeout_s``: levels are
+    counted from 1, as in alerts and timelines."""
     parts = list(loc)
     if len(parts) >= 2 and parts[0] == "levels" and isinstance(parts[1], int):
         index = parts[1]
@@ -188,7 +190,7 @@ def _describe(loc: Iterable[int | str], msg: str, table: Mapping[str, Any]) -> s
         if isinstance(levels, list) and index < len(levels) and isinstance(levels[index], dict):
             name = f" ({levels[index].get('name', '?')!r})"
         rest = ".".join(str(p) for p in parts[2:]) or "level"
-        return f"level {index}{name} {rest}: {msg}"
+        return f"level {index + 1}{name} {rest}: {msg}"
     where = ".".join(str(p) for p in parts) or "table"
     return f"{where}: {msg}"
 

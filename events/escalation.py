@@ -7,7 +7,9 @@ retried decision yields the same id. Every event carries its ``escalation_id``.
 Privacy: nothing here names a person. Ally ids are pseudonymous, ``communities`` are community
 *keys* (which constituencies are affected or covered), never tied to an ally's contact data, and
 recipients are functions (piket-rollen) with functional addresses. The situation picture carries
-signal ids, roles and levels only, no free text from reporters.
+signal ids, roles and levels only, no free text from reporters. The only free text an alert
+carries is the opening's ``reason``, written by the police or municipality staff who declared
+(or the workflow's summary): it reaches the crisis organisation's recipients.
 """
 
 from __future__ import annotations
@@ -74,12 +76,20 @@ def slot_of_escalation(escalation_id: str) -> tuple[str, str] | None:
     return (area, theme) if area and theme else None
 
 
+# Levels count from 1 since schema v2 of the alert events; before, from 0. The ids of v1 alerts
+# and timers are in the log (receipts, scheduled timers) under the old numbering, so the ids of
+# the new one are derived in another namespace: level 1 now never yields the id level 1 (the
+# second level) had then.
+
+
 def alert_id_for(escalation_id: str, level: int, round_: int) -> str:
-    return deterministic_id("alert", escalation_id, str(level), str(round_))
+    """The id of the alert of ``level`` (1-based) and ``round_`` of an escalation."""
+    return deterministic_id("alert-v2", escalation_id, str(level), str(round_))
 
 
 def ack_timer_id_for(escalation_id: str, level: int, round_: int) -> str:
-    return deterministic_id("ack-timer", escalation_id, str(level), str(round_))
+    """The id of the acknowledgement timer of ``level`` (1-based) and ``round_``."""
+    return deterministic_id("ack-timer-v2", escalation_id, str(level), str(round_))
 
 
 def rsvp_timer_id_for(convening_id: str, purpose: Literal["reminder", "deadline"]) -> str:
@@ -173,44 +183,76 @@ class SignalJoined(_EscalationEvent):
 
     signal_id: Token
     band: Band
+    """The band of the slot's cell now, with this signal."""
     communities: tuple[Community, ...] = ()
     """Affected communities this signal names."""
+    suggested_grip: Grip | None = None
+    """The GRIP suggestion of the situation now (``None``: recorded before joins carried it)."""
 
 
 @event
 class CrisisAlertIssued(_EscalationEvent):
-    """Alert the crisis organisation; ``level`` indexes the policy's levels (0-based)."""
+    """Alert the crisis organisation. ``level`` is the policy's level, counted from 1 (level 1
+    = the policy's first level), as people count them.
+
+    v2: ``level`` counts from 1 (v1 counted from 0; see the upcaster below)."""
 
     TYPE = "nl.bondgenoten.escalation.crisis-alert-issued"
+    VERSION = 2
 
-    level: int = Field(ge=0)
+    level: int = Field(ge=1)
     round: int = Field(ge=1)
     alert_id: str
     recipients: tuple[Recipient, ...] = Field(min_length=1)
     situation: SituationPicture
     ack_timeout_s: float = Field(gt=0)
+    trigger: Trigger | None = None
+    """What opened the escalation, on every round and level (``None``: recorded before alerts
+    carried it)."""
+    reason: str = Field(default="", max_length=500)
+    """The opening's reason, on every round and level: why police or municipality declared it
+    (``""``: recorded before alerts carried it)."""
 
 
 @event
 class AckTimerSet(_EscalationEvent):
+    """v2: ``level`` counts from 1, like :class:`CrisisAlertIssued`'s."""
+
     TYPE = "nl.bondgenoten.escalation.ack-timer-set"
+    VERSION = 2
 
     timer_id: str
-    level: int = Field(ge=0)
+    level: int = Field(ge=1)
     round: int = Field(ge=1)
     due_at: AwareDatetime
 
 
 @event
 class AckTimeoutElapsed(_EscalationEvent):
-    """Nobody acknowledged in time. ``exhausted``: no further level, the alert chain ends here."""
+    """Nobody acknowledged in time. ``exhausted``: no further level, the alert chain ends here.
+
+    v2: ``level`` counts from 1, like :class:`CrisisAlertIssued`'s."""
 
     TYPE = "nl.bondgenoten.escalation.ack-timeout-elapsed"
+    VERSION = 2
 
     timer_id: str
-    level: int = Field(ge=0)
+    level: int = Field(ge=1)
     round: int = Field(ge=1)
     exhausted: bool = False
+
+
+@upcaster(CrisisAlertIssued.TYPE, from_version=1)
+@upcaster(AckTimerSet.TYPE, from_version=1)
+@upcaster(AckTimeoutElapsed.TYPE, from_version=1)
+def _level_from_one(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 -> v2 of the alert ladder's events: level 0 (the policy's first) becomes level 1.
+    Their ids (``alert_id``, ``timer_id``) stay as recorded: receipts and timers use them.
+    A payload without an integer level is left for validation to refuse, naming the field."""
+    level = data.get("level")
+    if not isinstance(level, int) or isinstance(level, bool):
+        return data
+    return {**data, "level": level + 1}
 
 
 @event

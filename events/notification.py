@@ -3,7 +3,7 @@
 One ``notification`` aggregate per alert and recipient (``AggregateRef(kind="notification",
 area=<alert area>, id=notification_id(alert_id, recipient))``). Its events record every
 delivery attempt and its result, so that a restarted notifier continues from what was already
-done (see :func:`services.notify.delivery.next_step`) and never sends again after a success.
+done (see :func:`domain.delivery.next_step`) and never sends again after a success.
 
 No personal data: ``recipient`` is a functional or pseudonymous id (``crisisteam-almere``),
 never an address; ``detail`` and ``error`` hold status codes and exception class names only

@@ -2,9 +2,11 @@
 after-action review (evaluatie).
 
 Per escalation: status, alert level and round, acknowledgement, joined signals, alerts issued,
-the convenings with their RSVPs, and a timeline. The timeline is ordered by when things happened
-(``occurred_at``); events with the same time keep their log order, so a late-recorded event still
-lands at its place in the story.
+the convenings with their RSVPs, and a timeline. Its band and GRIP suggestion follow the
+incident (each joining signal and each alert's situation picture), with their history.
+
+The timeline is ordered by when things happened (``occurred_at``); events with the same time
+keep their log order, so a late-recorded event still lands at its place in the story.
 
 Idempotence: each escalation remembers the envelope ids it applied and ignores a redelivery.
 (Appending to the timeline is not idempotent by itself, unlike the call-list handlers.)
@@ -60,11 +62,25 @@ class TimelineEntry(BaseModel):
     params: dict[str, str] = Field(default_factory=dict)
 
 
+class BandChange(BaseModel):
+    """The band or GRIP suggestion of an escalation changed (or was first seen, at opening)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: AwareDatetime
+    band: str
+    grip: int
+    cause: str
+    """Short name of the event that brought it: ``opened``, ``signal-joined`` or
+    ``crisis-alert-issued``."""
+
+
 class AlertIssued(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     alert_id: str
     level: int
+    """The policy's level, counted from 1."""
     round: int
     at: AwareDatetime
 
@@ -94,10 +110,18 @@ class EscalationRecord(BaseModel):
     area: str
     theme: str
     trigger: str
+    reason: str = ""
+    """Why it was opened (the opening's reason)."""
     band: str
+    """The band now: at opening, then as each joining signal and alert saw it."""
     suggested_grip: int
+    """The GRIP suggestion now, followed like ``band``."""
+    band_history: list[BandChange] = Field(default_factory=list)
+    """Every change of ``band`` or ``suggested_grip``, the opening first."""
     status: Status = "alerted"
     level: int = 0
+    """The policy level alerted last, counted from 1 (level 1 = the policy's first level);
+    0 = not alerted yet."""
     round: int = 0
     exhausted: bool = False
     ack_due_at: AwareDatetime | None = None
@@ -127,7 +151,9 @@ class EscalationsState(BaseModel):
 
 class EscalationsProjection:
     name: str = "escalations"
-    version: int = 3  # 2: affected communities per escalation; 3: cancelled convenings
+    # 2: affected communities per escalation; 3: cancelled convenings; 4: levels count from 1;
+    # 5: band and GRIP suggestion follow the incident, with their history and the reason
+    version: int = 5
     kinds: tuple[str, ...] = ("escalation",)
 
     def initial(self) -> EscalationsState:
@@ -144,6 +170,7 @@ class EscalationsProjection:
                 area=e.area,
                 theme=e.theme,
                 trigger=e.trigger,
+                reason=e.reason,
                 band=e.band,
                 suggested_grip=e.suggested_grip,
                 opened_at=e.opened_at,
@@ -183,14 +210,18 @@ def _apply(
     """Update the record; return the timeline's summary key and its parameters."""
     match e:
         case EscalationOpened():
+            r.band_history = [BandChange(at=at, band=e.band, grip=e.suggested_grip, cause="opened")]
             return "opened", {"trigger": e.trigger, "band": e.band, "grip": str(e.suggested_grip)}
         case SignalJoined():
             if e.signal_id not in r.signal_ids:
                 r.signal_ids.append(e.signal_id)
             _add_communities(r, e.communities)
+            _follow(r, at, e.band, e.suggested_grip, "signal-joined")
             return "signal_joined", {"signal_id": e.signal_id, "band": e.band}
         case CrisisAlertIssued():
             _add_communities(r, e.situation.communities)
+            s = e.situation
+            _follow(r, at, s.band, s.suggested_grip, "crisis-alert-issued")
             r.level, r.round, r.exhausted = e.level, e.round, False
             r.alerts.append(AlertIssued(alert_id=e.alert_id, level=e.level, round=e.round, at=at))
             return "alert_issued", {"level": str(e.level), "round": str(e.round)}
@@ -222,6 +253,14 @@ def _apply(
             _cancel(r, e.supersedes, at)
             return "convening_called", {"convening_id": e.convening_id, "mode": e.mode}
     return _apply_convening(r, e, at)
+
+
+def _follow(r: EscalationRecord, at: datetime, band: str, grip: int | None, cause: str) -> None:
+    """The incident as the latest event saw it; ``grip`` ``None``: not known (an old event)."""
+    grip = r.suggested_grip if grip is None else grip
+    if (band, grip) != (r.band, r.suggested_grip):
+        r.band, r.suggested_grip = band, grip
+        r.band_history.append(BandChange(at=at, band=band, grip=grip, cause=cause))
 
 
 def _add_communities(r: EscalationRecord, communities: Iterable[str]) -> None:

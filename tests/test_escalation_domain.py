@@ -28,6 +28,7 @@ from domain.escalation import (
 )
 from domain.policy import ConveningDefaults, EscalationPolicy, Level
 from events.base import DomainEvent
+from events.envelope import deterministic_id
 from events.escalation import (
     AckTimeoutElapsed,
     AckTimerSet,
@@ -48,6 +49,7 @@ from events.escalation import (
     SignalJoined,
     SituationPicture,
     ack_timer_id_for,
+    alert_id_for,
 )
 from events.upcasting import upcast
 from tests.factories import T0, at
@@ -126,7 +128,7 @@ def types(events: Sequence[DomainEvent]) -> list[str]:
 # ---------------------------------------------------------------- opening and joining
 
 
-def test_opening_alerts_level_zero_and_arms_the_ack_timer() -> None:
+def test_opening_alerts_level_one_the_policys_first_and_arms_the_ack_timer() -> None:
     events = run([], open_or_join())
     assert types(events) == ["EscalationOpened", "CrisisAlertIssued", "AckTimerSet"]
     opened, alert, armed = events
@@ -134,8 +136,11 @@ def test_opening_alerts_level_zero_and_arms_the_ack_timer() -> None:
     assert opened.escalation_id == EID and opened.trigger == "band_crossed"
     assert opened.signal_ids == ("s1",)
     assert isinstance(alert, CrisisAlertIssued)
-    assert (alert.level, alert.round, alert.situation.escalation_id) == (0, 1, EID)
+    assert (alert.level, alert.round, alert.situation.escalation_id) == (1, 1, EID)
+    assert alert.recipients == POLICY.levels[0].recipients
+    assert alert.alert_id == alert_id_for(EID, 1, 1)
     assert isinstance(armed, AckTimerSet)
+    assert (armed.level, armed.timer_id) == (1, ack_timer_id_for(EID, 1, 1))
     assert armed.due_at == T0 + timedelta(seconds=300)
 
 
@@ -171,6 +176,40 @@ def test_police_may_declare_an_allied_reporter_may_not() -> None:
         run([], declare.model_copy(update={"by": "ally:ally-1"}))
 
 
+def declare(reason: str = "oproep via sociale media", **kw: Any) -> Declare:
+    fields: dict[str, Any] = {
+        "area": AREA,
+        "theme": THEME,
+        "reason": reason,
+        "situation": situation("normal"),
+        "policy": POLICY,
+        "by": "police:teamchef-1",
+        "now": T0,
+    }
+    return Declare(**{**fields, **kw})
+
+
+def test_every_alert_of_a_declared_escalation_says_why_it_was_declared() -> None:
+    log = play(declare(), timer(1, 1), timer(1, 2))
+    alerts = [e for e in log if isinstance(e, CrisisAlertIssued)]
+    reason = "oproep via sociale media"
+    assert [(a.level, a.round, a.trigger, a.reason) for a in alerts] == [
+        (1, 1, "declared", reason),
+        (1, 2, "declared", reason),  # the next round
+        (2, 1, "declared", reason),  # and the next level
+    ]
+
+
+def test_alerts_of_an_escalation_opened_by_signals_carry_its_trigger_and_reason() -> None:
+    log = play(open_or_join(trigger="major_incident"), timer(1, 1))
+    alerts = [e for e in log if isinstance(e, CrisisAlertIssued)]
+    assert {(a.trigger, a.reason) for a in alerts} == {
+        ("major_incident", "band high, two reporters")
+    }
+    [first] = [e for e in run([], open_or_join()) if isinstance(e, CrisisAlertIssued)]
+    assert first.trigger == "band_crossed"
+
+
 def test_after_close_the_next_escalation_gets_suffix_two() -> None:
     log = play(open_or_join("s1"), Close(by="municipality:oov-1", reason="rustig", now=at(60)))
     events = run(log, open_or_join("s2", minutes=120))
@@ -183,29 +222,69 @@ def test_after_close_the_next_escalation_gets_suffix_two() -> None:
 
 def test_unacknowledged_timers_climb_rounds_then_levels_until_exhausted() -> None:
     log = play(open_or_join())
-    steps = [(0, 1), (0, 2), (1, 1), (2, 1)]
+    steps = [(1, 1), (1, 2), (2, 1), (3, 1)]  # OOV twice, Teamchef, Burgemeester
     for (level, round_), (next_level, next_round) in itertools.pairwise(steps):
         events = run(log, timer(level, round_))
         assert types(events) == ["AckTimeoutElapsed", "CrisisAlertIssued", "AckTimerSet"]
-        alert = events[1]
+        elapsed, alert = events[0], events[1]
+        assert isinstance(elapsed, AckTimeoutElapsed)
+        assert (elapsed.level, elapsed.round) == (level, round_)
         assert isinstance(alert, CrisisAlertIssued)
         assert (alert.level, alert.round) == (next_level, next_round)
+        assert alert.recipients == POLICY.levels[next_level - 1].recipients
         log += events
-    last = run(log, timer(2, 1))
+    last = run(log, timer(3, 1))
     assert len(last) == 1 and isinstance(last[0], AckTimeoutElapsed) and last[0].exhausted
+    assert last[0].level == 3
+
+
+def test_ids_of_the_one_based_ladder_never_repeat_ids_of_the_zero_based_one() -> None:
+    """Alerts and timers recorded before levels counted from 1 keep their ids (receipts and
+    scheduled timers refer to them): a new alert must not be taken for one of those."""
+    ladder = [(level, round_) for level in range(1, 5) for round_ in range(1, 4)]
+    old = {
+        deterministic_id(kind, EID, str(level), str(round_))
+        for kind in ("alert", "ack-timer")
+        for level in range(0, 5)
+        for round_ in range(1, 4)
+    }
+    new = {alert_id_for(EID, lv, r) for lv, r in ladder} | {
+        ack_timer_id_for(EID, lv, r) for lv, r in ladder
+    }
+    assert len(new) == 2 * len(ladder) and not new & old
+
+
+def test_an_escalation_alerted_under_the_zero_based_numbering_climbs_on() -> None:
+    """Upgraded while an alert waits: its v1 events are upcast and its timer, armed with an
+    id of the old numbering, still counts; the next alert gets an id of the new one."""
+    opened, alert, armed = run([], open_or_join())
+    old_timer = deterministic_id("ack-timer", EID, "0", "1")
+    stored_v1 = [
+        (alert, {"level": 0, "alert_id": deterministic_id("alert", EID, "0", "1")}),
+        (armed, {"level": 0, "timer_id": old_timer}),
+    ]
+    given = [opened] + [
+        type(e).model_validate(upcast(e.TYPE, 1, {**e.model_dump(), **v1}, e.VERSION))
+        for e, v1 in stored_v1
+    ]
+    elapsed, again, _ = run(given, TimerElapsed(timer_id=old_timer, policy=POLICY, now=at(5)))
+    assert isinstance(elapsed, AckTimeoutElapsed) and (elapsed.level, elapsed.round) == (1, 1)
+    assert isinstance(again, CrisisAlertIssued) and (again.level, again.round) == (1, 2)
+    assert again.recipients == POLICY.levels[0].recipients
+    assert again.alert_id == alert_id_for(EID, 1, 2) != deterministic_id("alert", EID, "0", "2")
 
 
 def test_a_stale_or_duplicate_timer_yields_nothing() -> None:
-    log = play(open_or_join(), timer(0, 1))
-    assert run(log, timer(0, 1)) == []  # redelivered
-    assert run(log, timer(1, 1)) == []  # not armed yet
+    log = play(open_or_join(), timer(1, 1))
+    assert run(log, timer(1, 1)) == []  # redelivered
+    assert run(log, timer(2, 1)) == []  # not armed yet
     assert run(log, TimerElapsed(timer_id="bogus", policy=POLICY, now=at(6))) == []
 
 
 def test_after_acknowledgement_the_timer_yields_nothing() -> None:
     log = play(open_or_join(), Acknowledge(by="municipality:oov-1", now=at(2)))
     assert isinstance(log[-1], EscalationAcknowledged)
-    assert run(log, timer(0, 1)) == []
+    assert run(log, timer(1, 1)) == []
 
 
 def test_acknowledging_twice_or_with_nothing_open_is_refused() -> None:
@@ -360,6 +439,29 @@ def test_a_joining_signal_carries_its_affected_communities() -> None:
     picture = situation().model_copy(update={"communities": ("turkish",)})
     joined = run(log, open_or_join(signal_id="s9", situation=picture))
     assert isinstance(joined[0], SignalJoined) and joined[0].communities == ("turkish",)
+
+
+def test_a_joining_signal_carries_the_grip_suggestion_of_its_picture() -> None:
+    log = play(open_or_join())
+    picture = situation("critical").model_copy(update={"suggested_grip": 1})
+    [joined] = run(log, open_or_join(signal_id="s9", situation=picture))
+    assert isinstance(joined, SignalJoined)
+    assert (joined.band, joined.suggested_grip) == ("critical", 1)
+
+
+def test_a_major_incident_keeps_a_major_incidents_grip_suggestion() -> None:
+    """Pictures for a joining signal or a fired timer are built without knowing the escalation
+    opened as a major incident: its suggestion must not fall back to routine (GRIP 0)."""
+    log = play(open_or_join(trigger="major_incident"))  # a picture of band high, GRIP 0
+    [joined] = run(log, open_or_join(signal_id="s9"))
+    assert isinstance(joined, SignalJoined) and joined.suggested_grip == 1
+    fired = TimerElapsed(
+        timer_id=ack_timer_id_for(EID, 1, 1), policy=POLICY, now=at(5), situation=situation()
+    )
+    realert = next(e for e in run(log, fired) if isinstance(e, CrisisAlertIssued))
+    assert realert.situation.suggested_grip == 1
+    ordinary = run(play(open_or_join()), open_or_join(signal_id="s9"))[0]
+    assert isinstance(ordinary, SignalJoined) and ordinary.suggested_grip == 0
 
 
 def test_rsvp_timers_firing_after_close_yield_nothing() -> None:

@@ -12,11 +12,12 @@ from domain.escalation import (
     EscalationCommand,
     MarkConvened,
     RecordRsvp,
+    TimerElapsed,
     escalation_decider,
 )
 from events.base import DomainEvent
 from events.envelope import Envelope, new_envelope
-from events.escalation import slot_ref
+from events.escalation import Band, SignalJoined, SituationPicture, ack_timer_id_for, slot_ref
 from projections.base import fold
 from projections.escalations import (
     EscalationsProjection,
@@ -25,7 +26,15 @@ from projections.escalations import (
     list_escalations,
 )
 from tests.factories import at
-from tests.test_escalation_domain import AREA, EID, THEME, open_or_join, timer
+from tests.test_escalation_domain import (
+    AREA,
+    EID,
+    POLICY,
+    THEME,
+    open_or_join,
+    situation,
+    timer,
+)
 
 P = EscalationsProjection()
 REF = slot_ref(AREA, THEME)
@@ -75,7 +84,7 @@ def incident() -> Log:
         Log()
         .when(open_or_join("s1"), 0, "system:escalation")
         .when(open_or_join("s2", minutes=2), 2, "system:escalation")
-        .when(timer(0, 1), 5, "system:timer")
+        .when(timer(1, 1), 5, "system:timer")
         .when(Acknowledge(by="municipality:oov-1", now=at(7)), 7, "municipality:oov-1")
         .when(call, 8, "municipality:oov-1")
         .when(rsvp("a1", ("youth",)), 10, "ally:a1")
@@ -90,17 +99,68 @@ def test_status_alerts_acknowledgement_and_convening() -> None:
     state = fold(P, log.envelopes)
     record = escalation(state, EID)
     assert record is not None
-    assert (record.status, record.level, record.round) == ("acknowledged", 0, 2)
+    assert (record.status, record.level, record.round) == ("acknowledged", 1, 2)
     assert record.acknowledged_by == "municipality:oov-1"
     assert record.acknowledged_at == at(7) and record.ack_due_at is None
     assert record.signal_ids == ["s1", "s2"]
-    assert [(a.level, a.round, a.at) for a in record.alerts] == [(0, 1, at(0)), (0, 2, at(5))]
+    assert [(a.level, a.round, a.at) for a in record.alerts] == [(1, 1, at(0)), (1, 2, at(5))]
     status = convening_status(state, "c1")
     assert status is not None
     assert status.attending == ("a1", "a2", "a3") and status.quorate
     assert status.quorate_at == at(12) and status.convened_at == at(45)
     assert status.missing_communities == ()
     assert "communities_by_ally" not in status.model_dump()  # who covers what stays inside
+
+
+def test_levels_count_from_one_and_zero_means_not_alerted_yet() -> None:
+    """The record, the API and the screens show the policy's first level as level 1."""
+    envelopes = incident().envelopes
+    opened_only = escalation(fold(P, envelopes[:1]), EID)
+    assert opened_only is not None and (opened_only.level, opened_only.round) == (0, 0)
+    record = escalation(fold(P, envelopes[:2]), EID)
+    assert record is not None and (record.level, record.round) == (1, 1)
+    [alerted] = [t for t in record.timeline if t.summary_key == "escalation.alert_issued"]
+    assert alerted.params == {"level": "1", "round": "1"}
+
+
+def picture(band: Band, grip: int) -> SituationPicture:
+    return situation(band).model_copy(update={"suggested_grip": grip})
+
+
+def test_band_and_grip_follow_the_incident_with_their_history() -> None:
+    """Opened at high: the record must not stay at high while the cell goes critical."""
+    fired = TimerElapsed(
+        timer_id=ack_timer_id_for(EID, 1, 1),
+        policy=POLICY,
+        now=at(5),
+        situation=picture("critical", 2),
+    )
+    log = (
+        Log()
+        .when(open_or_join("s1"), 0, "system:escalation")  # high, GRIP 0
+        .when(open_or_join("s2", minutes=1), 1, "system:escalation")  # nothing changed
+        .when(open_or_join("s3", minutes=2, situation=picture("critical", 1)), 2, "system:x")
+        .when(fired, 5, "system:timer")
+    )
+    record = escalation(fold(P, log.envelopes), EID)
+    assert record is not None
+    assert (record.band, record.suggested_grip) == ("critical", 2)
+    assert record.reason == "band high, two reporters"  # why it opened stays
+    assert [(h.at, h.band, h.grip, h.cause) for h in record.band_history] == [
+        (at(0), "high", 0, "opened"),
+        (at(2), "critical", 1, "signal-joined"),
+        (at(5), "critical", 2, "crisis-alert-issued"),
+    ]
+
+
+def test_a_join_recorded_before_it_carried_a_grip_keeps_the_grip() -> None:
+    log = Log().when(open_or_join("s1"), 0, "system:escalation")
+    joined = SignalJoined(escalation_id=EID, signal_id="s2", band="critical")
+    envelopes = log.envelopes + wrap([joined], 3, "system:escalation")
+    record = escalation(fold(P, envelopes), EID)
+    assert record is not None
+    assert (record.band, record.suggested_grip) == ("critical", 0)
+    assert record.band_history[-1].cause == "signal-joined"
 
 
 def test_missing_communities_while_not_quorate() -> None:

@@ -3,28 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import pytest
 
 from domain.errors import Conflict, DomainError, NotFound
+from domain.intake import InvalidInput
 from domain.network import (
     AssignDutyContact,
     ChangeAvailability,
     EnrollAlly,
     FormNetwork,
     NetworkCommand,
+    RecordCallOutcome,
     RemoveAlly,
+    decide_call_outcome,
     network_decider,
 )
 from events.base import DomainEvent
-from events.network import AllyLeft, Availability, DutyRole
+from events.network import AllyLeft, Availability, CallOutcome, DutyRole
 from tests.builders_network import (
     ally_enrolled,
     ally_left,
     availability_changed,
+    call_outcome,
     duty_contact,
     network_formed,
 )
+from tests.factories import at
 
 
 def then(given: Sequence[DomainEvent], command: NetworkCommand) -> list[DomainEvent]:
@@ -85,3 +91,43 @@ def test_a_new_duty_contact_replaces_the_previous_one() -> None:
     given: list[DomainEvent] = [network_formed(), duty_contact(DutyRole.POLICE, "wijk-1")]
     newer = duty_contact(DutyRole.POLICE, "wijk-2", name="A. Jansen")
     assert then(given, AssignDutyContact(event=newer)) == [newer]
+
+
+# ---------------------------------------------------------------- reported calls
+
+
+def when_call_reported(
+    given: Sequence[DomainEvent], ally: str, occurred_at: datetime | None = None
+) -> list[DomainEvent]:
+    """Given the network's events, when a call to ``ally`` is reported at minute 10."""
+    members = network_decider.fold(given).members
+    command = RecordCallOutcome(
+        event=call_outcome(ally, CallOutcome.NO_ANSWER), occurred_at=occurred_at
+    )
+    return decide_call_outcome(command, members, at(10))
+
+
+def test_a_call_to_a_member_is_recorded_as_reported() -> None:
+    given: list[DomainEvent] = [network_formed(), ally_enrolled("a1")]
+    assert when_call_reported(given, "a1") == [call_outcome("a1", CallOutcome.NO_ANSWER)]
+    assert when_call_reported(given, "a1", occurred_at=at(2)) != []  # made earlier
+    assert when_call_reported(given, "a1", occurred_at=at(14)) != []  # a clock a bit ahead
+
+
+def test_a_call_to_someone_not_a_member_is_refused() -> None:
+    for given in (
+        [network_formed(), ally_enrolled("a1")],
+        [network_formed(), ally_enrolled("a2"), ally_left("a2")],
+        [],  # an unknown network has no members
+    ):
+        with pytest.raises(NotFound) as refused:
+            when_call_reported(given, "a2")
+        assert refused.value.field == "ally_id"
+
+
+def test_a_call_in_the_future_is_refused_naming_the_field() -> None:
+    given: list[DomainEvent] = [network_formed(), ally_enrolled("a1")]
+    with pytest.raises(InvalidInput) as refused:
+        when_call_reported(given, "a1", occurred_at=at(10) + timedelta(days=1))
+    [error] = refused.value.errors
+    assert (error.field, error.code) == ("occurred_at", "in_future")

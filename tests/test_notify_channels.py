@@ -23,6 +23,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from lxml import etree
 
+from domain.delivery import Abandon, Done, RetryPolicy, Send, Skip, next_step
 from events.base import DomainEvent, registry
 from events.envelope import TOKEN_PATTERN
 from events.notification import (
@@ -43,8 +44,9 @@ from services.adapters.notify.channels import (
     DeliveryError,
     EmailChannel,
     WebhookChannel,
+    idempotency_key,
 )
-from services.app.delivery import Abandon, Done, RetryPolicy, Send, Skip, deliver, next_step
+from services.app.delivery import deliver
 from services.app.invitation import InvitationMessage
 from services.app.messages import AlertMessage, CallListSummary, Recipient
 from services.texts_nl import alerts
@@ -566,6 +568,90 @@ def test_every_band_maps_to_a_valid_cap_alert(band: str) -> None:
     assert f"<urgency>{urgency}</urgency>".encode() in document
     assert f"<severity>{severity}</severity>".encode() in document
     assert f"<certainty>{certainty}</certainty>".encode() in document
+
+
+DECLARED_REASON = "Oproep via\nsociale media: <Pegida> & tegendemonstranten\x07 bij het azc"
+
+
+def test_a_declared_alert_is_valid_cap_that_says_why() -> None:
+    """The reason is free text: line breaks, control characters, < and & must neither break
+    the XSD nor leave the headline."""
+    channel = CapChannel(httpx.AsyncClient(), sender="bondgenoten@almere.nl")
+    message = make_message(trigger="declared", reason=DECLARED_REASON, band="normal")
+    document = channel.build(message)
+    validate_cap(document)
+    info = etree.fromstring(document).find("cap:info", namespaces=CAP_NS)
+    assert info is not None
+    headline = info.findtext("cap:headline", namespaces=CAP_NS)
+    assert headline == (
+        "Opgeschaald door politie/gemeente in Almere Haven: demonstratie en polarisatie"
+        " – Oproep via sociale media: <Pegida> & tegendemonstranten bij het azc"
+    )
+    description = info.findtext("cap:description", namespaces=CAP_NS) or ""
+    assert "Reden: Oproep via sociale media: <Pegida> & tegendemonstranten bij het azc\n" in (
+        description
+    )
+    parameters = {
+        p.findtext("cap:valueName", namespaces=CAP_NS): p.findtext("cap:value", namespaces=CAP_NS)
+        for p in info.iterfind("cap:parameter", namespaces=CAP_NS)
+    }
+    assert parameters["aanleiding"] == "declared"
+
+
+def test_a_long_reason_is_shortened_in_the_headline_only() -> None:
+    reason = "Melding van de meldkamer: " + "groepen jongeren trekken door de wijk " * 12
+    message = make_message(trigger="declared", reason=reason.strip())
+    headline = message.headline_nl
+    assert headline.endswith("…") and len(headline.split(" – ", 1)[1]) <= 80
+    assert f"Reden: {reason.strip()}\n" in message.body_nl
+
+
+async def test_a_declared_alert_by_e_mail_has_a_one_line_subject(
+    smtp: tuple[SmtpHandler, int],
+) -> None:
+    handler, port = smtp
+    recipient = Recipient(
+        name="oov", channels=("email",), addresses={"email": "oov@almere.example"}
+    )
+    message = make_message(trigger="declared", reason=DECLARED_REASON)
+    assert await email_channel(port).send(message, recipient) == "SMTP 250"
+    [received] = handler.messages
+    assert received["Subject"] == message.headline_nl and "\n" not in message.headline_nl
+
+
+async def test_identifiers_receivers_see_are_scoped_to_the_deployment(
+    http_receiver: HttpReceiver, http_client: httpx.AsyncClient, smtp: tuple[SmtpHandler, int]
+) -> None:
+    """The same alert id from another store (a reset, an exercise) must not be deduplicated
+    away: CAP identifier, Idempotency-Key and Message-ID carry the deployment."""
+    handler, port = smtp
+    recipient = Recipient(
+        name="oov",
+        channels=("webhook", "cap", "email"),
+        addresses={"webhook": http_receiver.url("/w"), "cap": http_receiver.url("/cap"),
+                   "email": "oov@almere.example"},
+    )  # fmt: skip
+    message = make_message(deployment="almere-oefening-2")
+    assert message.external_id == "almere-oefening-2-alert-7f3a"
+    await WebhookChannel(http_client).send(message, recipient)
+    await CapChannel(http_client, sender="bondgenoten@almere.nl").send(message, recipient)
+    await email_channel(port).send(message, recipient)
+    webhook, cap = http_receiver.requests
+    assert webhook.headers["idempotency-key"] == "almere-oefening-2-alert-7f3a:oov"
+    assert json.loads(webhook.body)["alert_id"] == "alert-7f3a"
+    assert cap.headers["idempotency-key"] == "almere-oefening-2-alert-7f3a:oov"
+    validate_cap(cap.body)
+    root = etree.fromstring(cap.body)
+    assert root.findtext("cap:identifier", namespaces=CAP_NS) == "almere-oefening-2-alert-7f3a"
+    assert handler.messages[0]["Message-ID"] == "<almere-oefening-2-alert-7f3a.oov@almere.nl>"
+    invitation = make_invitation().model_copy(update={"deployment": "almere-oefening-2"})
+    assert idempotency_key(invitation, recipient) == "almere-oefening-2-inv-c1:oov"
+
+
+@pytest.mark.parametrize("deployment", ["", "a b", "a,b", "<a>", "a&b", "a.b", "x" * 65])
+def test_a_deployment_must_keep_identifiers_cap_tokens(deployment: str) -> None:
+    with pytest.raises(ValueError, match="deployment"):
+        make_message(deployment=deployment)
 
 
 async def test_invalid_cap_is_a_non_retryable_failure() -> None:

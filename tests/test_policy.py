@@ -51,11 +51,11 @@ def test_a_municipality_inherits_what_it_omits() -> None:
         ("[default]\nlevels = []", "levels: Tuple should have at least 1 item"),
         (
             "[default]\n" + LEVEL.replace("ack_timeout_s = 300", "ack_timeout_s = -5"),
-            "level 0 ('OOV') ack_timeout_s: Input should be greater than 0",
+            "level 1 ('OOV') ack_timeout_s: Input should be greater than 0",
         ),
         (
             "[default]\n" + LEVEL.replace('"webhook", "email"', '"webhook", "fax"'),
-            "level 0 ('OOV') level: Value error, recipient 'OOV-piket': unknown channel(s) ['fax']",
+            "level 1 ('OOV') level: Value error, recipient 'OOV-piket': unknown channel(s) ['fax']",
         ),
         (
             "[default]\n" + LEVEL.replace(', email = "oov@gemeente.example"', ""),
@@ -63,7 +63,7 @@ def test_a_municipality_inherits_what_it_omits() -> None:
         ),
         (
             "[default]\n" + LEVEL.replace("= 300", "= 300\nrepeat = 0"),
-            "level 0 ('OOV') repeat: Input should be greater than or equal to 1",
+            "level 1 ('OOV') repeat: Input should be greater than or equal to 1",
         ),
         ("[default]\nsurprise = 1\n" + LEVEL, "surprise: Extra inputs are not permitted"),
     ],

@@ -16,6 +16,7 @@ from projections.escalations import escalation
 from projections.tension_map import Band, Trend
 from services.app.invitation import InvitationMessage
 from services.app.links import rsvp_links as RsvpLinks
+from services.texts_nl import alerts
 from services.texts_nl.alerts import when_nl
 from services.texts_nl.console import (
     RSVP_LABELS,
@@ -35,6 +36,7 @@ def test_every_default_theme_band_trend_trigger_and_answer_has_a_label() -> None
     assert set(Band) == set(BAND_LABELS) and set(Trend) == set(TREND_LABELS)
     assert set(Trigger.__args__) == set(TRIGGER_LABELS)  # type: ignore[attr-defined]
     assert set(RsvpAnswer.__args__) == set(RSVP_LABELS)  # type: ignore[attr-defined]
+    assert set(Trigger.__args__) == set(alerts.HEADLINES) == set(alerts.TRIGGER_NL)  # type: ignore[attr-defined]
     assert band_label("critical") == "kritiek" and band_label("unheard_of") == "unheard_of"
 
 
@@ -47,9 +49,11 @@ def test_every_timeline_entry_of_an_incident_reads_as_dutch() -> None:
         assert "{" not in text
     opened = timeline_label("opened", {"trigger": "declared"})
     assert opened == "escalatie geopend (afgekondigd)"
-    assert timeline_label("alert_issued", {"level": "0", "round": "1"}) == (
+    assert timeline_label("alert_issued", {"level": "1", "round": "1"}) == (
         "gealarmeerd: niveau 1, ronde 1"
     )
+    labels = [timeline_label(t.summary_key, t.params) for t in record.timeline]
+    assert "gealarmeerd: niveau 1, ronde 2" in labels  # the policy's first level, again
 
 
 def test_sentences_format_without_missing_fields() -> None:

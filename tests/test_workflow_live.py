@@ -167,6 +167,9 @@ async def test_unacknowledged_alert_climbs_to_level_two_once(
             second = await receiver.wait_for("/teamchef", timeout=5)
             assert 1.4 < second.at - first.at < 3.5
             assert second.json()["level_name"] == "Teamchef politie"
+            for alert in (first.json(), second.json()):  # every level hears why
+                assert alert["trigger"] == "declared" and alert["reason"] == "melding ME"
+                assert alert["headline_nl"].startswith("Opgeschaald door politie/gemeente")
             await asyncio.sleep(1.0)
             await settled(service)
         assert len(receiver.to("/teamchef")) == 1

@@ -23,7 +23,6 @@ from domain import network as nw
 from domain.decider import Decider
 from domain.errors import Conflict, DomainError, NotFound
 from domain.intake import (
-    FUTURE_TOLERANCE,
     FieldError,
     IntakeContext,
     InvalidInput,
@@ -360,15 +359,13 @@ class CommandHandlers:
         ref = await self._network_ref(cmd.network_id)
         stored, _ = await self.store.load(ref)
         members = nw.network_decider.fold(e.data for e in stored).members
-        if cmd.ally_id not in members:
-            raise NotFound("unknown network or ally", field="ally_id")
-        if cmd.occurred_at is not None and cmd.occurred_at > self.clock.now() + FUTURE_TOLERANCE:
-            raise InvalidInput([FieldError("occurred_at", "lies in the future", "in_future")])
         event = CallOutcomeRecorded(**cmd.model_dump(exclude={"occurred_at"}))
+        command = nw.RecordCallOutcome(event=event, occurred_at=cmd.occurred_at)
+        (recorded,) = nw.decide_call_outcome(command, members, self.clock.now())
         return Target(
             AggregateRef(kind="contact", area=ref.area, id=cmd.ally_id),
             nw.contact_decider,
-            event,
+            recorded,
             meta={"occurred_at": cmd.occurred_at},
         )
 

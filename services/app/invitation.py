@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from events.envelope import AreaCode, AwareDatetime, Token
 from events.escalation import ConveningMode, EscalationId
+from services.app.messages import Deployment, external_id
 from services.texts_nl import alerts
 
 InvitationKind = Literal["invitation", "reminder", "cancellation"]
@@ -22,7 +23,9 @@ class InvitationMessage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     alert_id: Token
-    """The notice's id (receipts and idempotency keys use it, as for alerts)."""
+    """The notice's id in this service's log (receipts use it, as for alerts)."""
+    deployment: Deployment | None = None
+    """Which deployment sends it: scopes :attr:`external_id`, as for alerts."""
     kind: InvitationKind
     ally_id: Token
     """A pseudonymous id, for a messaging gateway that knows the allies; never a name."""
@@ -37,6 +40,10 @@ class InvitationMessage(BaseModel):
     rsvp_deadline: AwareDatetime
     sent_at: AwareDatetime
     rsvp_url: str | None = Field(default=None, max_length=300)
+
+    @property
+    def external_id(self) -> str:
+        return external_id(self.deployment, self.alert_id)
 
     def _fields_nl(self) -> dict[str, Any]:
         return {

@@ -1,9 +1,10 @@
 """What the notifier sends (an :class:`AlertMessage`) and to whom (a :class:`Recipient`).
 
-The message carries codes and numbers only; :attr:`AlertMessage.headline_nl` and
-:attr:`AlertMessage.body_nl` render the Dutch text through :mod:`services.notify.texts_nl`.
-It holds no personal data: no names, phone numbers or signal texts, only counts, roles and the
-community keys of coverage gaps (areas where no ally represents a community).
+The message carries codes and numbers, and the reason police or municipality gave when they
+declared the escalation; :attr:`AlertMessage.headline_nl` and :attr:`AlertMessage.body_nl`
+render the Dutch text through :mod:`services.texts_nl.alerts`. It holds no personal data: no
+names, phone numbers or signal texts, only counts, roles and the community keys of coverage
+gaps (areas where no ally represents a community).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from events.envelope import AreaCode, AwareDatetime, Token
-from events.escalation import EscalationId, Recipient
+from events.escalation import EscalationId, Recipient, Trigger
 from services.texts_nl import alerts
 
 BandCode = Literal["normal", "elevated", "high", "critical"]
@@ -23,12 +24,28 @@ TrendCode = Literal["rising", "steady", "falling"]
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 RoleCode = Literal["ally", "police", "municipality"]
 
+DEPLOYMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+Deployment = Annotated[str, StringConstraints(pattern=DEPLOYMENT_PATTERN)]
+"""An opaque id of one deployment (one event store): letters, digits, ``_`` and ``-``, so
+``<deployment>-<alert id>`` is a CAP token, an HTTP header value and an e-mail local part."""
+
+
+def external_id(deployment: str | None, alert_id: str) -> str:
+    """The id a notice has outside this service: ``<deployment>-<alert id>``. Alert ids are
+    derived from escalation ids such as ``GM0599-zuid_demonstration-1``, which every fresh
+    store (a reset, an exercise sharing a sender) hands out again; a receiver deduplicating on
+    the plain id would drop a real alert as a repeat."""
+    return f"{deployment}-{alert_id}" if deployment else alert_id
+
 
 class Notice(Protocol):
-    """What every channel can send: an id for receipts and idempotency, and Dutch text."""
+    """What every channel can send: an id for receipts (``alert_id``) and one for receivers
+    (``external_id``: CAP identifier, ``Idempotency-Key``, ``Message-ID``), and Dutch text."""
 
     @property
     def alert_id(self) -> str: ...
+    @property
+    def external_id(self) -> str: ...
     @property
     def sent_at(self) -> datetime: ...
     @property
@@ -56,6 +73,9 @@ class AlertMessage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     alert_id: Token
+    """The alert's id in this service's log (receipts use it)."""
+    deployment: Deployment | None = None
+    """Which deployment sends it: scopes :attr:`external_id` (``None``: unscoped)."""
     escalation_id: EscalationId
     level_name: str = Field(min_length=1, max_length=80)
     round: int = Field(ge=1)
@@ -72,12 +92,21 @@ class AlertMessage(BaseModel):
     coverage_gaps: tuple[Key, ...] = Field(default=(), max_length=20)
     sent_at: AwareDatetime
     ack_url: str | None = Field(default=None, max_length=300)
+    trigger: Trigger = "band_crossed"
+    """What opened the escalation: the headline says it first."""
+    reason: str = Field(default="", max_length=500)
+    """Why it was opened; shown when police or municipality declared it (a band crossing's
+    reason is the workflow's summary of the numbers the alert shows anyway)."""
 
     @field_validator("band", "trend", mode="before")
     @classmethod
     def _enum_value(cls, value: Any) -> Any:
         # Accept the StrEnum members of projections.tension_map; store the plain code.
         return str(value) if isinstance(value, str) else value
+
+    @property
+    def external_id(self) -> str:
+        return external_id(self.deployment, self.alert_id)
 
     def _fields_nl(self) -> dict[str, Any]:
         return {
@@ -100,11 +129,13 @@ class AlertMessage(BaseModel):
             "gaps_nl": alerts.gaps_nl(self.coverage_gaps),
             "sent_nl": alerts.when_nl(self.sent_at),
             "ack_nl": alerts.ack_nl(self.ack_url),
+            "trigger_nl": alerts.trigger_nl(self.trigger),
+            **alerts.reason_fields(self.trigger, self.reason),
         }
 
     @property
     def headline_nl(self) -> str:
-        return alerts.HEADLINE.format(**self._fields_nl())
+        return alerts.HEADLINES[self.trigger].format(**self._fields_nl())
 
     @property
     def body_nl(self) -> str:
@@ -113,7 +144,9 @@ class AlertMessage(BaseModel):
     @property
     def console_nl(self) -> str:
         fields = self._fields_nl()
-        return alerts.CONSOLE.format(headline=alerts.HEADLINE.format(**fields), **fields)
+        return alerts.CONSOLE.format(
+            headline=alerts.HEADLINES[self.trigger].format(**fields), **fields
+        )
 
     @property
     def cap_instruction_nl(self) -> str:
@@ -127,4 +160,4 @@ class AlertMessage(BaseModel):
         return data
 
 
-__all__ = ["AlertMessage", "CallListSummary", "Notice", "Recipient"]
+__all__ = ["AlertMessage", "CallListSummary", "Deployment", "Notice", "Recipient", "external_id"]

@@ -5,22 +5,29 @@ notification aggregate (one per notice x recipient).
 
 Replay safety: before sending, the receipts already in the log are loaded and delivery resumes
 from them; once a ``DeliverySucceeded`` is recorded nothing is sent again for that decision,
-however often the alert event is read (redelivery, a reset consumer, a replay)."""
+however often the alert event is read (redelivery, a reset consumer, a replay).
+
+Identifiers that leave the service (CAP ``identifier``, webhook ``Idempotency-Key``, e-mail
+``Message-ID``) are ``<deployment>-<alert id>``: alert ids repeat across fresh stores, and a
+receiver that deduplicates must not drop a real alert for an earlier store's. Receipts in the
+log keep the plain alert id."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
 
+from domain.delivery import RetryPolicy
 from domain.errors import ConcurrencyConflict
 from domain.escalation import slot_of
 from domain.policy import EscalationPolicy, InvitationPolicy, policy_for
 from events.base import DomainEvent
-from events.envelope import AggregateRef, Envelope, new_envelope
+from events.envelope import AggregateRef, Envelope, deterministic_id, new_envelope
 from events.escalation import (
     ConveningCalled,
     CrisisAlertIssued,
@@ -30,9 +37,9 @@ from events.escalation import (
 )
 from events.network import AllyPersonal
 from events.notification import notification_id, receipt_event_id
-from services.app.delivery import RetryPolicy, deliver
+from services.app.delivery import deliver
 from services.app.invitation import InvitationKind, InvitationMessage
-from services.app.messages import AlertMessage, CallListSummary, Notice
+from services.app.messages import DEPLOYMENT_PATTERN, AlertMessage, CallListSummary, Notice
 from services.app.ports import Channel, Clock, EventStore, RawEvent
 from services.app.readmodels import ReadModelLagging
 
@@ -64,6 +71,15 @@ async def _always(_position: int) -> bool:
     return True
 
 
+def deployment_of_log(first: RawEvent) -> str:
+    """A deployment id derived from the first event of a log: the same for every instance and
+    restart on that store (a repeated delivery keeps its identifiers), another for a fresh
+    store (its first event has another id or was recorded at another moment)."""
+    return deterministic_id(
+        "deployment", first.headers.get("ce-id", ""), first.headers.get("ce-recordedat", "")
+    )[:16]
+
+
 class Notifier:
     def __init__(
         self,
@@ -80,7 +96,15 @@ class Notifier:
         area_name: Callable[[str], str] = str,
         rsvp_link: Callable[[str, str], str] | None = None,
         caught_up: Callable[[int], Awaitable[bool]] | None = None,
+        deployment: str | None = None,
     ) -> None:
+        """``deployment``: an opaque id unique per store (letters, digits, ``_``, ``-``) that
+        scopes the identifiers receivers see. ``None`` (for callers that do not pass one yet)
+        derives it from the first event in the log, once (:func:`deployment_of_log`)."""
+        if deployment is not None and not re.fullmatch(DEPLOYMENT_PATTERN, deployment):
+            raise ValueError("deployment must be 1-64 letters, digits, '_' or '-'")
+        self.deployment = deployment
+        self._deriving = asyncio.Lock()
         self.store = store
         self.clock = clock
         self.channels = channels
@@ -97,6 +121,7 @@ class Notifier:
     async def on_event(self, raw: RawEvent) -> None:
         if raw.headers.get("ce-type") not in NOTIFIED:
             return
+        await self._know_deployment(raw.position)
         env = raw.decode()
         deliveries: list[tuple[Notice, Recipient]]
         if isinstance(env.data, CrisisAlertIssued):
@@ -120,6 +145,26 @@ class Notifier:
             failures = [r for r in results if isinstance(r, BaseException)]
             if failures:
                 raise failures[0]
+
+    async def _know_deployment(self, position: int) -> None:
+        """Derive the deployment id from the log's first event (at most at ``position``, the
+        event being handled), unless one was given. Once: concurrent events wait for the first
+        to read it and then go on together, as they would without this step."""
+        if self.deployment is not None:
+            return
+        async with self._deriving:
+            if self.deployment is not None:
+                return
+            events = self.store.read_raw(1, until=position)
+            try:
+                first = await anext(events, None)
+            finally:
+                close = getattr(events, "aclose", None)
+                if close is not None:
+                    await close()
+            if first is not None:
+                self.deployment = deployment_of_log(first)
+                log.info("notifier.deployment_derived", deployment=self.deployment)
 
     def _invitations(
         self, event: ConveningCalled | RsvpReminderDue | EscalationClosed
@@ -154,6 +199,7 @@ class Notifier:
                 link = None if kind == "cancellation" else self.rsvp_link  # nothing to answer
                 message = InvitationMessage(
                     alert_id=notice_id,
+                    deployment=self.deployment,
                     kind=kind,
                     ally_id=ally_id,
                     escalation_id=event.escalation_id,
@@ -186,9 +232,12 @@ class Notifier:
     def message(self, alert: CrisisAlertIssued) -> AlertMessage:
         s = alert.situation
         levels = policy_for(self.policies, s.area).levels
-        level_name = levels[alert.level].name if alert.level < len(levels) else f"{alert.level}"
+        # Levels count from 1; a policy changed since the alert may no longer have this one.
+        known = 1 <= alert.level <= len(levels)
+        level_name = levels[alert.level - 1].name if known else str(alert.level)
         return AlertMessage(
             alert_id=alert.alert_id,
+            deployment=self.deployment,
             escalation_id=alert.escalation_id,
             level_name=level_name,
             round=alert.round,
@@ -207,7 +256,9 @@ class Notifier:
             ),
             coverage_gaps=s.coverage_gaps,
             sent_at=self.clock.now(),
-            ack_url=None,
+            ack_url=None,  # each recipient's own link: see _personal
+            trigger=alert.trigger or "band_crossed",
+            reason=alert.reason,
         )
 
     def _personal(self, message: AlertMessage, recipient: Recipient) -> AlertMessage:

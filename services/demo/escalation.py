@@ -99,7 +99,7 @@ async def wait_for_next_level(
     api: DemoApi, story: Story, record: EscalationRecord
 ) -> EscalationRecord:
     """Nobody acknowledges the first level: wait (a short demo timeout) for the next."""
-    if record.status != "alerted" or record.level != 0 or not record.alerts:
+    if record.status != "alerted" or record.level != 1 or not record.alerts:
         return record
     if record.ack_due_at is None:
         return record
@@ -109,14 +109,14 @@ async def wait_for_next_level(
     story.step("step_no_ack", seconds=f"{timeout:.0f}")
     later = await until(
         lambda: api.escalation(record.escalation_id),
-        lambda r: r.level >= 1 or r.status != "alerted",
+        lambda r: r.level >= 2 or r.status != "alerted",
         timeout + MARGIN_S,
     )
-    if later is None or later.level < 1:
+    if later is None or later.level < 2:
         story.say("no_next_level")
         return later or record
     alert = later.alerts[-1]
-    story.say("next_level", level=alert.level + 1, round=alert.round, at=when(alert.at, "%H:%M:%S"))
+    story.say("next_level", level=alert.level, round=alert.round, at=when(alert.at, "%H:%M:%S"))
     return later
 
 

@@ -7,17 +7,39 @@ messages; only this package turns them into Dutch (labels in :mod:`services.text
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cache
+from types import MappingProxyType
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.texts_nl import labels
 
-HEADLINE: Final = "Spanning {band_nl} in {area_name}: {themes_nl}"
+# The headline says first what happened: a tension report only when the band crossed the
+# threshold; a declaration or a major incident must not read like a calm tension report.
+HEADLINES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "band_crossed": "Spanning {band_nl} in {area_name}: {themes_nl}",
+        "declared": "Opgeschaald door politie/gemeente in {area_name}: {themes_nl}{reason_tail}",
+        "major_incident": "Groot incident in {area_name}: {themes_nl}",
+    }
+)
+TRIGGER_NL: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "band_crossed": "spanningsdrempel overschreden",
+        "declared": "opgeschaald door politie/gemeente",
+        "major_incident": "groot incident gemeld",
+    }
+)
+REASON_TAIL: Final = " – {reason}"
+REASON_LINE: Final = "Reden: {reason}\n"
+HEADLINE_REASON_CHARS: Final = 80
 BODY: Final = (
     "Escalatie {escalation_id}: {level_name} (ronde {round}).\n"
+    "Aanleiding: {trigger_nl}.\n"
+    "{reason_line}"
     "Spanningsniveau: {band_nl} (score {score}), trend {trend_nl}.\n"
     "Gebied: {area_name} ({area}).\n"
     "Thema's: {themes_nl}.\n"
@@ -160,3 +182,40 @@ def when_nl(value: datetime, fmt: str = "%d-%m-%Y %H:%M") -> str:
 
 def ack_nl(ack_url: str | None) -> str:
     return ack_url or DEFAULT_ACK
+
+
+def trigger_nl(trigger: str) -> str:
+    return TRIGGER_NL.get(trigger, trigger)
+
+
+def stated_reason(trigger: str, reason: str) -> str:
+    """The reason to show: what police or municipality wrote when they declared, on one line
+    (it goes into an e-mail subject and a CAP headline) without control characters. Other
+    openings carry the workflow's own summary of numbers the alert already shows in Dutch
+    (band, signals, roles): not repeated."""
+    if trigger != "declared":
+        return ""
+    printable = "".join(" " if unicodedata.category(c) == "Cc" else c for c in reason)
+    return " ".join(printable.split())
+
+
+def shortened(text: str, limit: int = HEADLINE_REASON_CHARS) -> str:
+    """``text`` cut at a word to at most ``limit`` characters, with an ellipsis if cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def reason_fields(trigger: str, reason: str) -> dict[str, str]:
+    """The template fields for the reason: ``reason_tail`` (headline) and ``reason_line``
+    (body), both empty when there is no stated reason."""
+    stated = stated_reason(trigger, reason)
+    if not stated:
+        return {"reason_tail": "", "reason_line": ""}
+    return {
+        "reason_tail": REASON_TAIL.format(reason=shortened(stated)),
+        "reason_line": REASON_LINE.format(reason=stated),
+    }

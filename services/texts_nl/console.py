@@ -208,9 +208,7 @@ def timeline_label(key: str, params: Mapping[str, str]) -> str:
     template = TIMELINE_LABELS.get(key)
     if template is None:
         return key
-    values = dict(params)
-    if values.get("level", "").isdigit():  # levels count from 0 in events, from 1 for people
-        values["level"] = str(int(values["level"]) + 1)
+    values = dict(params)  # levels count from 1 in events, as for people
     if "trigger" in values:
         values["trigger"] = TRIGGER_LABELS.get(values["trigger"], values["trigger"])
     try:

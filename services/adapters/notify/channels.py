@@ -4,7 +4,7 @@ A channel sends one :class:`Notice` (an alert, or an invitation or reminder to a
 :class:`Recipient` and returns a short detail
 (``HTTP 200``, ``SMTP 250``) or raises :class:`DeliveryError`, saying whether trying the same
 channel again may help. Channels know nothing of NATS or the log; the retry and fallback
-policy lives in :mod:`services.app.delivery`.
+policy lives in :mod:`domain.delivery` (planner) and :mod:`services.app.delivery`.
 
 Details and errors are recorded in the log and may be logged, so they hold status codes and
 exception class names only: never an address, a URL or a server's response text (an SMTP
@@ -55,8 +55,9 @@ AREA_GEOCODE: Final = "bondgenoten-gebied"
 
 
 def idempotency_key(message: Notice, recipient: Recipient) -> str:
-    """``<alert_id>:<recipient>``: a receiver drops a repeated delivery of the same alert."""
-    return f"{message.alert_id}:{recipient.name}"
+    """``<deployment>-<alert_id>:<recipient>``: a receiver drops a repeated delivery of the
+    same alert, and only that (another deployment's alert with the same id is another alert)."""
+    return f"{message.external_id}:{recipient.name}"
 
 
 def _address(recipient: Recipient, channel: str) -> str:
@@ -108,7 +109,8 @@ class WebhookChannel:
 class CapChannel:
     """POSTs a CAP 1.2 ``<alert>`` (``application/cap+xml``, scope ``Restricted``).
 
-    ``identifier`` is the alert id, so a repeated delivery is recognisably the same alert;
+    ``identifier`` is the notice's external id (``<deployment>-<alert id>``), so a repeated
+    delivery is recognisably the same alert and another deployment's alert is not;
     ``sender`` is e.g. ``bondgenoten@almere.nl``; ``status`` ``Exercise`` for demos.
     The document is validated against the OASIS XSD before it is sent; an invalid one is a
     non-retryable failure (sending it again would not make it valid).
@@ -140,6 +142,7 @@ class CapChannel:
             ("trend", message.trend),
             ("score", f"{message.score:.2f}"),
             ("escalatie", message.escalation_id),
+            ("aanleiding", message.trigger),
             ("ronde", str(message.round)),
             ("signalen", str(message.signal_count)),
         ]
@@ -149,7 +152,7 @@ class CapChannel:
             parameters.append(("dekkingsgaten", " ".join(message.coverage_gaps)))
         try:
             alert = CapAlertInput(
-                identifier=message.alert_id,
+                identifier=message.external_id,
                 sender=self._sender,
                 sent=message.sent_at,
                 status=self._status,
@@ -191,8 +194,8 @@ class EmailChannel:
 
     SMTP 4xx replies and connection problems are retryable; 5xx replies (and a failed
     certificate check or a server without STARTTLS when it is required) are not. The
-    ``Message-ID`` is derived from alert and recipient, so a repeated delivery is
-    recognisable as a duplicate.
+    ``Message-ID`` is derived from the notice's external id and the recipient, so a repeated
+    delivery is recognisable as a duplicate.
     """
 
     def __init__(
@@ -223,7 +226,7 @@ class EmailChannel:
         mail["To"] = to
         mail["Date"] = format_datetime(message.sent_at)
         domain = self._sender.rpartition("@")[2] or "bondgenoten.invalid"
-        mail["Message-ID"] = f"<{message.alert_id}.{recipient.name}@{domain}>"
+        mail["Message-ID"] = f"<{message.external_id}.{recipient.name}@{domain}>"
         mail["Content-Language"] = "nl"
         mail.set_content(message.body_nl, charset="utf-8")
         return mail
