@@ -343,7 +343,7 @@ def _check_opening(cmd: OpenOrJoin | Declare) -> None:
         raise DomainError(
             f"situation picture is for {cmd.situation.area}, not {cmd.area}", field="situation"
         )
-    if not re.match(TOKEN_PATTERN, slot_id(cmd.area, cmd.theme)):
+    if not re.fullmatch(TOKEN_PATTERN, slot_id(cmd.area, cmd.theme)):
         raise DomainError("area and theme are too long together for a slot id", field="theme")
     if isinstance(cmd, Declare) and not cmd.by.startswith(DECLARING_ROLES):
         raise DomainError("only police, municipality or crisis staff may declare", field="by")

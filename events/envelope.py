@@ -31,8 +31,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from events.base import DomainEvent
 
 # Subject tokens must not contain NATS wildcards, dots or whitespace.
+# Patterns spell digits [0-9]: \d matches every Unicode digit (Arabic-Indic ٠٣٤, fullwidth ０),
+# in Python's re and in pydantic's Rust regex alike. With Python's re, match with fullmatch:
+# there "$" also matches before a trailing newline (the Rust regex pydantic uses does not).
 TOKEN_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # noqa: S105 - a regex, not a secret
-AREA_PATTERN = r"^GM\d{4}(-[a-z0-9]+(?:-[a-z0-9]+)*)?$"
+AREA_PATTERN = r"^GM[0-9]{4}(-[a-z0-9]+(?:-[a-z0-9]+)*)?$"
 
 Token = Annotated[str, StringConstraints(pattern=TOKEN_PATTERN)]
 AreaCode = Annotated[str, StringConstraints(pattern=AREA_PATTERN, max_length=64)]
@@ -83,7 +86,7 @@ _ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def _check_id(value: str) -> str:
-    if not _ID_RE.match(value):
+    if not _ID_RE.fullmatch(value):
         raise ValueError("ids are 1-128 characters of A-Z a-z 0-9 . _ : -")
     return value
 
