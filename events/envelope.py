@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Generic, Self, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from events.base import DomainEvent
 
@@ -52,7 +53,12 @@ Actor = Annotated[str, StringConstraints(pattern=ACTOR_PATTERN)]
 def _require_aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp must carry a timezone offset")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC: no datetime holds it
+        raise PydanticCustomError(
+            "datetime_out_of_range", "timestamp lies outside the years 1 to 9999 in UTC"
+        ) from None
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_require_aware)]

@@ -4,11 +4,39 @@ else answers 5xx ("unavailable, retry") for input that will never work."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from domain.policy import PolicyError, parse_policies
-from events.envelope import AreaCode, EventId
+from events.envelope import AggregateRef, AreaCode, AwareDatetime, EventId, new_envelope
+from tests.factories import T0, signal
+
+# ---------------------------------------------------------------- timestamps
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_timestamp_that_overflows_in_utc_is_a_validation_error(value: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        TypeAdapter(AwareDatetime).validate_python(value)
+    [error] = info.value.errors()
+    assert error["type"] == "datetime_out_of_range" and "UTC" in error["msg"]
+
+
+def test_an_envelope_names_the_timestamp_that_overflows() -> None:
+    year_one = datetime.fromisoformat("0001-01-01T00:00:00+01:00")
+    with pytest.raises(ValidationError) as info:
+        new_envelope(
+            signal(),
+            aggregate=AggregateRef(kind="signal", area="GM0034-haven", id="s1"),
+            actor="ally:a1",
+            source="/test",
+            recorded_at=T0,
+            occurred_at=year_one,
+        )
+    assert [e["loc"] for e in info.value.errors()] == [("occurred_at",)]
+
 
 # ---------------------------------------------------------------- digits are ASCII digits
 
