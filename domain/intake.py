@@ -1,13 +1,13 @@
 """Signal intake (signaalinname): turn untrusted input into a ``SignalReceived`` or precise errors.
 
-Two layers of checks, both pure: the shape (pydantic, per field) and the facts the input must
-agree with (known network and area, the reporter is a member, the theme vocabulary, a time that
-is not in the future). Every refusal names the field and the reason.
+Three layers of checks, all pure: the body (``domain.input.load_json``: media type, size,
+encoding, JSON, nesting, number lengths), the shape (pydantic, per field) and the facts the
+input must agree with (known network and area, the reporter is a member, the theme vocabulary,
+a time that is not in the future). Every refusal names the field and the reason.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +16,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from domain.input import (
+    JSON_MEDIA_TYPE,
+    MAX_BODY_BYTES,
+    capped_errors,
+    parse_json_object,
+)
+from domain.input import FieldError as FieldError  # re-exported: the adapters import it here
+from domain.input import InvalidInput as InvalidInput
 from events.envelope import AreaCode, AwareDatetime, Token, deterministic_id, municipality_of
 from events.signals import (
     MAX_SUMMARY_CHARS,
@@ -29,7 +37,7 @@ from events.signals import (
     Theme,
 )
 
-MAX_INPUT_BYTES = 64 * 1024
+MAX_INPUT_BYTES = MAX_BODY_BYTES
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_AGE = timedelta(days=366)
 
@@ -60,26 +68,10 @@ class SignalSubmission(BaseModel):
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
 
 
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    message: str
-    code: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "message": self.message, "code": self.code}
-
-
 CONCURRENT_CHANGE = FieldError(
     "$", "changed by someone else at the same moment; try again", "concurrent_change"
 )
 """The answer to a command that lost its optimistic-concurrency retries, on every API."""
-
-
-class InvalidInput(ValueError):
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -104,21 +96,23 @@ class IntakeContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def parse_submission(raw: bytes | str | Mapping[str, Any]) -> SignalSubmission:
-    """Shape checks: JSON syntax, size, types, ranges. Raises ``InvalidInput``."""
-    if isinstance(raw, bytes | str):
-        size = len(raw.encode() if isinstance(raw, str) else raw)
-        if size > MAX_INPUT_BYTES:
-            raise InvalidInput(
-                [FieldError("$", f"input is {size} bytes, at most {MAX_INPUT_BYTES}", "too_large")]
-            )
-        try:
-            data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InvalidInput([FieldError("$", f"invalid JSON: {exc}", "invalid_json")]) from None
-    else:
+def parse_submission(
+    raw: bytes | str | Mapping[str, Any], content_type: str | None = JSON_MEDIA_TYPE
+) -> SignalSubmission:
+    """Body and shape checks: media type, size, encoding, JSON, types, ranges, text.
+    Raises ``InvalidInput`` (and nothing else).
+
+    ``content_type``: the Content-Type (HTTP) or content-type header (NATS) as sent, ``None``
+    where the message has none; see ``domain.input.load_json``."""
+    if isinstance(raw, str):
+        # surrogatepass: a str holding a lone surrogate becomes bytes that are not UTF-8 (and
+        # is refused as such) instead of raising UnicodeEncodeError here.
+        raw = raw.encode("utf-8", "surrogatepass")
+    if isinstance(raw, bytes):
+        data: Mapping[str, Any] = parse_json_object(raw, content_type)
+    elif isinstance(raw, Mapping):
         data = raw
-    if not isinstance(data, dict):
+    else:
         raise InvalidInput([FieldError("$", "expected a JSON object", "invalid_type")])
     try:
         return SignalSubmission.model_validate(data)
@@ -138,10 +132,13 @@ def field_of(loc: Sequence[Any]) -> str:
 
 
 def pydantic_errors(exc: ValidationError) -> list[FieldError]:
-    return [
-        FieldError(field_of(err["loc"]), err["msg"], err["type"])
-        for err in exc.errors(include_url=False)
-    ]
+    """Every problem pydantic found, as field errors (at most ``MAX_ERRORS``, each capped)."""
+    return capped_errors(
+        [
+            FieldError(field_of(err["loc"]), err["msg"], err["type"])
+            for err in exc.errors(include_url=False, include_input=False, include_context=False)
+        ]
+    )
 
 
 def decide_signal(submission: SignalSubmission, context: IntakeContext) -> SignalReceived:
@@ -160,9 +157,10 @@ def decide_signal(submission: SignalSubmission, context: IntakeContext) -> Signa
         errors.append(FieldError("reporter", "not an ally of this network", "unknown_reporter"))
     unknown = [t for t in submission.themes if t not in context.themes]
     if unknown:
+        shown = f"{unknown[:5]}" + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
         errors.append(
             FieldError(
-                "themes", f"unknown theme(s) {unknown}; see GET /api/v1/themes", "unknown_theme"
+                "themes", f"unknown theme(s) {shown}; see GET /api/v1/themes", "unknown_theme"
             )
         )
     if submission.occurred_at > context.now + context.future_tolerance:

@@ -4,14 +4,239 @@ else answers 5xx ("unavailable, retry") for input that will never work."""
 
 from __future__ import annotations
 
+import json
+import random
 from datetime import datetime
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from domain.input import (
+    MAX_BODY_BYTES,
+    MAX_DEPTH,
+    MAX_ERRORS,
+    MAX_MESSAGE_CHARS,
+    FieldError,
+    InvalidInput,
+    load_json,
+    parse_json_object,
+)
 from domain.policy import PolicyError, parse_policies
 from events.envelope import AggregateRef, AreaCode, AwareDatetime, EventId, new_envelope
 from tests.factories import T0, signal
+
+JSON = "application/json"
+
+
+def refused(body: bytes, content_type: str | None = JSON, **limits: int) -> FieldError:
+    with pytest.raises(InvalidInput) as info:
+        load_json(body, content_type, **limits)
+    [error] = info.value.errors
+    assert len(error.message) <= MAX_MESSAGE_CHARS
+    return error
+
+
+def field_code(body: bytes, content_type: str | None = JSON, **limits: int) -> tuple[str, str]:
+    error = refused(body, content_type, **limits)
+    return error.field, error.code
+
+
+# ---------------------------------------------------------------- load_json: the body
+
+
+def test_a_json_body_is_read() -> None:
+    body = json.dumps({"summary": "Groep jongeren", "level": 4, "n": [1.5, None, True]}).encode()
+    assert load_json(body, JSON) == {
+        "summary": "Groep jongeren",
+        "level": 4,
+        "n": [1.5, None, True],
+    }
+    assert load_json(b"[1, 2]", JSON) == [1, 2]
+    assert load_json(b"\xef\xbb\xbf{}", JSON) == {}  # a UTF-8 BOM may be ignored (RFC 8259 8.1)
+    assert load_json('{"s": "café ☕"}'.encode(), JSON) == {"s": "café ☕"}
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON;charset=UTF-8",
+        'application/json; charset="utf-8"',
+        None,  # no header at all (a NATS message): JSON, as FastAPI assumes too
+    ],
+)
+def test_json_with_or_without_charset_utf8_is_accepted(content_type: str | None) -> None:
+    assert load_json(b'{"a": 1}', content_type) == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "text/plain; charset=utf-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/json; charset=utf-16",
+        "application/json; charset=iso-8859-1",
+        "application/json; charset=utf-8; charset=latin1",
+        "application/json; version=2",
+        "application/jsonx",
+        "",
+    ],
+)
+def test_a_body_that_is_not_declared_json_is_refused(content_type: str) -> None:
+    assert field_code(b'{"a": 1}', content_type) == ("Content-Type", "unsupported_media_type")
+
+
+def test_the_content_type_refusal_does_not_echo_a_huge_header() -> None:
+    error = refused(b"{}", "text/plain; x=" + "y" * 10_000)
+    assert len(error.message) < 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"summary": "Groep jongeren"}).encode("utf-16"),  # with BOM
+        json.dumps({"summary": "Groep jongeren"}).encode("utf-16-le"),  # without BOM
+        json.dumps({"summary": "Groep jongeren"}).encode("utf-32"),
+        '{"summary": "café"}'.encode("latin-1"),
+        b'{"a": "\xff"}',
+    ],
+    ids=["utf-16", "utf-16-le", "utf-32", "latin-1", "invalid-byte"],
+)
+def test_a_body_that_is_not_utf8_is_refused(body: bytes) -> None:
+    assert field_code(body) == ("$", "invalid_encoding")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"   ",
+        b"{not json",
+        b'{"reporter": "a1",',
+        b'{"a": 1} trailing',
+        b"NaN",
+        b'{"level": Infinity}',
+        b'{"level": -Infinity}',
+        b'{"a": "raw\ncontrol"}',
+    ],
+)
+def test_what_is_not_json_is_refused(body: bytes) -> None:
+    assert field_code(body) == ("$", "invalid_json")
+
+
+def test_nesting_of_a_thousand_levels_is_refused_without_recursion() -> None:
+    deep = b"[" * 1000 + b"]" * 1000
+    assert field_code(deep) == ("$", "too_deep")
+    assert field_code(b'{"a":' * 1000 + b"1" + b"}" * 1000) == ("$", "too_deep")
+    assert field_code(b"[" * 60_000) == ("$", "too_deep")  # unbalanced: deep before invalid
+
+
+def test_nesting_up_to_the_limit_is_read() -> None:
+    at_limit = b"[" * MAX_DEPTH + b"]" * MAX_DEPTH
+    assert load_json(at_limit, JSON) is not None
+    one_more = b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1)
+    assert field_code(one_more) == ("$", "too_deep")
+    assert field_code(b"[[[]]]", max_depth=2) == ("$", "too_deep")
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    text = json.dumps({"summary": "[" * 1000 + '"{' * 500 + "\\"})
+    assert load_json(text.encode(), JSON) == json.loads(text)
+
+
+def test_an_integer_of_4301_digits_is_refused_not_a_value_error() -> None:
+    assert field_code(b'{"level": ' + b"1" * 4301 + b"}") == ("$", "number_too_long")
+    assert field_code(b"-" + b"9" * 5000) == ("$", "number_too_long")
+
+
+def test_integers_longer_than_20_digits_are_refused() -> None:
+    assert load_json(b"[18446744073709551615, -12345678901234567890]", JSON) == [
+        18446744073709551615,
+        -12345678901234567890,
+    ]
+    assert field_code(b"[123456789012345678901]") == ("$", "number_too_long")
+    assert field_code(b"[123456789012345678901.5]") == ("$", "number_too_long")
+    assert load_json(b"[0.30000000000000000000004, 1.5e-10]", JSON) == [0.3, 1.5e-10]
+    assert load_json(b'["123456789012345678901234567890"]', JSON) == [
+        "123456789012345678901234567890"
+    ]  # digits in a string are text
+
+
+def test_a_number_that_overflows_a_float_is_refused() -> None:
+    assert field_code(b'{"lat": 1e999}') == ("$", "number_out_of_range")
+    assert load_json(b"[1e-999, 1.5e3]", JSON) == [0.0, 1500.0]
+
+
+def test_a_key_given_twice_is_refused() -> None:
+    error = refused(b'{"level": 1, "level": 5}')
+    assert (error.field, error.code) == ("$", "duplicate_key") and "level" in error.message
+
+
+def test_a_body_over_the_limit_is_refused() -> None:
+    assert field_code(b" " * (MAX_BODY_BYTES + 1)) == ("$", "too_large")
+    assert field_code(b"[1, 2, 3]", max_bytes=4) == ("$", "too_large")
+
+
+def test_parse_json_object_requires_an_object() -> None:
+    assert parse_json_object(b'{"a": 1}', JSON) == {"a": 1}
+    for body in (b"[1, 2]", b'"text"', b"1", b"null"):
+        with pytest.raises(InvalidInput) as info:
+            parse_json_object(body, JSON)
+        assert [(e.field, e.code) for e in info.value.errors] == [("$", "invalid_type")]
+
+
+def test_nothing_but_invalid_input_escapes_for_any_mutated_body() -> None:
+    rng = random.Random(20261102)
+    seeds = [
+        json.dumps({"summary": "Groep jongeren", "level": 4, "themes": ["a", "b"], "x": 1.5e3}),
+        "[" * 40 + "1" * 30 + "]" * 40,
+        '{"a": "\\ud800", "b": "\\u0000"}',
+    ]
+    alphabet = b'{}[]",:\\-+.eE0123456789 \x00\xff\xfe\xc3tfnu'
+    for _ in range(3000):
+        body = bytearray(rng.choice(seeds).encode())
+        for _ in range(rng.randint(1, 6)):
+            i = rng.randrange(len(body) + 1)
+            op = rng.random()
+            if op < 0.4:
+                body[i:i] = bytes([rng.choice(alphabet)]) * rng.randint(1, 50)
+            elif op < 0.7 and i < len(body):
+                del body[i : i + rng.randint(1, 5)]
+            elif i < len(body):
+                body[i] = rng.choice(alphabet)
+        content_type = rng.choice([JSON, None, "text/plain", "application/json; charset=x"])
+        try:
+            load_json(bytes(body), content_type)
+        except InvalidInput as exc:
+            assert exc.errors and all(len(e.message) <= MAX_MESSAGE_CHARS for e in exc.errors)
+
+
+# ---------------------------------------------------------------- errors stay small
+
+
+def test_field_error_messages_and_fields_are_capped() -> None:
+    error = FieldError("themes", f"unknown theme(s) {['x' * 40] * 1200}", "unknown_theme")
+    assert len(error.message) == MAX_MESSAGE_CHARS and error.message.endswith("…")
+    assert error.message.startswith("unknown theme(s) ['xxx")
+    long_key = FieldError("k" * 50_000, "Extra inputs are not permitted", "extra_forbidden")
+    assert len(long_key.field) <= 120 and long_key.field.endswith("…")
+    short = FieldError("level", "Input should be a valid integer", "int_type")
+    assert short.message == "Input should be a valid integer"
+
+
+def test_invalid_input_lists_at_most_a_bounded_number_of_problems() -> None:
+    many = [
+        FieldError(f"k{i}", "Extra inputs are not permitted", "extra_forbidden")
+        for i in range(5000)
+    ]
+    errors = InvalidInput(many).errors
+    assert len(errors) == MAX_ERRORS
+    assert errors[-1].code == "too_many_errors" and str(5000 - MAX_ERRORS + 1) in errors[-1].message
+    assert len(str(InvalidInput(many))) < 5000
+
 
 # ---------------------------------------------------------------- timestamps
 
