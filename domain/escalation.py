@@ -38,6 +38,7 @@ from domain import convening
 from domain.convening import ConveningState
 from domain.decider import Decider
 from domain.errors import Conflict, DomainError, NotFound
+from domain.input import InputDatetime, VisibleText, VisibleTextOrEmpty
 from domain.policy import EscalationPolicy, should_open
 from events.base import DomainEvent
 from events.envelope import TOKEN_PATTERN, Actor, AreaCode, AwareDatetime, Token
@@ -69,6 +70,9 @@ Status = Literal["alerted", "acknowledged", "de_escalated", "resolved"]
 DECLARING_ROLES = ("police:", "municipality:", "crisis:")
 
 # ---------------------------------------------------------------- commands
+# Commands carry what people typed (reasons, notes, a place) and times they chose: checked
+# strictly here (VisibleText, InputDatetime). The events they yield stay lenient, so events
+# recorded before these checks existed still decode (see events/escalation.py).
 
 
 class _Command(BaseModel):
@@ -81,7 +85,7 @@ class _Opening(_Command):
     area: AreaCode
     theme: Theme
     signal_id: Token | None = None
-    reason: str = Field(min_length=1, max_length=500)
+    reason: VisibleText = Field(min_length=1, max_length=500)
     situation: SituationPicture
     """The picture the first alert carries; its band is the band that opens or joins."""
     policy: EscalationPolicy
@@ -115,19 +119,19 @@ class TimerElapsed(_Command):
 
 class Acknowledge(_Command):
     by: Actor
-    note: str = Field(default="", max_length=500)
+    note: VisibleTextOrEmpty = Field(default="", max_length=500)
 
 
 class CallConvening(_Command):
     convening_id: Token
-    starts_at: AwareDatetime
+    starts_at: InputDatetime
     mode: ConveningMode
-    place: str = Field(default="", max_length=200)
+    place: VisibleTextOrEmpty = Field(default="", max_length=200)
     invited: tuple[Token, ...] = Field(min_length=1, max_length=convening.MAX_INVITED)
     required_communities: tuple[Community, ...] = ()
     quorum: int = Field(ge=1)
-    rsvp_deadline: AwareDatetime
-    remind_at: AwareDatetime | None = None
+    rsvp_deadline: InputDatetime
+    remind_at: InputDatetime | None = None
     """Default: halfway between now and the deadline."""
 
 
@@ -153,7 +157,7 @@ class MarkConvened(_Command):
 
 class _ByReason(_Command):
     by: Actor
-    reason: str = Field(default="", max_length=500)
+    reason: VisibleTextOrEmpty = Field(default="", max_length=500)
 
 
 class DeEscalate(_ByReason): ...

@@ -16,6 +16,9 @@ Codes of :func:`load_json` (an HTTP entry point answers 415 for the first, 400 f
 ``number_out_of_range``     a number too large for a float (``1e999``)
 ``duplicate_key``           an object names a key twice (parsers disagree which one counts)
 =========================  =====================================================================
+
+Free text people type is :data:`VisibleText` (codes ``control_character``, ``no_visible_text``);
+a timestamp from outside is :data:`InputDatetime` (code ``datetime_out_of_range``).
 """
 
 from __future__ import annotations
@@ -23,9 +26,16 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
+
+from events.envelope import AwareDatetime
 
 JSON_MEDIA_TYPE = "application/json"
 MAX_BODY_BYTES = 64 * 1024
@@ -236,3 +246,91 @@ def _finite_float(literal: str) -> float:
     if not math.isfinite(value):
         raise _refuse("$", "a number is too large", "number_out_of_range")
     return value
+
+
+# ---------------------------------------------------------------- free text
+
+
+_ALLOWED_CONTROLS = frozenset("\n\t")
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Embeddings, overrides and isolates: they reorder what a reader sees ("Trojan Source").
+The marks (LRM, RLM, ALM) stay allowed: right-to-left text needs them."""
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+"""Control characters (NUL, ESC of ANSI sequences, C1), lone surrogates, line and paragraph
+separators (a line break in logs and JavaScript that is not a newline)."""
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
+"""Whitespace, zero-width and format characters, and marks that only attach to a letter."""
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+"""Hangul fillers and the blank Braille pattern: letters that show nothing."""
+
+
+def _control_in(text: str) -> tuple[int, str] | None:
+    for i, char in enumerate(text):
+        if char in _ALLOWED_CONTROLS:
+            continue
+        if char == "\r" and text[i + 1 : i + 2] == "\n":
+            continue  # CRLF is a newline too; a lone CR overwrites a terminal line
+        if char in _BIDI_CONTROLS or unicodedata.category(char) in _REFUSED_CATEGORIES:
+            return i, char
+    return None
+
+
+def _visible(char: str) -> bool:
+    return not (char in _BLANK_LETTERS or unicodedata.category(char) in _INVISIBLE_CATEGORIES)
+
+
+def _check_visible_or_empty(value: str) -> str:
+    found = _control_in(value)
+    if found is not None:
+        position, char = found
+        raise PydanticCustomError(
+            "control_character",
+            "must not contain control characters: U+{code_point} at position {position} "
+            "(newline and tab are allowed)",
+            {"code_point": f"{ord(char):04X}", "position": position},
+        )
+    if value and not any(_visible(char) for char in value):
+        raise PydanticCustomError(
+            "no_visible_text",
+            "has no visible character, only spaces, zero-width or format characters",
+        )
+    return value
+
+
+def _check_visible(value: str) -> str:
+    if not value:
+        raise PydanticCustomError("no_visible_text", "must not be empty")
+    return _check_visible_or_empty(value)
+
+
+VisibleText = Annotated[str, AfterValidator(_check_visible)]
+"""Text a person typed (a summary, reason, note, name): no control characters except newline
+(LF or CRLF) and tab, no bidi embeddings/overrides/isolates, and at least one visible character
+once whitespace, zero-width and format characters are left out. Length limits stay with each
+field (``Field(max_length=...)``), so a huge string is refused before this looks at it."""
+
+VisibleTextOrEmpty = Annotated[str, AfterValidator(_check_visible_or_empty)]
+"""Optional text (default ``""``): empty, or :data:`VisibleText`."""
+
+
+# ---------------------------------------------------------------- timestamps
+
+
+EARLIEST_INPUT = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+LATEST_INPUT = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+
+
+def _check_safe_range(value: datetime) -> datetime:
+    if not EARLIEST_INPUT <= value <= LATEST_INPUT:
+        raise PydanticCustomError(
+            "datetime_out_of_range",
+            "timestamp must lie between {earliest} and {latest} in UTC",
+            {"earliest": EARLIEST_INPUT.isoformat(), "latest": LATEST_INPUT.isoformat()},
+        )
+    return value
+
+
+InputDatetime = Annotated[AwareDatetime, AfterValidator(_check_safe_range)]
+"""A timestamp from outside: aware, in UTC, and a day away from the ends of the calendar, so
+showing it in Dutch time or adding a day to it cannot overflow. Event models keep the lenient
+:data:`events.envelope.AwareDatetime`, so events already in the log stay readable."""

@@ -19,12 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from domain.input import (
     JSON_MEDIA_TYPE,
     MAX_BODY_BYTES,
+    InputDatetime,
+    VisibleText,
     capped_errors,
     parse_json_object,
 )
 from domain.input import FieldError as FieldError  # re-exported: the adapters import it here
 from domain.input import InvalidInput as InvalidInput
-from events.envelope import AreaCode, AwareDatetime, Token, deterministic_id, municipality_of
+from events.envelope import AreaCode, Token, deterministic_id, municipality_of
 from events.signals import (
     MAX_SUMMARY_CHARS,
     Community,
@@ -42,8 +44,18 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_AGE = timedelta(days=366)
 
 
+class LocationInput(Location):
+    """A location as sent: its description is text a person typed."""
+
+    description: VisibleText | None = Field(default=None, max_length=200)
+
+
 class SignalSubmission(BaseModel):
-    """What a reporter sends (HTTP JSON body or NATS request payload)."""
+    """What a reporter sends (HTTP JSON body or NATS request payload).
+
+    Stricter than ``SignalReceived``: free text must be visible text, timestamps keep clear of
+    the ends of the calendar. The event stays lenient so signals already in the log stay
+    readable; what is new passes through here first."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
@@ -61,11 +73,11 @@ class SignalSubmission(BaseModel):
         description="1 calm, 2 unrest, 3 tension, 4 high, 5 acute",
     )
     evidence: Evidence
-    occurred_at: AwareDatetime
-    summary: str = Field(min_length=1, max_length=MAX_SUMMARY_CHARS)
-    location: Location | None = None
+    occurred_at: InputDatetime
+    summary: VisibleText = Field(min_length=1, max_length=MAX_SUMMARY_CHARS)
+    location: LocationInput | None = None
     major_incident: bool = False
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+    idempotency_key: VisibleText | None = Field(default=None, min_length=1, max_length=128)
 
 
 CONCURRENT_CHANGE = FieldError(
@@ -185,10 +197,15 @@ def decide_signal(submission: SignalSubmission, context: IntakeContext) -> Signa
         level=submission.level,
         evidence=submission.evidence,
         summary=submission.summary,
-        location=submission.location,
+        # The event's own Location: a resend must compare equal to the stored event.
+        location=_location(submission.location),
         major_incident=submission.major_incident,
         idempotency_key=submission.idempotency_key,
     )
+
+
+def _location(given: LocationInput | None) -> Location | None:
+    return None if given is None else Location(**given.model_dump())
 
 
 def signal_id_for(submission: SignalSubmission) -> str:

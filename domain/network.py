@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.decider import Decider
 from domain.errors import Conflict, DomainError, NotFound
+from domain.input import VisibleText, VisibleTextOrEmpty
 from events.base import DomainEvent
 from events.network import (
     AllyAvailabilityChanged,
@@ -39,7 +40,7 @@ class EnrollAlly(_Command):
 class RemoveAlly(_Command):
     network_id: str
     ally_id: str
-    reason: str = ""
+    reason: VisibleTextOrEmpty = Field(default="", max_length=200)
 
 
 class ChangeAvailability(_Command):
@@ -51,6 +52,44 @@ class AssignDutyContact(_Command):
 
 
 NetworkCommand = FormNetwork | EnrollAlly | RemoveAlly | ChangeAvailability | AssignDutyContact
+
+
+# ---------------------------------------------------------------- text people typed
+# The commands above carry events, and the HTTP API reads those events' own models as request
+# bodies. The event models keep free text lenient (events in the log must stay readable, see
+# events/network.py), so the text of a *new* event is checked here, strictly, against a model
+# of just its typed fields. The error locations are the event's field paths, which are the
+# fields the client sent ("name", "personal.name", "function", "note").
+
+
+class _TypedText(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _PersonalText(_TypedText):
+    name: VisibleText
+
+
+class _FormedText(_TypedText):
+    name: VisibleText
+
+
+class _EnrolledText(_TypedText):
+    personal: _PersonalText
+
+
+class _DutyContactText(_TypedText):
+    function: VisibleText
+    personal: _PersonalText
+
+
+class _CallText(_TypedText):
+    note: VisibleTextOrEmpty
+
+
+def _check_text(shape: type[_TypedText], event: DomainEvent) -> None:
+    """Raises pydantic's ``ValidationError`` naming the field, like a request model would."""
+    shape.model_validate(event.model_dump())
 
 
 @dataclass(frozen=True)
@@ -71,12 +110,14 @@ INITIAL = NetworkState()
 
 def decide(command: NetworkCommand, state: NetworkState) -> Sequence[DomainEvent]:
     if isinstance(command, FormNetwork):
+        _check_text(_FormedText, command.event)
         if state.exists:
             raise Conflict(f"network {state.network_id} already exists", field="network_id")
         return [command.event]
     if not state.exists:
         raise NotFound("unknown network", field="network_id")
     if isinstance(command, EnrollAlly):
+        _check_text(_EnrolledText, command.event)
         ally = command.event.ally_id
         if ally in state.members:
             raise Conflict(f"ally {ally} is already a member", field="ally_id")
@@ -93,6 +134,7 @@ def decide(command: NetworkCommand, state: NetworkState) -> Sequence[DomainEvent
         if isinstance(command, RemoveAlly):
             return [AllyLeft(network_id=command.network_id, ally_id=ally, reason=command.reason)]
         return [command.event]
+    _check_text(_DutyContactText, command.event)
     return [command.event]  # AssignDutyContact: a new holder replaces the previous one
 
 
@@ -114,6 +156,7 @@ network_decider: Decider[NetworkCommand, NetworkState] = Decider(decide, evolve,
 
 
 def _record_call(command: CallOutcomeRecorded, _state: None) -> Sequence[DomainEvent]:
+    _check_text(_CallText, command)
     return [command]
 
 

@@ -62,6 +62,9 @@ def _require_aware(value: datetime) -> datetime:
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_require_aware)]
+"""Aware, converted to UTC. Lenient on purpose beyond that: events already in the log use it.
+A timestamp from outside is ``domain.input.InputDatetime``, which also keeps clear of the ends
+of the calendar."""
 
 
 def municipality_of(area: str) -> str:

@@ -6,24 +6,41 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
+from domain.escalation import Acknowledge, CallConvening, Close, Declare
 from domain.input import (
     MAX_BODY_BYTES,
     MAX_DEPTH,
     MAX_ERRORS,
     MAX_MESSAGE_CHARS,
     FieldError,
+    InputDatetime,
     InvalidInput,
+    VisibleText,
+    VisibleTextOrEmpty,
     load_json,
     parse_json_object,
 )
+from domain.network import (
+    AssignDutyContact,
+    EnrollAlly,
+    FormNetwork,
+    RemoveAlly,
+    contact_decider,
+    network_decider,
+)
 from domain.policy import PolicyError, parse_policies
+from events.codec import decode, encode
 from events.envelope import AggregateRef, AreaCode, AwareDatetime, EventId, new_envelope
+from events.network import CallOutcome, CallOutcomeRecorded, DutyRole
+from tests.builders_network import ally_enrolled, duty_contact, network_formed
 from tests.factories import T0, signal
+from tests.test_escalation_domain import AREA, POLICY, THEME, situation
 
 JSON = "application/json"
 
@@ -238,6 +255,70 @@ def test_invalid_input_lists_at_most_a_bounded_number_of_problems() -> None:
     assert len(str(InvalidInput(many))) < 5000
 
 
+# ---------------------------------------------------------------- free text people type
+
+
+class _Note(BaseModel):
+    text: VisibleText = Field(max_length=500)
+    optional: VisibleTextOrEmpty = ""
+
+
+def text_error(**fields: Any) -> tuple[str, str]:
+    with pytest.raises(ValidationError) as info:
+        _Note(**{"text": "Groep jongeren", **fields})
+    [error] = info.value.errors()
+    assert "\x1b" not in error["msg"] and "\x00" not in error["msg"]
+    return ".".join(str(p) for p in error["loc"]), error["type"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Groep jongeren op scooters",
+        "regel 1\nregel 2\n\tingesprongen",
+        "Windows\r\nregels",
+        "👨‍👩‍👧 familie (met zero-width joiners)",
+        "مجموعة من الشباب\u200f",  # Arabic with a right-to-left mark
+        "x",
+        "  spaties rondom  ",
+    ],
+)
+def test_visible_text_accepts_what_people_type(text: str) -> None:
+    assert _Note(text=text).text == text
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("\u200b\u200b\u200b", "no_visible_text"),  # zero-width spaces only
+        ("\u200b \ufeff\u2060\u00ad", "no_visible_text"),
+        ("   \t\n ", "no_visible_text"),
+        ("\u3000\u00a0", "no_visible_text"),  # ideographic and no-break space
+        ("\u3164\u115f", "no_visible_text"),  # Hangul fillers: letters that show nothing
+        ("\u0301\u0308", "no_visible_text"),  # combining marks without a base
+        ("\x00", "control_character"),
+        ("Groep\x00jongeren", "control_character"),
+        ("\x1b[31mrood\x1b[0m", "control_character"),  # ANSI escape sequence
+        ("\x1b]8;;https://evil.example\x07klik\x1b]8;;\x07", "control_character"),
+        ("abc\x85def", "control_character"),  # C1 control (NEL)
+        ("abc\x9bdef", "control_character"),  # C1 CSI
+        ("admin\u202egnp.exe", "control_character"),  # bidi override
+        ("a\u2066b\u2069", "control_character"),  # bidi isolate
+        ("regel\rover", "control_character"),  # a lone CR overwrites a terminal line
+        ("regel\u2028twee", "control_character"),  # line separator
+        ("\ud800", "string_unicode"),  # a lone surrogate: pydantic refuses it first
+    ],
+)
+def test_visible_text_refuses_control_and_invisible_text(text: str, code: str) -> None:
+    assert text_error(text=text) == ("text", code)
+
+
+def test_optional_text_may_be_empty_but_not_invisible() -> None:
+    assert _Note(text="x", optional="").optional == ""
+    assert text_error(optional="\u200b") == ("optional", "no_visible_text")
+    assert text_error(optional="\x1b[2J") == ("optional", "control_character")
+
+
 # ---------------------------------------------------------------- timestamps
 
 
@@ -261,6 +342,28 @@ def test_an_envelope_names_the_timestamp_that_overflows() -> None:
             occurred_at=year_one,
         )
     assert [e["loc"] for e in info.value.errors()] == [("occurred_at",)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T12:00:00+00:00",
+        "9999-12-31T23:59:59+00:00",
+        "9999-12-31T12:00:00Z",
+    ],
+)
+def test_input_timestamps_keep_a_day_from_the_ends_of_the_calendar(value: str) -> None:
+    """Valid in UTC, but shown in Dutch time (+01:00) or moved by a day it overflows."""
+    TypeAdapter(AwareDatetime).validate_python(value)  # stored events stay readable
+    with pytest.raises(ValidationError) as info:
+        TypeAdapter(InputDatetime).validate_python(value)
+    assert info.value.errors()[0]["type"] == "datetime_out_of_range"
+
+
+def test_an_input_timestamp_is_kept_in_utc() -> None:
+    assert TypeAdapter(InputDatetime).validate_python("2026-11-02T10:00:00+01:00") == T0
+    assert TypeAdapter(InputDatetime).validate_python("2026-11-02T10:00:00+01:00").tzinfo is UTC
 
 
 # ---------------------------------------------------------------- digits are ASCII digits
@@ -298,3 +401,103 @@ def test_an_event_id_is_matched_to_its_end() -> None:
     assert TypeAdapter(EventId).validate_python("abc-1") == "abc-1"
     with pytest.raises(ValidationError):
         TypeAdapter(EventId).validate_python("abc-1\n")
+
+
+# ---------------------------------------------------------------- commands refuse bad text
+
+
+NOW = T0
+
+
+def test_escalation_commands_refuse_invisible_or_control_text() -> None:
+    with pytest.raises(ValidationError) as info:
+        Acknowledge(now=NOW, by="police:teamchef", note="\x1b[31mOK")
+    assert [(e["loc"], e["type"]) for e in info.value.errors()] == [
+        (("note",), "control_character")
+    ]
+    with pytest.raises(ValidationError) as info:
+        Close(now=NOW, by="police:teamchef", reason="\u200b\u200b")
+    assert info.value.errors()[0]["loc"] == ("reason",)
+    assert Close(now=NOW, by="police:teamchef").reason == ""
+    assert Acknowledge(now=NOW, by="police:teamchef", note="Ik ga erheen").note
+
+
+def test_declare_needs_a_visible_reason() -> None:
+    declare = {"now": NOW, "area": AREA, "theme": THEME, "situation": situation(), "by": "police:x"}
+    assert Declare(**declare, reason="Demonstratie loopt uit de hand", policy=POLICY).reason
+    for reason, code in (("\x00", "control_character"), ("\u200b", "no_visible_text")):
+        with pytest.raises(ValidationError) as info:
+            Declare(**declare, reason=reason, policy=POLICY)
+        assert [(e["loc"], e["type"]) for e in info.value.errors()] == [(("reason",), code)]
+
+
+def test_a_convening_place_and_times_are_checked() -> None:
+    base: dict[str, Any] = {
+        "now": NOW,
+        "convening_id": "c1",
+        "starts_at": NOW + timedelta(hours=1),
+        "mode": "in_person",
+        "invited": ("a1",),
+        "quorum": 1,
+        "rsvp_deadline": NOW + timedelta(minutes=30),
+    }
+    assert CallConvening(**base, place="Buurthuis De Schakel").place
+    with pytest.raises(ValidationError) as info:
+        CallConvening(**base, place="\u202eloohcs")
+    assert info.value.errors()[0]["loc"] == ("place",)
+    with pytest.raises(ValidationError) as info:
+        CallConvening(**{**base, "starts_at": "9999-12-31T23:30:00Z"})
+    assert info.value.errors()[0]["loc"] == ("starts_at",)
+
+
+def test_network_commands_refuse_invisible_names_naming_the_field_sent() -> None:
+    formed = network_formed()
+    with pytest.raises(ValidationError) as info:
+        network_decider.run([], FormNetwork(event=network_formed(name="\u200b\u200b")))
+    assert [e["loc"] for e in info.value.errors()] == [("name",)]
+    with pytest.raises(ValidationError) as info:
+        network_decider.run([formed], EnrollAlly(event=ally_enrolled(name="\x1b[2J")))
+    assert [e["loc"] for e in info.value.errors()] == [("personal", "name")]
+    duty = duty_contact(DutyRole.POLICE, "wijk-1")
+    bad_duty = duty.model_copy(update={"function": "\u3164"})
+    with pytest.raises(ValidationError) as info:
+        network_decider.run([formed], AssignDutyContact(event=bad_duty))
+    assert [e["loc"] for e in info.value.errors()] == [("function",)]
+    with pytest.raises(ValidationError) as info:
+        RemoveAlly(network_id="nw-haven", ally_id="ally-1", reason="\x00")
+    assert info.value.errors()[0]["loc"] == ("reason",)
+    assert network_decider.run([], FormNetwork(event=formed)) == [formed]
+
+
+def test_a_call_note_is_checked_but_may_be_empty() -> None:
+    def call(note: str) -> CallOutcomeRecorded:
+        return CallOutcomeRecorded(
+            network_id="nw-haven",
+            ally_id="ally-1",
+            outcome=CallOutcome.REACHED,
+            caller="oov-1",
+            note=note,
+        )
+
+    assert contact_decider.run([], call("")) and contact_decider.run([], call("Komt eraan"))
+    with pytest.raises(ValidationError) as info:
+        contact_decider.run([], call("\x1b[31m"))
+    assert info.value.errors()[0]["loc"] == ("note",)
+
+
+def test_stored_events_with_such_text_still_decode() -> None:
+    """Events are facts already in the log: their models stay lenient about free text, so an
+    event recorded before these checks existed is still read (and folded) as it was."""
+    for data in (
+        network_formed(name="\u200b"),
+        ally_enrolled(name="\x1b[31mX"),
+        signal().model_copy(update={"summary": "\x00"}),
+    ):
+        envelope = new_envelope(
+            data,
+            aggregate=AggregateRef(kind="network", area="GM0034-haven", id="nw-haven"),
+            actor="ally:a1",
+            source="/test",
+            recorded_at=T0,
+        )
+        assert decode(*encode(envelope)).data == data

@@ -19,7 +19,7 @@ from domain.intake import (
     decide_signal,
     parse_submission,
 )
-from events.signals import DEFAULT_THEMES, SignalReceived
+from events.signals import DEFAULT_THEMES, Location, SignalReceived
 from tests.factories import T0
 
 NETWORK = KnownNetwork("nw-stad", frozenset({"GM0034-stad"}), frozenset({"a1"}))
@@ -144,6 +144,34 @@ def test_a_timestamp_that_overflows_in_utc_names_the_field(occurred_at: str) -> 
 def test_an_area_with_arabic_indic_digits_is_refused() -> None:
     assert refusal(as_json(area="GM٠٠٣٤-stad")) == [("area", "string_pattern_mismatch")]
     assert refusal(as_json(area="GM٠٠٣٤")) == [("area", "string_pattern_mismatch")]
+
+
+@pytest.mark.parametrize(
+    ("summary", "code"),
+    [
+        ("\u200b\u200b\u200b", "no_visible_text"),
+        ("\u200b \u2060 \ufeff", "no_visible_text"),
+        ("\x00", "control_character"),
+        ("Groep jongeren\x00", "control_character"),
+        ("\x1b[2J\x1b[HAlles rustig", "control_character"),
+        ("Alles \u202erustig", "control_character"),
+    ],
+)
+def test_a_summary_must_be_visible_text(summary: str, code: str) -> None:
+    assert refusal(as_json(summary=summary)) == [("summary", code)]
+
+
+def test_other_free_text_in_a_submission_is_checked_too() -> None:
+    raw = as_json(location={"description": "\x1b[31m"}, idempotency_key="\u200b")
+    assert sorted(refusal(raw)) == [
+        ("idempotency_key", "no_visible_text"),
+        ("location.description", "control_character"),
+    ]
+    ok = parse_submission(as_json(location={"lat": 52.37, "description": "Bij het station"}))
+    event = decide_signal(ok, CONTEXT)
+    # The event holds the event's own Location: a resend compares equal to what was stored.
+    assert type(event.location) is Location and event.location.description == "Bij het station"
+    assert event == decide_signal(ok, CONTEXT).model_copy(update={"signal_id": event.signal_id})
 
 
 def test_a_50kb_theme_list_is_refused_without_echoing_it() -> None:
