@@ -8,6 +8,7 @@ a time that is not in the future). Every refusal names the field and the reason.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -151,6 +152,24 @@ def pydantic_errors(exc: ValidationError) -> list[FieldError]:
             for err in exc.errors(include_url=False, include_input=False, include_context=False)
         ]
     )
+
+
+UNKNOWN_FIELD = "<unknown>"
+_OWN_FIELD_NAMES = frozenset({"$", "Content-Type", "X-Actor", "Idempotency-Key"})
+_LIST_INDEX = re.compile(r"\.[0-9]+(?=\.|\Z)")
+_SCHEMA_FIELD = re.compile(r"[a-z_][a-z0-9_]{0,40}(?:\.[a-z0-9_]{1,40})*")
+
+
+def loggable_field(field: str) -> str:
+    """``field`` as it may be written to a log: list indices left out (``themes.3`` ->
+    ``themes``), and only if it then has the shape of a schema field name, else ``<unknown>``.
+
+    A field in an error is whatever key the client sent (``extra_forbidden``): an e-mail
+    address or a name must never reach the logs. Our own names (``$``, header names) pass."""
+    if field in _OWN_FIELD_NAMES:
+        return field
+    name = _LIST_INDEX.sub("", field)
+    return name if _SCHEMA_FIELD.fullmatch(name) else UNKNOWN_FIELD
 
 
 def decide_signal(submission: SignalSubmission, context: IntakeContext) -> SignalReceived:

@@ -17,6 +17,7 @@ from domain.intake import (
     KnownNetwork,
     SignalSubmission,
     decide_signal,
+    loggable_field,
     parse_submission,
 )
 from events.signals import DEFAULT_THEMES, Location, SignalReceived
@@ -197,3 +198,26 @@ def test_many_unknown_keys_give_a_bounded_list_of_errors() -> None:
         parse_submission(json.dumps(body).encode())
     assert len(info.value.errors) == MAX_ERRORS
     assert info.value.errors[-1].code == "too_many_errors"
+
+
+@pytest.mark.parametrize(
+    ("field", "logged"),
+    [
+        ("$", "$"),
+        ("summary", "summary"),
+        ("themes.3", "themes"),
+        ("personal.name", "personal.name"),
+        ("location.description", "location.description"),
+        ("Content-Type", "Content-Type"),
+        ("jan.jansen@example.nl", "<unknown>"),
+        ("personal.jan@example.nl", "<unknown>"),
+        ("Jan Jansen", "<unknown>"),
+        ("06-12345678", "<unknown>"),
+        ("personal.0612345678", "personal"),
+        ("x" * 42, "<unknown>"),
+        ("summary\n", "<unknown>"),
+        ("", "<unknown>"),
+    ],
+)
+def test_only_schema_shaped_field_names_reach_the_logs(field: str, logged: str) -> None:
+    assert loggable_field(field) == logged
