@@ -38,6 +38,7 @@ from domain import convening
 from domain.convening import ConveningState
 from domain.decider import Decider
 from domain.errors import Conflict, DomainError, NotFound
+from domain.input import InputDatetime, VisibleText, VisibleTextOrEmpty
 from domain.policy import EscalationPolicy, suggest_grip
 from events.base import DomainEvent
 from events.envelope import TOKEN_PATTERN, Actor, AreaCode, AwareDatetime, Token
@@ -69,6 +70,9 @@ Status = Literal["alerted", "acknowledged", "de_escalated", "resolved"]
 DECLARING_ROLES = ("police:", "municipality:", "crisis:")
 
 # ---------------------------------------------------------------- commands
+# Commands carry what people typed (reasons, notes, a place) and times they chose: checked
+# strictly here (VisibleText, InputDatetime). The events they yield stay lenient, so events
+# recorded before these checks existed still decode (see events/escalation.py).
 
 
 class _Command(BaseModel):
@@ -87,7 +91,7 @@ class _Opening(_Command):
     area: AreaCode
     theme: Theme
     signal_id: Token | None = None
-    reason: str = Field(min_length=1, max_length=500)
+    reason: VisibleText = Field(min_length=1, max_length=500)
     situation: SituationPicture
     """The picture the first alert carries; its band is the band that opens or joins."""
     policy: EscalationPolicy
@@ -122,19 +126,19 @@ class TimerElapsed(_Command):
 
 class Acknowledge(_OnEscalation):
     by: Actor
-    note: str = Field(default="", max_length=500)
+    note: VisibleTextOrEmpty = Field(default="", max_length=500)
 
 
 class CallConvening(_OnEscalation):
     convening_id: Token
-    starts_at: AwareDatetime
+    starts_at: InputDatetime
     mode: ConveningMode
-    place: str = Field(default="", max_length=200)
+    place: VisibleTextOrEmpty = Field(default="", max_length=200)
     invited: tuple[Token, ...] = Field(min_length=1, max_length=convening.MAX_INVITED)
     required_communities: tuple[Community, ...] = ()
     quorum: int = Field(ge=1)
-    rsvp_deadline: AwareDatetime
-    remind_at: AwareDatetime | None = None
+    rsvp_deadline: InputDatetime
+    remind_at: InputDatetime | None = None
     """Default: halfway between now and the deadline."""
 
 
@@ -160,7 +164,7 @@ class MarkConvened(_Command):
 
 class _ByReason(_OnEscalation):
     by: Actor
-    reason: str = Field(default="", max_length=500)
+    reason: VisibleTextOrEmpty = Field(default="", max_length=500)
 
 
 class DeEscalate(_ByReason): ...
@@ -360,7 +364,7 @@ def _check_opening(cmd: OpenOrJoin | Declare) -> None:
         raise DomainError(
             f"situation picture is for {cmd.situation.area}, not {cmd.area}", field="situation"
         )
-    if not re.match(TOKEN_PATTERN, slot_id(cmd.area, cmd.theme)):
+    if not re.fullmatch(TOKEN_PATTERN, slot_id(cmd.area, cmd.theme)):
         raise DomainError("area and theme are too long together for a slot id", field="theme")
     if isinstance(cmd, Declare) and not cmd.by.startswith(DECLARING_ROLES):
         raise DomainError("only police, municipality or crisis staff may declare", field="by")

@@ -1,13 +1,14 @@
 """Signal intake (signaalinname): turn untrusted input into a ``SignalReceived`` or precise errors.
 
-Two layers of checks, both pure: the shape (pydantic, per field) and the facts the input must
-agree with (known network and area, the reporter is a member, the theme vocabulary, a time that
-is not in the future). Every refusal names the field and the reason.
+Three layers of checks, all pure: the body (``domain.input.load_json``: media type, size,
+encoding, JSON, nesting, number lengths), the shape (pydantic, per field) and the facts the
+input must agree with (known network and area, the reporter is a member, the theme vocabulary,
+a time that is not in the future). Every refusal names the field and the reason.
 """
 
 from __future__ import annotations
 
-import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from events.envelope import AreaCode, AwareDatetime, Token, deterministic_id, municipality_of
+from domain.input import (
+    JSON_MEDIA_TYPE,
+    MAX_BODY_BYTES,
+    InputDatetime,
+    VisibleText,
+    capped_errors,
+    parse_json_object,
+)
+from domain.input import FieldError as FieldError  # re-exported: the adapters import it here
+from domain.input import InvalidInput as InvalidInput
+from events.envelope import AreaCode, Token, deterministic_id, municipality_of
 from events.signals import (
     MAX_SUMMARY_CHARS,
     Community,
@@ -29,13 +40,23 @@ from events.signals import (
     Theme,
 )
 
-MAX_INPUT_BYTES = 64 * 1024
+MAX_INPUT_BYTES = MAX_BODY_BYTES
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_AGE = timedelta(days=366)
 
 
+class LocationInput(Location):
+    """A location as sent: its description is text a person typed."""
+
+    description: VisibleText | None = Field(default=None, max_length=200)
+
+
 class SignalSubmission(BaseModel):
-    """What a reporter sends (HTTP JSON body or NATS request payload)."""
+    """What a reporter sends (HTTP JSON body or NATS request payload).
+
+    Stricter than ``SignalReceived``: free text must be visible text, timestamps keep clear of
+    the ends of the calendar. The event stays lenient so signals already in the log stay
+    readable; what is new passes through here first."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
@@ -53,33 +74,17 @@ class SignalSubmission(BaseModel):
         description="1 calm, 2 unrest, 3 tension, 4 high, 5 acute",
     )
     evidence: Evidence
-    occurred_at: AwareDatetime
-    summary: str = Field(min_length=1, max_length=MAX_SUMMARY_CHARS)
-    location: Location | None = None
+    occurred_at: InputDatetime
+    summary: VisibleText = Field(min_length=1, max_length=MAX_SUMMARY_CHARS)
+    location: LocationInput | None = None
     major_incident: bool = False
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
-
-
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    message: str
-    code: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "message": self.message, "code": self.code}
+    idempotency_key: VisibleText | None = Field(default=None, min_length=1, max_length=128)
 
 
 CONCURRENT_CHANGE = FieldError(
     "$", "changed by someone else at the same moment; try again", "concurrent_change"
 )
 """The answer to a command that lost its optimistic-concurrency retries, on every API."""
-
-
-class InvalidInput(ValueError):
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -104,21 +109,23 @@ class IntakeContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def parse_submission(raw: bytes | str | Mapping[str, Any]) -> SignalSubmission:
-    """Shape checks: JSON syntax, size, types, ranges. Raises ``InvalidInput``."""
-    if isinstance(raw, bytes | str):
-        size = len(raw.encode() if isinstance(raw, str) else raw)
-        if size > MAX_INPUT_BYTES:
-            raise InvalidInput(
-                [FieldError("$", f"input is {size} bytes, at most {MAX_INPUT_BYTES}", "too_large")]
-            )
-        try:
-            data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InvalidInput([FieldError("$", f"invalid JSON: {exc}", "invalid_json")]) from None
-    else:
+def parse_submission(
+    raw: bytes | str | Mapping[str, Any], content_type: str | None = JSON_MEDIA_TYPE
+) -> SignalSubmission:
+    """Body and shape checks: media type, size, encoding, JSON, types, ranges, text.
+    Raises ``InvalidInput`` (and nothing else).
+
+    ``content_type``: the Content-Type (HTTP) or content-type header (NATS) as sent, ``None``
+    where the message has none; see ``domain.input.load_json``."""
+    if isinstance(raw, str):
+        # surrogatepass: a str holding a lone surrogate becomes bytes that are not UTF-8 (and
+        # is refused as such) instead of raising UnicodeEncodeError here.
+        raw = raw.encode("utf-8", "surrogatepass")
+    if isinstance(raw, bytes):
+        data: Mapping[str, Any] = parse_json_object(raw, content_type)
+    elif isinstance(raw, Mapping):
         data = raw
-    if not isinstance(data, dict):
+    else:
         raise InvalidInput([FieldError("$", "expected a JSON object", "invalid_type")])
     try:
         return SignalSubmission.model_validate(data)
@@ -138,10 +145,31 @@ def field_of(loc: Sequence[Any]) -> str:
 
 
 def pydantic_errors(exc: ValidationError) -> list[FieldError]:
-    return [
-        FieldError(field_of(err["loc"]), err["msg"], err["type"])
-        for err in exc.errors(include_url=False)
-    ]
+    """Every problem pydantic found, as field errors (at most ``MAX_ERRORS``, each capped)."""
+    return capped_errors(
+        [
+            FieldError(field_of(err["loc"]), err["msg"], err["type"])
+            for err in exc.errors(include_url=False, include_input=False, include_context=False)
+        ]
+    )
+
+
+UNKNOWN_FIELD = "<unknown>"
+_OWN_FIELD_NAMES = frozenset({"$", "Content-Type", "X-Actor", "Idempotency-Key"})
+_LIST_INDEX = re.compile(r"\.[0-9]+(?=\.|\Z)")
+_SCHEMA_FIELD = re.compile(r"[a-z_][a-z0-9_]{0,40}(?:\.[a-z0-9_]{1,40})*")
+
+
+def loggable_field(field: str) -> str:
+    """``field`` as it may be written to a log: list indices left out (``themes.3`` ->
+    ``themes``), and only if it then has the shape of a schema field name, else ``<unknown>``.
+
+    A field in an error is whatever key the client sent (``extra_forbidden``): an e-mail
+    address or a name must never reach the logs. Our own names (``$``, header names) pass."""
+    if field in _OWN_FIELD_NAMES:
+        return field
+    name = _LIST_INDEX.sub("", field)
+    return name if _SCHEMA_FIELD.fullmatch(name) else UNKNOWN_FIELD
 
 
 def decide_signal(submission: SignalSubmission, context: IntakeContext) -> SignalReceived:
@@ -160,9 +188,10 @@ def decide_signal(submission: SignalSubmission, context: IntakeContext) -> Signa
         errors.append(FieldError("reporter", "not an ally of this network", "unknown_reporter"))
     unknown = [t for t in submission.themes if t not in context.themes]
     if unknown:
+        shown = f"{unknown[:5]}" + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
         errors.append(
             FieldError(
-                "themes", f"unknown theme(s) {unknown}; see GET /api/v1/themes", "unknown_theme"
+                "themes", f"unknown theme(s) {shown}; see GET /api/v1/themes", "unknown_theme"
             )
         )
     if submission.occurred_at > context.now + context.future_tolerance:
@@ -187,10 +216,15 @@ def decide_signal(submission: SignalSubmission, context: IntakeContext) -> Signa
         level=submission.level,
         evidence=submission.evidence,
         summary=submission.summary,
-        location=submission.location,
+        # The event's own Location: a resend must compare equal to the stored event.
+        location=_location(submission.location),
         major_incident=submission.major_incident,
         idempotency_key=submission.idempotency_key,
     )
+
+
+def _location(given: LocationInput | None) -> Location | None:
+    return None if given is None else Location(**given.model_dump())
 
 
 def signal_id_for(submission: SignalSubmission) -> str:

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.decider import Decider
 from domain.errors import Conflict, DomainError, NotFound
+from domain.input import VisibleText, VisibleTextOrEmpty
 from domain.intake import FUTURE_TOLERANCE, FieldError, InvalidInput
 from events.base import DomainEvent
 from events.envelope import AwareDatetime
@@ -45,7 +46,7 @@ class EnrollAlly(_Command):
 class RemoveAlly(_Command):
     network_id: str
     ally_id: str
-    reason: str = ""
+    reason: VisibleTextOrEmpty = Field(default="", max_length=200)
 
 
 class ChangeAvailability(_Command):
@@ -57,6 +58,44 @@ class AssignDutyContact(_Command):
 
 
 NetworkCommand = FormNetwork | EnrollAlly | RemoveAlly | ChangeAvailability | AssignDutyContact
+
+
+# ---------------------------------------------------------------- text people typed
+# The commands above carry events, and the HTTP API reads those events' own models as request
+# bodies. The event models keep free text lenient (events in the log must stay readable, see
+# events/network.py), so the text of a *new* event is checked here, strictly, against a model
+# of just its typed fields. The error locations are the event's field paths, which are the
+# fields the client sent ("name", "personal.name", "function", "note").
+
+
+class _TypedText(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _PersonalText(_TypedText):
+    name: VisibleText
+
+
+class _FormedText(_TypedText):
+    name: VisibleText
+
+
+class _EnrolledText(_TypedText):
+    personal: _PersonalText
+
+
+class _DutyContactText(_TypedText):
+    function: VisibleText
+    personal: _PersonalText
+
+
+class _CallText(_TypedText):
+    note: VisibleTextOrEmpty
+
+
+def _check_text(shape: type[_TypedText], event: DomainEvent) -> None:
+    """Raises pydantic's ``ValidationError`` naming the field, like a request model would."""
+    shape.model_validate(event.model_dump())
 
 
 @dataclass(frozen=True)
@@ -77,12 +116,14 @@ INITIAL = NetworkState()
 
 def decide(command: NetworkCommand, state: NetworkState) -> Sequence[DomainEvent]:
     if isinstance(command, FormNetwork):
+        _check_text(_FormedText, command.event)
         if state.exists:
             raise Conflict(f"network {state.network_id} already exists", field="network_id")
         return [command.event]
     if not state.exists:
         raise NotFound("unknown network", field="network_id")
     if isinstance(command, EnrollAlly):
+        _check_text(_EnrolledText, command.event)
         ally = command.event.ally_id
         if ally in state.members:
             raise Conflict(f"ally {ally} is already a member", field="ally_id")
@@ -99,6 +140,7 @@ def decide(command: NetworkCommand, state: NetworkState) -> Sequence[DomainEvent
         if isinstance(command, RemoveAlly):
             return [AllyLeft(network_id=command.network_id, ally_id=ally, reason=command.reason)]
         return [command.event]
+    _check_text(_DutyContactText, command.event)
     return [command.event]  # AssignDutyContact: a new holder replaces the previous one
 
 
@@ -148,6 +190,7 @@ def decide_call_outcome(
 
 
 def _record_call(command: CallOutcomeRecorded, _state: None) -> Sequence[DomainEvent]:
+    _check_text(_CallText, command)
     return [command]
 
 

@@ -40,7 +40,7 @@ from events.escalation import Band, ConveningMode, Grip, Recipient, band_rank
 
 DEFAULT_KEY = "default"
 KNOWN_CHANNELS = frozenset({"webhook", "cap", "email", "console"})
-_MUNICIPALITY_KEY = re.compile(r"^GM\d{4}$")
+_MUNICIPALITY_KEY = re.compile(r"GM[0-9]{4}")  # fullmatch: ASCII digits, no trailing newline
 
 
 class Level(BaseModel):
@@ -150,7 +150,7 @@ def parse_policies(toml_text: str) -> dict[str, EscalationPolicy]:
     default_raw = raw[DEFAULT_KEY]
     policies: dict[str, EscalationPolicy] = {}
     for key, table in raw.items():
-        if key != DEFAULT_KEY and not _MUNICIPALITY_KEY.match(key):
+        if key != DEFAULT_KEY and not _MUNICIPALITY_KEY.fullmatch(key):
             raise PolicyError(
                 f"escalation policy [{key}]: key must be 'default' or a CBS municipality code "
                 "such as 'GM0034'"

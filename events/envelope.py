@@ -30,12 +30,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Generic, Self, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from events.base import DomainEvent
 
 # Subject tokens must not contain NATS wildcards, dots or whitespace.
+# Patterns spell digits [0-9]: \d matches every Unicode digit (Arabic-Indic ٠٣٤, fullwidth ０),
+# in Python's re and in pydantic's Rust regex alike. With Python's re, match with fullmatch:
+# there "$" also matches before a trailing newline (the Rust regex pydantic uses does not).
 TOKEN_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # noqa: S105 - a regex, not a secret
-AREA_PATTERN = r"^GM\d{4}(-[a-z0-9]+(?:-[a-z0-9]+)*)?$"
+AREA_PATTERN = r"^GM[0-9]{4}(-[a-z0-9]+(?:-[a-z0-9]+)*)?$"
 
 Token = Annotated[str, StringConstraints(pattern=TOKEN_PATTERN)]
 AreaCode = Annotated[str, StringConstraints(pattern=AREA_PATTERN, max_length=64)]
@@ -52,10 +56,18 @@ Actor = Annotated[str, StringConstraints(pattern=ACTOR_PATTERN)]
 def _require_aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp must carry a timezone offset")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC: no datetime holds it
+        raise PydanticCustomError(
+            "datetime_out_of_range", "timestamp lies outside the years 1 to 9999 in UTC"
+        ) from None
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_require_aware)]
+"""Aware, converted to UTC. Lenient on purpose beyond that: events already in the log use it.
+A timestamp from outside is ``domain.input.InputDatetime``, which also keeps clear of the ends
+of the calendar."""
 
 
 def municipality_of(area: str) -> str:
@@ -86,7 +98,7 @@ _ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def _check_id(value: str) -> str:
-    if not _ID_RE.match(value):
+    if not _ID_RE.fullmatch(value):
         raise ValueError("ids are 1-128 characters of A-Z a-z 0-9 . _ : -")
     return value
 

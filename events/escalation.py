@@ -32,6 +32,11 @@ from events.notification import ChannelName
 from events.signals import Community, Evidence, SourceRole, TensionLevel, Theme
 from events.upcasting import upcaster
 
+# Free text (reasons, notes, a place) is a plain ``str`` here and timestamps the lenient
+# ``AwareDatetime``, on purpose: these models decode the events already in the log, and what was
+# recorded before input was checked strictly must stay readable. The commands that make these
+# events check strictly (``domain.escalation``: ``VisibleText``, ``InputDatetime``).
+
 ESCALATION_KIND = "escalation"
 
 Band = Literal["normal", "elevated", "high", "critical"]

@@ -16,6 +16,13 @@ from events.base import DomainEvent, event
 from events.envelope import AreaCode, Token
 from events.signals import Community, Theme
 
+# Free text here (names, a function, reasons, notes) is a plain ``str`` with a length limit, on
+# purpose. These models also decode the events already in the log, and text recorded before
+# input was checked for control and invisible characters must stay readable: a stricter type
+# would turn such an event into a poison message and its aggregate into one that cannot load.
+# New text is checked strictly before an event is made: ``domain.input.VisibleText`` on the
+# commands, and ``domain.network`` for the events the HTTP API reads as request bodies.
+
 DEFAULT_SIZE_CAP = 15
 MIN_SIZE_CAP = 10
 MAX_SIZE_CAP = 15

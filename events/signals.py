@@ -94,6 +94,8 @@ class SignalReceived(DomainEvent):
     communities: tuple[Community, ...] = Field(default=(), max_length=10)
     level: int = Field(ge=TensionLevel.MIN, le=TensionLevel.MAX)
     evidence: Evidence
+    # Lenient text on purpose: signals in the log must stay readable. What is new is checked
+    # strictly first (domain.intake.SignalSubmission: VisibleText).
     summary: str = Field(min_length=1, max_length=MAX_SUMMARY_CHARS)
     location: Location | None = None
     major_incident: bool = False

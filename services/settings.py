@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     @field_validator("extra_themes")
     @classmethod
     def _theme_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [t for t in value if not THEME_CODE.match(t)]
+        bad = [t for t in value if not THEME_CODE.fullmatch(t)]
         if bad:
             raise ValueError(f"not a theme code {bad} (a-z, 0-9, _; 2-40 characters)")
         return value

@@ -17,6 +17,8 @@ from tests.api_helpers import ACTOR, AREA, client_for, seed_network, signal_body
 from tests.conftest import stream_messages
 
 POLICE = {"X-Actor": "police:meldkamer"}
+JSON = "application/json"
+HUGE_NUMBER = b'{"level": ' + b"9" * 4301 + b"}"
 
 
 async def kept(service: Service, nc: NatsClient) -> list[Any]:
@@ -179,3 +181,88 @@ async def test_nats_refuses_a_body_that_is_not_json_and_keeps_it(
         and reply["errors"][0]["code"] == "invalid_json"
     )
     assert len(await kept(service, nc)) == 1
+
+
+BODY_REFUSALS = [
+    # (name, raw body, content type, status, field, code)
+    ("1,000 levels of nesting", b"[" * 1000 + b"]" * 1000, JSON, 400, "$", "too_deep"),
+    (
+        "a 4,301-digit integer",
+        b'{"level": ' + b"9" * 4301 + b"}",
+        JSON,
+        400,
+        "$",
+        "number_too_long",
+    ),
+    ("UTF-16", json.dumps(signal_body()).encode("utf-16"), JSON, 400, "$", "invalid_encoding"),
+    ("text/plain", json.dumps(signal_body()).encode(), "text/plain", 415, "Content-Type", None),
+    ("no Content-Type", json.dumps(signal_body()).encode(), None, 415, "Content-Type", None),
+]
+FIELD_REFUSALS = [
+    # (name, overrides, field)
+    ("year 1 in +01:00", {"occurred_at": "0001-01-01T00:00:00+01:00"}, "occurred_at"),
+    ("Arabic-Indic digits", {"area": "GM\u0660\u0660\u0663\u0664-stad"}, "area"),
+    ("only zero-width characters", {"summary": "\u200b\u200c\u200d"}, "summary"),
+    ("NUL", {"summary": "groep\x00jongeren"}, "summary"),
+    ("ANSI escapes", {"summary": "\x1b[31mgroep\x1b[0m"}, "summary"),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "content_type", "status", "field", "code"), BODY_REFUSALS)
+async def test_an_unreadable_body_is_a_precise_4xx_and_kept(
+    service: Service,
+    nc: NatsClient,
+    name: str,
+    body: bytes,
+    content_type: str | None,
+    status: int,
+    field: str,
+    code: str | None,
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    async with client_for(service) as client:
+        r = await client.post("/api/v1/signals", content=body, headers=headers)
+    assert r.status_code == status, (name, r.text)
+    error = r.json()["errors"][0]
+    assert error["field"] == field and (code is None or error["code"] == code), error
+    (kept_body,) = [m.data for m in await kept(service, nc)]
+    assert kept_body == body
+
+
+@pytest.mark.parametrize(("name", "overrides", "field"), FIELD_REFUSALS)
+async def test_input_that_can_never_succeed_is_a_4xx_naming_the_field(
+    service: Service, nc: NatsClient, name: str, overrides: dict[str, Any], field: str
+) -> None:
+    async with client_for(service) as client:
+        await seed_network(client)
+        r = await client.post("/api/v1/signals", json=signal_body(**overrides))
+    assert r.status_code == 422, (name, r.text)
+    assert r.json()["errors"][0]["field"] == field
+    subject = command_subject(service.infra.topology.subject_prefix, "signal.submit")
+    request = json.dumps(signal_body(**overrides)).encode()
+    reply = json.loads((await nc.request(subject, request, 5)).data)
+    assert not reply["ok"] and reply["errors"][0]["field"] == field
+    assert len(await kept(service, nc)) == 2
+
+
+async def test_nats_refuses_what_json_cannot_hold_without_a_5xx(
+    service: Service, nc: NatsClient
+) -> None:
+    subject = command_subject(service.infra.topology.subject_prefix, "signal.submit")
+    for body in (b"[" * 1000 + b"]" * 1000, HUGE_NUMBER):
+        reply = json.loads((await nc.request(subject, body, 5)).data)
+        assert not reply["ok"] and reply["errors"][0]["code"] in ("too_deep", "number_too_long")
+    assert len(await kept(service, nc)) == 2
+
+
+async def test_an_error_does_not_echo_a_huge_list(service: Service) -> None:
+    async with client_for(service) as client:
+        await seed_network(client)
+        themes = [f"theme_{i:05d}" for i in range(4000)]  # about 50 KB
+        r = await client.post(
+            "/api/v1/escalations",
+            json={"area": AREA, "theme": "demonstration", "reason": "x", "communities": themes},
+            headers=POLICE,
+        )
+    assert r.status_code == 422
+    assert len(r.text) < 10_000, len(r.text)

@@ -92,7 +92,7 @@ async def test_invalid_signal_gets_precise_error_and_is_kept(
 
 
 @pytest.mark.parametrize(
-    ("raw", "status"), [(b'{"reporter": "a1",', 400), (b"[1, 2, 3]", 422), (b"x" * 300_000, 400)]
+    ("raw", "status"), [(b'{"reporter": "a1",', 400), (b"[1, 2, 3]", 422), (b"x" * 300_000, 413)]
 )
 async def test_unparseable_body_is_refused_and_kept(
     service: Service, nc: NatsClient, raw: bytes, status: int

@@ -8,10 +8,17 @@ import json
 import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
+from domain.intake import FieldError
+from services.adapters.clock import FixedClock
+from services.adapters.jetstream import rejected as rejected_module
 from services.adapters.jetstream.embedded import free_port
+from services.adapters.jetstream.rejected import JetStreamRejectedInputs
+from services.adapters.jetstream.topology import Topology
 from services.settings import Settings
 from tests.conftest import DATA
 from tests.service_process import start_service
@@ -78,3 +85,31 @@ async def test_logs_are_json_name_events_and_hold_no_personal_data(
         assert not any(secret in line for secret in SECRETS), line
     named = [r for r in records if r.get("event_id") and r.get("correlation_id")]
     assert any(r.get("event_type", "").startswith("nl.bondgenoten.") for r in named), records
+
+
+async def test_a_rejected_input_logs_only_field_names_of_the_schema(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A refused key is whatever the client sent, e.g. an e-mail address: the log line names
+    schema fields only. (The body and the full reason are kept in the rejected stream.)"""
+    kept: list[dict[str, str]] = []
+    logged: list[dict[str, Any]] = []
+
+    class _Js:
+        async def publish(self, subject: str, body: bytes, headers: dict[str, str]) -> None:
+            kept.append(headers)
+
+    class _Log:
+        def info(self, event: str, **fields: Any) -> None:
+            logged.append({"event": event, **fields})
+
+    monkeypatch.setattr(rejected_module, "log", _Log())
+    rejected = JetStreamRejectedInputs(_Js(), Topology(), FixedClock(datetime.now(UTC)))  # type: ignore[arg-type]
+    errors = [
+        FieldError("fatima@example.nl", "Extra inputs are not permitted", "extra_forbidden"),
+        FieldError("themes.3", "String should match pattern", "string_pattern_mismatch"),
+        FieldError("$", "invalid JSON", "invalid_json"),
+    ]
+    await rejected.keep(b"{}", "http.submit_signal", errors)
+    assert [entry["fields"] for entry in logged] == [["<unknown>", "themes", "$"]]
+    assert "fatima@example.nl" in kept[0]["Bg-Rejected-Reason"]  # kept, not logged

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from domain.input import InputDatetime, VisibleText, VisibleTextOrEmpty
 from domain.intake import SignalSubmission
 from events.envelope import AreaCode, Token
 from events.escalation import ConveningMode, EscalationId, RsvpAnswer
@@ -55,7 +56,7 @@ class DeclareEscalation(Command):
 
     area: AreaCode
     theme: Theme
-    reason: str = Field(min_length=1, max_length=500)
+    reason: VisibleText = Field(max_length=500)
     signal_id: Token | None = None
     communities: tuple[Community, ...] = Field(default=(), max_length=10)
     major_incident: bool = False
@@ -72,7 +73,7 @@ class AcknowledgeEscalation(_OnEscalation):
 
     NAME = "escalation.acknowledge"
 
-    note: str = Field(default="", max_length=500)
+    note: VisibleTextOrEmpty = Field(default="", max_length=500)
 
 
 class DeEscalate(_OnEscalation):
@@ -80,7 +81,7 @@ class DeEscalate(_OnEscalation):
 
     NAME = "escalation.de-escalate"
 
-    reason: str = Field(default="", max_length=500)
+    reason: VisibleTextOrEmpty = Field(default="", max_length=500)
 
 
 class ResolveEscalation(_OnEscalation):
@@ -88,7 +89,7 @@ class ResolveEscalation(_OnEscalation):
 
     NAME = "escalation.resolve"
 
-    reason: str = Field(default="", max_length=500)
+    reason: VisibleTextOrEmpty = Field(default="", max_length=500)
 
 
 class CloseEscalation(_OnEscalation):
@@ -96,7 +97,7 @@ class CloseEscalation(_OnEscalation):
 
     NAME = "escalation.close"
 
-    reason: str = Field(default="", max_length=500)
+    reason: VisibleTextOrEmpty = Field(default="", max_length=500)
 
 
 class CallConvening(_OnEscalation):
@@ -105,13 +106,13 @@ class CallConvening(_OnEscalation):
 
     NAME = "escalation.call-convening"
 
-    starts_at: AwareDatetime | None = None
+    starts_at: InputDatetime | None = None
     mode: ConveningMode | None = None
-    place: str | None = Field(default=None, max_length=200)
+    place: VisibleTextOrEmpty | None = Field(default=None, max_length=200)
     communities: tuple[Community, ...] | None = Field(
         default=None, description="communities that must be at the table"
     )
-    rsvp_deadline: AwareDatetime | None = None
+    rsvp_deadline: InputDatetime | None = None
     quorum: int | None = Field(default=None, ge=1)
     invited: tuple[Token, ...] | None = None
 
@@ -147,7 +148,7 @@ class FormNetwork(Command):
     NAME = "network.form"
 
     network_id: Token
-    name: str = Field(min_length=1, max_length=120)
+    name: VisibleText = Field(max_length=120)
     area: AreaCode
     areas: tuple[AreaCode, ...] = Field(min_length=1, max_length=50)
     size_cap: int = Field(default=DEFAULT_SIZE_CAP, ge=MIN_SIZE_CAP, le=MAX_SIZE_CAP)
@@ -177,7 +178,7 @@ class RemoveAlly(_OnNetwork):
     PATH = ("network_id", "ally_id")
 
     ally_id: Token
-    reason: str = Field(default="", max_length=200)
+    reason: VisibleTextOrEmpty = Field(default="", max_length=200)
 
 
 class ChangeAvailability(_OnNetwork):
@@ -196,7 +197,7 @@ class AssignDutyContact(_OnNetwork):
 
     role: DutyRole
     contact_id: Token
-    function: str = Field(min_length=1, max_length=80)
+    function: VisibleText = Field(max_length=80)
     personal: DutyContactPersonal
 
 
@@ -209,8 +210,8 @@ class RecordCallOutcome(_OnNetwork):
     outcome: CallOutcome
     caller: Token
     escalation_id: EscalationId | None = None
-    note: str = Field(default="", max_length=500)
-    occurred_at: AwareDatetime | None = None
+    note: VisibleTextOrEmpty = Field(default="", max_length=500)
+    occurred_at: InputDatetime | None = None
 
 
 COMMANDS: tuple[type[Command], ...] = (

@@ -47,7 +47,7 @@ class SignedLinks:
 
     def parse(self, token: str) -> tuple[str, str]:
         """The two ids of a link we issued; ``NotFound`` for anything else."""
-        match = self._token.match(token)
+        match = self._token.fullmatch(token)
         if match is not None:
             first, second, mac = match.groups()
             if hmac.compare_digest(mac.encode(), self._mac(first, second).encode()):

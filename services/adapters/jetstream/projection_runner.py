@@ -267,12 +267,13 @@ class ProjectionRunner(Generic[S]):
         """Wait until the projection reflects the log up to ``position`` (read-your-writes).
 
         The checkpoint only reaches the last event of the kinds this projection reads, so it
-        is also caught up when its consumer has nothing pending: every matching event was
-        delivered, applied and then acknowledged."""
+        is also caught up when no event of those kinds lies between the checkpoint and
+        ``position``: asked of the stream leader, exactly (a consumer's pending count can
+        lag a publish for a moment and say "drained" too early)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while self.checkpoint < position:
-            if await self._drained():
+            if not await self._relevant_between(self.checkpoint, position):
                 return True
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -282,12 +283,22 @@ class ProjectionRunner(Generic[S]):
                     await self._advanced.wait()
         return True
 
-    async def _drained(self) -> bool:
+    async def _relevant_between(self, after: int, upto: int) -> bool:
+        """Does an event this projection reads lie at a position in ``(after, upto]``?"""
+        stream = self._topology.events_stream
         try:
-            info = await self._js.consumer_info(self._topology.events_stream, self.consumer_name)
-        except (NotFoundError, nats.errors.Error, TimeoutError, OSError):
-            return False  # unknown (the connection may be down): keep waiting for the fold
-        return not info.num_pending and not info.num_ack_pending
+            for subject in self.filter_subjects():
+                try:
+                    found = await self._js.get_msg(
+                        stream, seq=after + 1, subject=subject, next=True
+                    )
+                except NotFoundError:
+                    continue
+                if found.seq is not None and found.seq <= upto:
+                    return True
+        except (nats.errors.Error, TimeoutError, OSError):
+            return True  # unknown (the connection may be down): keep waiting for the fold
+        return False
 
     async def in_use(self) -> bool:
         """Another process is reading this projection's consumer right now (its pull

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import structlog
 from nats.js import JetStreamContext
 
-from domain.intake import FieldError
+from domain.intake import FieldError, loggable_field
 from services.adapters.jetstream.topology import Topology
 from services.app.ports import Clock
 
@@ -34,4 +34,6 @@ class JetStreamRejectedInputs:
             headers["Bg-Rejected-Truncated"] = "true"
             body = body[:MAX_KEPT_BYTES]
         await self._js.publish(self._topology.rejected_subject(channel), body, headers=headers)
-        log.info("input.rejected", channel=channel, fields=[e.field for e in errors])
+        log.info(
+            "input.rejected", channel=channel, fields=[loggable_field(e.field) for e in errors]
+        )

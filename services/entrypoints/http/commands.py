@@ -111,7 +111,8 @@ def _endpoint(
         raw = await request.body()
         body: Any = {}
         if raw:  # no body at all: only the path and query fields (the model names what lacks)
-            body = load_json(raw, request.headers.get("content-type"))
+            # No Content-Type is refused like a wrong one: HTTP clients say what they send.
+            body = load_json(raw, request.headers.get("content-type", ""))
             if not isinstance(body, dict):
                 raise InvalidInput([FieldError("$", "expected a JSON object", "invalid_type")])
         fields = {**request.path_params}

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import ConcurrencyConflict, Conflict, DomainError, NotFound
+from domain.input import UNREADABLE_BODY_CODES, UNSUPPORTED_MEDIA_TYPE, capped_errors
 from domain.intake import CONCURRENT_CHANGE, FieldError, InvalidInput, field_of, pydantic_errors
 from services.app.ports import RejectedInputs
 
@@ -39,14 +40,10 @@ class NotCaughtUp(Exception):
 
 
 STATUS_BY_CODE = {
-    "invalid_json": 400,
-    "invalid_encoding": 400,
-    "too_deep": 400,
-    "number_too_long": 400,
+    **dict.fromkeys(UNREADABLE_BODY_CODES, 400),
     "too_large": 413,
-    "unsupported_media_type": 415,
+    UNSUPPORTED_MEDIA_TYPE: 415,
     "idempotency_key_reused": 409,
-    "idempotency_key_mismatch": 422,
 }
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -86,10 +83,12 @@ def install_error_handlers(app: FastAPI, rejected: RejectedInputs) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            FieldError(field_of(e.get("loc", ())), str(e.get("msg")), str(e.get("type")))
-            for e in exc.errors()
-        ]
+        errors = capped_errors(
+            [
+                FieldError(field_of(e.get("loc", ())), str(e.get("msg")), str(e.get("type")))
+                for e in exc.errors()
+            ]
+        )
         status = 400 if any(e.code == "json_invalid" for e in errors) else 422
         return await refuse(request, status, errors)
 

@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from domain.errors import NotFound
+from domain.input import InputDatetime
 from domain.intake import FieldError, InvalidInput
 from domain.policy import EscalationPolicy
 from events.envelope import AreaCode
@@ -36,6 +37,7 @@ MinPosition = Annotated[
     ),
 ]
 MIN_POSITION_WAIT_S = 5.0
+INPUT_TIME: TypeAdapter[datetime] = TypeAdapter(InputDatetime)
 
 # Who covers which community is special-category data: the API serves only covered and missing
 # communities per convening (GET /convenings/{id}). ``applied`` is bookkeeping.
@@ -81,7 +83,10 @@ def moment(name: str, value: str | None) -> datetime | None:
     if parsed is None or parsed.tzinfo is None or "T" not in value.upper():
         message = "an ISO 8601 date and time with offset, e.g. 2026-03-14T21:05:00+01:00"
         raise InvalidInput([FieldError(name, message, "invalid_datetime")])
-    return parsed
+    try:
+        return INPUT_TIME.validate_python(parsed)
+    except ValidationError as exc:
+        raise InvalidInput([FieldError(name, e["msg"], e["type"]) for e in exc.errors()]) from None
 
 
 def query_router(
