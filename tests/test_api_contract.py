@@ -266,3 +266,23 @@ async def test_an_error_does_not_echo_a_huge_list(service: Service) -> None:
         )
     assert r.status_code == 422
     assert len(r.text) < 10_000, len(r.text)
+
+
+async def test_errors_name_the_field_the_client_sent(service: Service) -> None:
+    async with client_for(service) as client:
+        await seed_network(client)
+        bad_key = await client.post(
+            "/api/v1/signals", json=signal_body(), headers={"Idempotency-Key": "twee woorden"}
+        )
+        bad_id = await client.post(
+            "/api/v1/escalations/GM0034 stad!/acknowledge", json={}, headers=ACTOR
+        )
+        bad_network = await client.post(
+            "/api/v1/networks/nw stad/allies", json={"ally_id": "a9"}, headers=ACTOR
+        )
+    assert bad_key.status_code == 422
+    assert bad_key.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert bad_id.status_code == 422
+    assert bad_id.json()["errors"][0]["field"] == "escalation_id"
+    fields = {e["field"] for e in bad_network.json()["errors"]}
+    assert "network_id" in fields and not fields & {"id", "correlation_id"}
