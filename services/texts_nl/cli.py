@@ -18,7 +18,6 @@ ASYNCAPI: Final = "druk het AsyncAPI-document van de NATS-koppeling af"
 READY: Final = (
     "Bondgenoten escalatiedienst draait\n"
     "  NATS        {nats}\n"
-    "  Dashboard   {http}/\n"
     "  HTTP API    {http}/api/v1  (OpenAPI: /api/v1/openapi.json, documentatie: /api/v1/docs)\n"
     "  Stoppen met Ctrl-C."
 )
