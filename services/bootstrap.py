@@ -281,6 +281,10 @@ async def running(
                 await asyncio.wait({http_task}, timeout=5)
                 loops.append(http_task)
             await broker.stop()
+            for reactor in all_reactors:
+                reactor.stop()
+            for runner in runners:
+                runner.stop()
             for task in loops:  # stop the long-running loops; the group then exits
                 task.cancel()
 

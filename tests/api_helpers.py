@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,4 +65,22 @@ def signal_body(**overrides: Any) -> dict[str, Any]:
 
 
 def client_for(service: Service) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=service.http_url, timeout=10)
+    """A client that reads its own writes, as the API documents: every write answers a
+    ``position``, and each later read passes the highest one seen as ``min_position``."""
+    seen = {"position": 0}
+
+    async def remember(response: httpx.Response) -> None:
+        if response.request.method != "GET" and response.is_success:
+            await response.aread()
+            with contextlib.suppress(ValueError, AttributeError, TypeError):
+                seen["position"] = max(seen["position"], int(response.json()["position"]))
+
+    async def wait_for_own_writes(request: httpx.Request) -> None:
+        if request.method == "GET" and "min_position" not in request.url.params:
+            request.url = request.url.copy_merge_params({"min_position": seen["position"]})
+
+    return httpx.AsyncClient(
+        base_url=service.http_url,
+        timeout=10,
+        event_hooks={"request": [wait_for_own_writes], "response": [remember]},
+    )

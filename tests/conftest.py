@@ -5,19 +5,23 @@
 * ``topology``: fresh stream and subject prefixes per test, so every test gets its own streams
   on the shared server without purging anything.
 * ``nc`` / ``store``: a connection and an event store with the test's streams created.
+* ``eventually``: poll a condition with a deadline; ``settled``: wait until a service has done
+  everything its log asks of it. Tests wait for what they assert, never for a fixed time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import nats
+import nats.errors
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -34,6 +38,7 @@ from services.settings import Settings
 configure_logging("WARNING", json=False)
 DATA = Path(__file__).parent / "data"
 _counter = itertools.count()
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -129,14 +134,143 @@ async def stream_messages(nc: NatsClient, stream: str) -> list[Msg]:
     return out
 
 
-async def settled(service: Service, quiet_s: float = 0.3) -> int:
-    """Wait until the workflow stops writing and every projection reflects the whole log."""
-    store = service.infra.store
+def _describe(predicate: Callable[..., Any]) -> str:
+    name = getattr(predicate, "__qualname__", repr(predicate))
+    if "<lambda>" not in name:
+        return name
+    try:
+        return inspect.getsource(predicate).strip()
+    except (OSError, TypeError):
+        return name
+
+
+@overload
+async def eventually(
+    predicate: Callable[[], Awaitable[T]],
+    timeout: float = ...,  # noqa: ASYNC109
+    interval: float = ...,
+    *,
+    what: str | None = ...,
+    ignoring: tuple[type[BaseException], ...] = ...,
+) -> T: ...
+@overload
+async def eventually(
+    predicate: Callable[[], T],
+    timeout: float = ...,  # noqa: ASYNC109
+    interval: float = ...,
+    *,
+    what: str | None = ...,
+    ignoring: tuple[type[BaseException], ...] = ...,
+) -> T: ...
+async def eventually(
+    predicate: Callable[[], Any],
+    timeout: float = 10.0,  # noqa: ASYNC109 - a deadline for the whole wait, not one call
+    interval: float = 0.02,
+    *,
+    what: str | None = None,
+    ignoring: tuple[type[BaseException], ...] = (),
+) -> Any:
+    """Poll ``predicate`` (plain or async) until it returns something truthy, and return that.
+
+    Fails after ``timeout`` seconds with an ``AssertionError`` naming what was waited for
+    (``what``, else the predicate) and the last value seen. Exceptions of the ``ignoring``
+    types count as "not yet" (e.g. NATS reconnecting); any other exception propagates. The
+    deadline only bounds a failing wait: a passing one returns as soon as the condition holds.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: object = None
     while True:
-        last = await store.last_position()
+        guard = asyncio.timeout(max(deadline - loop.time(), interval))
+        try:
+            async with guard:
+                value = predicate()
+                result = await value if inspect.isawaitable(value) else value
+            if result:
+                return result
+            last = result
+        except ignoring as exc:
+            last = exc
+        except TimeoutError as exc:
+            if not guard.expired():
+                raise
+            last = exc  # the predicate itself hung until the deadline
+        if loop.time() >= deadline:
+            raise AssertionError(
+                f"waited {timeout} s for {what or _describe(predicate)}; last: {last!r}"
+            )
+        await asyncio.sleep(interval)
+
+
+async def stream_heads(js: JetStreamContext, streams: Iterable[str]) -> tuple[int, ...]:
+    """The last sequence of each stream: changes whenever anything is written to one."""
+    return tuple([(await js.stream_info(s)).state.last_seq for s in streams])
+
+
+class NotYet(str):
+    """A falsy answer to ``eventually`` that says what is still missing (shown on failure)."""
+
+    def __bool__(self) -> bool:
+        return False
+
+
+async def consumers_busy(js: JetStreamContext, consumers: Iterable[tuple[str, str]]) -> list[str]:
+    """The (stream, durable) consumers that have not handled all they were given: their
+    acknowledged floor is behind the last message their filter matches in the stream (reactors
+    ack after their handler). Asked of the stream itself: a consumer's pending count can lag a
+    publish for a moment."""
+    busy = []
+    for stream, name in consumers:
+        info = await js.consumer_info(stream, name)
+        filters = info.config.filter_subjects or [info.config.filter_subject or ">"]
+        last = 0
+        for subject in filters:
+            with contextlib.suppress(NotFoundError):
+                last = max(last, int((await js.get_last_msg(stream, subject)).seq or 0))
+        floor = info.ack_floor.stream_seq if info.ack_floor else 0
+        if floor < last or info.num_ack_pending:
+            busy.append(f"{name}: acknowledged up to {floor} of {last}")
+    return busy
+
+
+async def subject_counts(js: JetStreamContext, stream: str, subjects: str = ">") -> dict[str, int]:
+    """Messages per subject in a stream (only the subjects matching the filter)."""
+    info = await js.stream_info(stream, subjects_filter=subjects)
+    return dict(info.state.subjects or {})
+
+
+async def settled(service: Service, timeout: float = 30.0) -> int:  # noqa: ASYNC109
+    """Wait until the service has done everything the log asks of it: every reactor (workflow,
+    notifier) has handled and acknowledged every message it reads, every projection reflects
+    the whole log, and nothing was written meanwhile. Returns the log's last position.
+
+    Reactors write before they acknowledge, so once all are idle and no stream moved while we
+    looked, no handler has anything left to write. Timers still to come are not waited for."""
+    js = service.infra.js
+    topology = service.infra.topology
+    consumers = [(r.stream, r.name) for r in service.reactors]
+    streams = sorted({topology.events_stream, *(stream for stream, _ in consumers)})
+    events_at = streams.index(topology.events_stream)
+    reached: list[int] = []
+
+    async def at_rest() -> bool | NotYet:
+        before = await stream_heads(js, streams)
+        last = before[events_at]
         for runner in service.read.runners:
-            with contextlib.suppress(TimeoutError):
-                await runner.wait_for(last, timeout=10)
-        await asyncio.sleep(quiet_s)
-        if await store.last_position() == last:
-            return last
+            if not await runner.wait_for(last, timeout=1):
+                return NotYet(f"projection {runner.name} at {runner.checkpoint} of {last}")
+        busy = await consumers_busy(js, consumers)
+        if busy:
+            return NotYet("; ".join(busy))
+        if await stream_heads(js, streams) != before:
+            return NotYet("written to while looking")
+        reached.append(last)
+        return True
+
+    await eventually(
+        at_rest,
+        timeout,
+        what="the service to settle (reactors idle, projections at the end of the log)",
+        ignoring=(nats.errors.Error,),
+    )
+    return reached[-1]

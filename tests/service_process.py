@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from services.settings import Settings
+from tests.conftest import eventually
 
 
 def service_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -36,15 +38,22 @@ async def start_service(
             sys.executable, "-m", "services", "run", env=env, stdout=out, stderr=err
         )
     url = f"http://127.0.0.1:{settings.http_port}/api/v1/health"
+
     async with httpx.AsyncClient(timeout=1) as client:
-        for _ in range(300):
-            try:
-                if (await client.get(url)).status_code == 200:
-                    return proc
-            except httpx.TransportError:
-                pass
+
+        async def up_or_exited() -> str:
             if proc.returncode is not None:
-                break
-            await asyncio.sleep(0.05)
+                return "exited"
+            try:
+                return "up" if (await client.get(url)).status_code == 200 else ""
+            except httpx.TransportError:
+                return ""
+
+        with contextlib.suppress(AssertionError):
+            if await eventually(up_or_exited, timeout=30, what="the service's health") == "up":
+                return proc
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
     tail = (await asyncio.to_thread(log.read_text))[-2000:]
     raise AssertionError("service did not start: " + tail)

@@ -11,7 +11,7 @@ import pytest
 from services.adapters.jetstream.embedded import EmbeddedNats, free_port
 from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.topology import Topology, ensure_streams
-from tests.conftest import connect
+from tests.conftest import connect, eventually
 from tests.factories import signal_envelope
 
 pytestmark = pytest.mark.slow
@@ -36,8 +36,7 @@ async def test_acknowledged_events_survive_kill_9(tmp_path: Path) -> None:
                 acked.append(e.id)
 
         writers = [asyncio.create_task(writer(w)) for w in range(8)]
-        while len(acked) < 300:  # noqa: ASYNC110 - polling a counter the writers fill
-            await asyncio.sleep(0.01)
+        await eventually(lambda: len(acked) >= 300, timeout=60, interval=0.01)
         server.kill()  # SIGKILL while writers are mid-flight
         await asyncio.gather(*writers)
     finally:

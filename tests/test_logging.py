@@ -20,7 +20,7 @@ from services.adapters.jetstream.embedded import free_port
 from services.adapters.jetstream.rejected import JetStreamRejectedInputs
 from services.adapters.jetstream.topology import Topology
 from services.settings import Settings
-from tests.conftest import DATA
+from tests.conftest import DATA, eventually
 from tests.service_process import start_service
 
 ACTOR = {"X-Actor": "municipality:oov-test"}
@@ -73,8 +73,19 @@ async def test_logs_are_json_name_events_and_hold_no_personal_data(
                 assert (await c.post("/api/v1/signals", json=body)).is_success
             bad = await c.post("/api/v1/signals", json={**body, "level": 99})
             assert bad.status_code == 422
-            await asyncio.sleep(1.5)  # the workflow opens, alerts, arms the timer
-            assert len((await c.get("/api/v1/escalations")).json()) == 1
+
+            async def all_signals_handled_and_timer_set() -> list[dict[str, Any]]:
+                # The workflow opens on the second signal, joins the third, alerts, arms the timer.
+                listed: list[dict[str, Any]] = (await c.get("/api/v1/escalations")).json()
+                handled = sum(len(e["signal_ids"]) for e in listed)
+                return listed if handled == 3 and all(e["ack_due_at"] for e in listed) else []
+
+            assert len(await eventually(all_signals_handled_and_timer_set)) == 1
+
+            def alert_delivery_logged() -> bool:
+                return '"notification.done"' in log.read_text()  # the notifier sent the alert
+
+            await eventually(alert_delivery_logged)
     finally:
         proc.send_signal(signal.SIGTERM)
         await proc.wait()

@@ -21,16 +21,22 @@ from services.adapters.jetstream.topology import Topology, ensure_streams
 from services.app.messages import AlertMessage, Notice
 from services.app.notifier import Notifier
 from services.app.ports import RawEvent
+from tests.conftest import eventually
 from tests.factories import T0
 from tests.test_escalation_domain import AREA, THEME, open_or_join
 
 
 @dataclass
-class SlowChannel:
+class GatedChannel:
+    """A send that holds until the test opens the gate, so two deliveries overlap for sure."""
+
+    entered: int = 0
     sent: int = 0
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def send(self, message: AlertMessage, recipient: Recipient) -> str:
-        await asyncio.sleep(0.3)
+        self.entered += 1
+        await self.gate.wait()
         self.sent += 1
         return "ok"
 
@@ -47,13 +53,20 @@ async def test_concurrent_deliveries_of_one_alert_send_once(store: JetStreamEven
     )
     await store.append([envelope], expected_version=0)
     [raw] = [r async for r in store.read_raw()]
-    channel = SlowChannel()
+    channel = GatedChannel()
     notifier = Notifier(store, FixedClock(T0), {"console": channel}, {"default": policy})
 
-    # e.g. a redelivery racing a delivery still in progress
-    results = await asyncio.gather(
-        notifier.on_event(raw), notifier.on_event(raw), return_exceptions=True
+    # e.g. a redelivery racing a delivery still in progress: one is sending (held at the gate)
+    # while the other runs as far as it can, into the channel too or out as the loser.
+    deliveries = [asyncio.create_task(notifier.on_event(raw)) for _ in range(2)]
+    await eventually(
+        lambda: (
+            channel.entered == 2 or (channel.entered == 1 and any(d.done() for d in deliveries))
+        ),
+        what="one delivery sending while the other either sends too or gives way",
     )
+    channel.gate.set()
+    results = await asyncio.gather(*deliveries, return_exceptions=True)
     assert channel.sent == 1, results
     await notifier.on_event(raw)  # the retry of the one that lost: nothing left to do
     assert channel.sent == 1

@@ -7,7 +7,6 @@ import asyncio
 import signal as os_signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from projections.tension_map import TensionMapProjection
 from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.projection_runner import decode_snapshot, snapshot_bucket
 from services.settings import Settings
+from tests.conftest import eventually
 from tests.factories import signal, signal_envelope
 from tests.service_process import service_env
 
@@ -61,12 +61,6 @@ async def _write(store: JetStreamEventStore, start: int, stop: int) -> None:
         await asyncio.gather(*(one(i) for i in range(chunk, min(chunk + 16, stop))))
 
 
-async def _wait(predicate: Callable[[], Awaitable[bool]], seconds: float) -> None:
-    async with asyncio.timeout(seconds):
-        while not await predicate():  # noqa: ASYNC110 - polling state in another process
-            await asyncio.sleep(0.05)
-
-
 async def test_kill_9_mid_stream_then_restart_equals_uninterrupted_run(
     store: JetStreamEventStore, settings: Settings, tmp_path: Path
 ) -> None:
@@ -77,7 +71,7 @@ async def test_kill_9_mid_stream_then_restart_equals_uninterrupted_run(
     async def mid_stream() -> bool:
         return await _checkpoint(store) >= 300
 
-    await _wait(mid_stream, 30)
+    await eventually(mid_stream, timeout=60, interval=0.05)
     proc.send_signal(os_signal.SIGKILL)
     proc.wait()
     killed_at = await _checkpoint(store)
@@ -91,7 +85,8 @@ async def test_kill_9_mid_stream_then_restart_equals_uninterrupted_run(
         async def caught_up() -> bool:
             return await _checkpoint(store) == last
 
-        await _wait(caught_up, 60)
+        # each poll reads the whole snapshot: poll gently, not to slow the process it watches
+        await eventually(caught_up, timeout=180, interval=0.5)
     finally:
         proc.send_signal(os_signal.SIGINT)
         proc.wait(timeout=15)

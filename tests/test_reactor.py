@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import nats.errors
@@ -18,7 +18,7 @@ from services.adapters.jetstream.extensions import BatchOutcomeUnknown
 from services.adapters.jetstream.reactor import Reactor
 from services.adapters.jetstream.topology import Topology
 from services.app.ports import RawEvent
-from tests.conftest import stream_messages
+from tests.conftest import eventually, stream_messages
 from tests.factories import signal_envelope
 
 
@@ -34,7 +34,16 @@ async def running(reactor: Reactor) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
+
+        async def stopped() -> bool:
+            # A cancel that lands just as a message arrives can be lost inside nats-py's
+            # next_msg (asyncio.wait_for on Python 3.11): the reactor then fetches on, and a
+            # single cancel would leave this waiting for ever. Cancel until it stops.
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.5)
+            return task.done()
+
+        await eventually(stopped, what="the reactor to stop when cancelled")
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
@@ -43,12 +52,6 @@ async def append_signals(store: JetStreamEventStore, n: int) -> None:
     for i in range(n):
         # expected_version=0: written with the OCC headers every real append carries
         await store.append([signal_envelope(signal_id=f"s{i}")], expected_version=0)
-
-
-async def until(condition: Callable[[], bool], seconds: float = 10) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():  # noqa: ASYNC110 - the handler under test sets no event
-            await asyncio.sleep(0.02)
 
 
 async def test_a_poison_message_is_parked_and_the_rest_flows_in_order(
@@ -73,7 +76,7 @@ async def test_a_poison_message_is_parked_and_the_rest_flows_in_order(
     )
     await append_signals(store, 4)
     async with running(r):
-        await until(lambda: len(seen) == 3)
+        await eventually(lambda: len(seen) == 3)
     assert seen == [1, 3, 4] and r.parked == 1
     [parked] = await stream_messages(nc, t.dlq_stream)
     assert parked.headers["Bg-Dlq-Consumer"] == "r1"
@@ -104,7 +107,7 @@ async def test_an_outage_is_waited_out_and_never_parked(
     )
     await append_signals(store, 3)
     async with running(r):
-        await until(lambda: len(seen) == 3)
+        await eventually(lambda: len(seen) == 3)
     assert seen == [1, 2, 3] and r.parked == 0
     assert await stream_messages(nc, t.dlq_stream) == []
 
@@ -129,7 +132,7 @@ async def test_a_timeout_in_an_atomic_append_is_waited_out_not_parked(
 
     async def handle(raw: RawEvent) -> None:
         if raw.position != 1:
-            return  # the pair this handler writes is read back too: not a cause
+            return  # the copies it appends are signals too: without this it feeds itself
         pair = [signal_envelope(signal_id=f"copy-{raw.position}-{i}") for i in range(2)]
         pair = [p.model_copy(update={"aggregate": pair[0].aggregate}) for p in pair]
         await store.append(pair, expected_version=0)
@@ -142,6 +145,44 @@ async def test_a_timeout_in_an_atomic_append_is_waited_out_not_parked(
     )  # fmt: skip
     await append_signals(store, 1)
     async with running(r):
-        await until(lambda: done == [1])
+        await eventually(lambda: done == [1])
     assert r.parked == 0 and failures["left"] == 0
     assert await stream_messages(nc, t.dlq_stream) == []
+
+
+async def test_a_concurrent_reactor_keeps_the_order_within_one_aggregate(
+    store: JetStreamEventStore, nc: nats.NATS
+) -> None:
+    """Messages of different aggregates run in parallel; those of one aggregate in log order
+    (the notifier: an ally hears of a meeting before hearing that it is moved)."""
+    refs = {
+        a: signal_envelope(signal_id=f"agg-{a}", area=a).aggregate for a in ("GM0034", "GM0363")
+    }
+    for i in range(6):
+        for area, ref in refs.items():
+            one = signal_envelope(signal_id=f"{area}-{i}", area=area)
+            await store.append([one.model_copy(update={"aggregate": ref})], expected_version=None)
+    started: list[tuple[str, int]] = []
+    finished: list[tuple[str, int]] = []
+    release = asyncio.Event()
+
+    async def handle(raw: RawEvent) -> None:
+        started.append((raw.subject, raw.position))
+        if raw.position == 1:
+            await release.wait()  # the first of one aggregate is slow
+        finished.append((raw.subject, raw.position))
+
+    t = store.topology
+    r = Reactor(
+        nc.jetstream(), t, name="r4", stream=t.events_stream, filter_subjects=SIGNALS(t),
+        handle=handle, concurrency=4,
+    )  # fmt: skip
+    async with running(r):
+        # The other aggregate flows on while the first waits ...
+        await eventually(lambda: len([s for s, _ in finished if s != started[0][0]]) == 6)
+        assert [p for s, p in started if s == started[0][0]] == [1]  # ... its next ones wait
+        release.set()
+        await eventually(lambda: len(finished) == 12)
+    for subject in {s for s, _ in finished}:
+        positions = [p for s, p in finished if s == subject]
+        assert positions == sorted(positions)

@@ -110,10 +110,17 @@ async def execute(
     *,
     expected_new: bool = False,
 ) -> Outcome:
-    """``expected_new``: the aggregate must not exist yet (a signal is recorded once)."""
+    """``expected_new``: the aggregate is usually new (a signal, recorded once)."""
     event_id = _event_ids(meta, ref)
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        stored, version = await store.load(ref)
+        if expected_new and attempt == 1:
+            # An aggregate recorded once (a signal) is almost always new: decide on the empty
+            # state and let the store's expected-version check catch the rare retry, instead
+            # of a load on every append (the ingest hot path).
+            stored: list[Envelope[Any]] = []
+            version = 0
+        else:
+            stored, version = await store.load(ref)
         done = _already_done(stored, event_id, meta.command_hash)
         if done:
             return Outcome(done, None, duplicate=True, version=version)
@@ -142,11 +149,12 @@ async def execute(
             for i, event in enumerate(decided)
         )
         try:
-            expected = 0 if expected_new else version
-            result = await store.append(envelopes, expected_version=expected)
+            result = await store.append(envelopes, expected_version=version)
         except ConcurrencyConflict:
             log.debug("command.conflict", aggregate=ref.cloudevents_subject, attempt=attempt)
             continue
+        if result.duplicate and expected_new and attempt == 1:
+            continue  # the store deduplicated it: answer from what is stored, as any retry
         after = state
         for event in decided:
             after = decider.evolve(after, event)

@@ -9,7 +9,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import structlog
@@ -25,14 +25,16 @@ from services.texts_nl import cli as texts
 log = structlog.get_logger(__name__)
 
 
-async def _until_stopped() -> None:
-    """Wait for SIGINT/SIGTERM, so both Ctrl-C and a supervisor stop shut down cleanly."""
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGINT/SIGTERM, so both Ctrl-C and a supervisor stop shut down cleanly.
+    Installed before the service says it is ready: a stop right after that must not kill it."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        yield stop
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -46,28 +48,36 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             log_file = settings.data_dir / "bondgenoten.log"
             configure_logging(args.log_level or settings.log_level, file=log_file)
             print(texts.LOGS_IN_FILE.format(path=log_file), flush=True)
-    async with bootstrap.running(settings) as service:
-        log.info("service.ready", nats=service.infra.nats_url, http=service.http_url)
-        print(texts.READY.format(nats=service.infra.nats_url, http=service.http_url), flush=True)
-        stopped = asyncio.ensure_future(_until_stopped())
-        if args.demo:
-            from services.demo import play_demo  # the CLI alone composes the demo
-
-            demo = asyncio.ensure_future(play_demo(service.http_url))
-            await asyncio.wait({demo, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            if not demo.done():
-                demo.cancel()
-            elif demo.exception() is not None:
-                log.error("demo.failed", error=repr(demo.exception()))
-        await stopped
+    with _stop_signals() as stop:
+        async with bootstrap.running(settings) as service:
+            log.info("service.ready", nats=service.infra.nats_url, http=service.http_url)
+            ready = texts.READY.format(nats=service.infra.nats_url, http=service.http_url)
+            print(ready, flush=True)
+            await _serve(args, service, stop)
     print(texts.STOPPED, flush=True)
     return 0
 
 
+async def _serve(args: argparse.Namespace, service: bootstrap.Service, stop: asyncio.Event) -> None:
+    """Until stopped; with ``--demo``, the demo plays meanwhile (and may end or fail alone)."""
+    stopped = asyncio.ensure_future(stop.wait())
+    if args.demo:
+        from services.demo import play_demo  # the CLI alone composes the demo
+
+        demo = asyncio.ensure_future(play_demo(service.http_url))
+        await asyncio.wait({demo, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not demo.done():
+            demo.cancel()
+        elif demo.exception() is not None:
+            log.error("demo.failed", error=repr(demo.exception()))
+    await stopped
+
+
 async def _project(args: argparse.Namespace, settings: Settings) -> int:
-    async with bootstrap.running(settings, projections_only=True) as service:
-        log.info("projections.ready", nats=service.infra.nats_url)
-        await _until_stopped()
+    with _stop_signals() as stop:
+        async with bootstrap.running(settings, projections_only=True) as service:
+            log.info("projections.ready", nats=service.infra.nats_url)
+            await stop.wait()
     return 0
 
 

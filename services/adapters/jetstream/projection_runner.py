@@ -104,6 +104,13 @@ class ProjectionRunner(Generic[S]):
         self._advanced = asyncio.Condition()
         self._dirty = 0
         self._last_save = time.monotonic()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """End the loop at its next fetch at the latest. Cancelling alone is not enough:
+        nats-py's fetch waits in ``asyncio.wait_for``, which on Python 3.11 swallows a cancel
+        that lands just as a message arrives, and the loop would go on fetching."""
+        self._stopping = True
 
     @property
     def name(self) -> str:
@@ -174,7 +181,7 @@ class ProjectionRunner(Generic[S]):
         the in-memory state stays consistent with its checkpoint, so nothing is skipped."""
         await self.load_snapshot()
         pause = 0.1
-        while True:
+        while not self._stopping:
             try:
                 sub = await self._consumer()
                 log.info("projection.started", projection=self.projection.name, at=self.checkpoint)
@@ -196,7 +203,7 @@ class ProjectionRunner(Generic[S]):
     async def _consume(self, sub: Any) -> None:
         expected: int | None = None  # the next consumer sequence; unknown until the first
         try:
-            while True:
+            while not self._stopping:
                 try:
                     msgs = await sub.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
                 except TimeoutError:

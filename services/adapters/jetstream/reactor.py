@@ -4,8 +4,9 @@ acknowledgement, and every handler is idempotent (deterministic ids, deciders th
 was already done), so a redelivery after a crash repeats nothing that matters.
 
 * Ordered by default: one message at a time, acknowledged after its handler finished.
-  ``concurrency > 1`` handles messages in parallel tasks (for slow side effects such as
-  deliveries with backoff); each is acknowledged when its own task ends.
+  ``concurrency > 1`` handles messages of different subjects (aggregates) in parallel tasks
+  (for slow side effects such as deliveries with backoff), those of one subject still in log
+  order; each is acknowledged when its own task ends.
 * A transient failure (NATS unavailable or timing out, a concurrency conflict that outlasted
   its re-decides, a read model still catching up) is retried in place with backoff for as long
   as it lasts: parking it would lose a signal, timer or alert to an outage.
@@ -74,6 +75,15 @@ class Reactor:
         self.parked = 0
         self._slots = asyncio.Semaphore(concurrency)
         self._inflight: set[asyncio.Task[None]] = set()
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        """The last task per subject (aggregate), which the next one of that subject awaits."""
+        self._stopping = False
+
+    def stop(self) -> None:
+        """End the loop at its next fetch at the latest. Cancelling alone is not enough:
+        nats-py's fetch waits in ``asyncio.wait_for``, which on Python 3.11 swallows a cancel
+        that lands just as a message arrives, and the loop would go on fetching."""
+        self._stopping = True
 
     async def _bind(self) -> Any:
         try:
@@ -96,7 +106,7 @@ class Reactor:
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         pause = 0.1
-        while True:
+        while not self._stopping:
             try:
                 sub = await self._bind()
                 if ready is not None:
@@ -118,7 +128,7 @@ class Reactor:
                 pause = min(pause * 2, 5.0)
 
     async def _consume(self, sub: Any) -> None:
-        while True:
+        while not self._stopping:
             try:
                 msgs = await sub.fetch(FETCH_BATCH, timeout=1.0)
             except TimeoutError:
@@ -133,33 +143,47 @@ class Reactor:
                                 await rest.nak()
                         raise
                 else:
-                    await self._slots.acquire()
-                    task = asyncio.create_task(self._process(msg, release=True))
+                    # In parallel across aggregates, in log order within one: an ally hears
+                    # of a meeting before hearing that it is moved. (The consumer's
+                    # max_ack_pending bounds how many tasks wait.)
+                    before = self._tails.get(msg.subject)
+                    task = asyncio.create_task(self._ordered(msg, before))
+                    self._tails[msg.subject] = task
                     self._inflight.add(task)
-                    task.add_done_callback(self._inflight.discard)
+                    task.add_done_callback(self._done)
 
-    async def _process(self, msg: Any, *, release: bool = False) -> None:
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        for subject, tail in list(self._tails.items()):
+            if tail is task:
+                del self._tails[subject]
+
+    async def _ordered(self, msg: Any, after: asyncio.Task[None] | None) -> None:
+        """Process after the previous message of the same subject, in one of the slots (a
+        slot is taken only once it is this message's turn: a slow aggregate holds one)."""
+        if after is not None:
+            await asyncio.wait({after})  # its outcome is its own: only the order matters
+        async with self._slots:
+            await self._process(msg)
+
+    async def _process(self, msg: Any) -> None:
+        raw = RawEvent(
+            int(msg.metadata.sequence.stream), msg.subject, dict(msg.headers or {}), msg.data
+        )
+        heartbeat = asyncio.create_task(_keep_alive(msg))
+        h = raw.headers
         try:
-            raw = RawEvent(
-                int(msg.metadata.sequence.stream), msg.subject, dict(msg.headers or {}), msg.data
-            )
-            heartbeat = asyncio.create_task(_keep_alive(msg))
-            h = raw.headers
-            try:
-                # Everything logged while handling it names the event (never its contents).
-                with structlog.contextvars.bound_contextvars(
-                    event_id=h.get("ce-id"),
-                    event_type=h.get("ce-type"),
-                    correlation_id=h.get("ce-correlationid"),
-                ):
-                    await self._handle_with_retries(raw)
-            finally:
-                heartbeat.cancel()
-            await msg.ack()
-            self.handled += 1
+            # Everything logged while handling it names the event (never its contents).
+            with structlog.contextvars.bound_contextvars(
+                event_id=h.get("ce-id"),
+                event_type=h.get("ce-type"),
+                correlation_id=h.get("ce-correlationid"),
+            ):
+                await self._handle_with_retries(raw)
         finally:
-            if release:
-                self._slots.release()
+            heartbeat.cancel()
+        await msg.ack()
+        self.handled += 1
 
     async def _handle_with_retries(self, raw: RawEvent) -> None:
         delay = 0.1

@@ -5,6 +5,8 @@ fields the path carries); ``Idempotency-Key`` makes a retry answer as before.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -134,6 +136,7 @@ def _endpoint(
     return endpoint
 
 
+@functools.cache
 def body_schema(route: Route) -> dict[str, Any]:
     """The command's JSON schema without the path and query fields, with references into the
     OpenAPI components (registered by :func:`register_schemas`)."""
@@ -155,6 +158,7 @@ def register_schemas(openapi: dict[str, Any]) -> None:
             components.setdefault(name, definition)
 
 
+@functools.cache
 def _parameters(route: Route) -> list[dict[str, Any]]:
     schema = route.command.model_json_schema(ref_template="#/components/schemas/{model}")
     properties = schema["properties"]
@@ -187,11 +191,11 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
 
 def add_command_routes(app: FastAPI, prefix: str, handlers: CommandHandlers, actor: Actor) -> None:
     for route in ROUTES:
-        extra: dict[str, Any] = {"parameters": _parameters(route)}
+        extra: dict[str, Any] = {"parameters": copy.deepcopy(_parameters(route))}
         if route.method != "DELETE":
             extra["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": body_schema(route)}},
+                "content": {"application/json": {"schema": copy.deepcopy(body_schema(route))}},
             }
         app.add_api_route(
             prefix + route.path,

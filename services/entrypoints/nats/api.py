@@ -12,6 +12,7 @@ rejected stream with the reason; a request is always answered.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -65,6 +66,7 @@ def failed(errors: list[FieldError]) -> dict[str, Any]:
     return {"ok": False, "errors": [e.as_dict() for e in errors]}
 
 
+@functools.cache
 def request_model(command: type[c.Command]) -> type[BaseModel]:
     """The NATS request of a command: its fields plus ``command_id`` and ``actor``."""
     extra: dict[str, Any] = {
