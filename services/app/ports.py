@@ -141,3 +141,38 @@ class LiveProjection(Protocol[S]):
     async def wait_for(self, position: int, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
         """True once the read model reflects the log up to ``position``."""
         ...
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit trail (BIO logging fields): who did what to which object, with
+    what result, from where and when. Never personal data: objects are ids, not names."""
+
+    actor: str
+    action: str
+    object: str
+    result: str  # "ok", "refused", "denied", "unauthenticated", "revealed", "erased", ...
+    origin: str  # the channel and where from: "http 10.0.0.7", "nats", "page", "cli"
+    at: datetime
+    detail: str = ""
+
+
+class AuditTrail(Protocol):
+    """Append-only record of every command, every read of personal data or call lists, every
+    decryption, login and denial. Queryable by an admin."""
+
+    async def record(self, entry: AuditEntry) -> None: ...
+
+    def entries(
+        self, *, since: datetime | None = None, actor: str | None = None
+    ) -> AsyncIterator[AuditEntry]: ...
+
+
+class KeyStore(Protocol):
+    """Per-ally data keys, kept outside the event log and readable only by the service
+    (NATS KV in this deployment; an external KMS can implement the same three calls).
+    ``destroy`` is final: what was sealed under the key can never be opened again."""
+
+    async def key_for(self, owner: str, *, create: bool) -> bytes | None: ...
+
+    async def destroy(self, owner: str) -> None: ...
