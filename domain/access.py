@@ -27,7 +27,8 @@ class Role(StrEnum):
     SERVICE = "service"  # de dienst zelf (workflow, notifier): nooit van buiten
 
 
-ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+"""An id is one NATS subject token (``bg.cmd.<role>.<id>.<command>``): no dots, no wildcards."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ MATRIX: dict[str, frozenset[Role]] = {
     "escalation.resolve": _OPERATIONS,
     "escalation.close": _OPERATIONS,
     "escalation.call-convening": _OPERATIONS | {R.COORDINATOR},
-    "convening.record-rsvp": frozenset({R.COORDINATOR, R.CRISIS}),
+    "convening.record-rsvp": frozenset({R.ALLY, R.COORDINATOR, R.CRISIS}),  # ally: own only
     "convening.mark-convened": frozenset({R.COORDINATOR, R.CRISIS}),
     "network.form": _NETWORK,
     "network.enroll-ally": _NETWORK,
@@ -117,6 +118,12 @@ def check_reporter(principal: Principal, reporter_role: str, reporter_id: str) -
         raise Forbidden("the reporter's role is not the credential's", field="reporter.role")
     if principal.role is R.ALLY and reporter_id != principal.id:
         raise Forbidden("an ally reports only in their own name", field="reporter.id")
+
+
+def check_own_answer(principal: Principal, ally_id: str) -> None:
+    """An ally answers a convening only for themselves (through their signed link)."""
+    if principal.role is R.ALLY and ally_id != principal.id:
+        raise Forbidden("an ally answers only for themselves", field="ally_id")
 
 
 def matrix_rows() -> list[tuple[str, list[str]]]:
