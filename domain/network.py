@@ -24,6 +24,7 @@ from events.envelope import AwareDatetime
 from events.network import (
     AllyAvailabilityChanged,
     AllyEnrolled,
+    AllyErased,
     AllyLeft,
     CallOutcomeRecorded,
     DutyContactAssigned,
@@ -49,6 +50,14 @@ class RemoveAlly(_Command):
     reason: VisibleTextOrEmpty = Field(default="", max_length=200)
 
 
+class EraseAlly(_Command):
+    """Erase a member's or former member's personal data; once is enough (idempotent)."""
+
+    network_id: str
+    ally_id: str
+    reason: VisibleText = Field(max_length=200)
+
+
 class ChangeAvailability(_Command):
     event: AllyAvailabilityChanged
 
@@ -57,7 +66,9 @@ class AssignDutyContact(_Command):
     event: DutyContactAssigned
 
 
-NetworkCommand = FormNetwork | EnrollAlly | RemoveAlly | ChangeAvailability | AssignDutyContact
+NetworkCommand = (
+    FormNetwork | EnrollAlly | RemoveAlly | EraseAlly | ChangeAvailability | AssignDutyContact
+)
 
 
 # ---------------------------------------------------------------- text people typed
@@ -105,6 +116,9 @@ class NetworkState:
     areas: frozenset[str] = field(default_factory=frozenset)
     size_cap: int = 0
     members: frozenset[str] = field(default_factory=frozenset)
+    enrolled: frozenset[str] = field(default_factory=frozenset)
+    """Everyone ever enrolled here (members and former members): whose data the log holds."""
+    erased: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def exists(self) -> bool:
@@ -125,6 +139,9 @@ def decide(command: NetworkCommand, state: NetworkState) -> Sequence[DomainEvent
     if isinstance(command, EnrollAlly):
         _check_text(_EnrolledText, command.event)
         ally = command.event.ally_id
+        if ally in state.erased:
+            # Their key is destroyed for good: a new enrolment needs a new id.
+            raise Conflict(f"ally {ally} was erased; enrol with a new id", field="ally_id")
         if ally in state.members:
             raise Conflict(f"ally {ally} is already a member", field="ally_id")
         if len(state.members) >= state.size_cap:
@@ -133,6 +150,8 @@ def decide(command: NetworkCommand, state: NetworkState) -> Sequence[DomainEvent
                 field="network_id",
             )
         return [command.event]
+    if isinstance(command, EraseAlly):
+        return decide_erasure(command, state)
     if isinstance(command, RemoveAlly | ChangeAvailability):
         ally = command.ally_id if isinstance(command, RemoveAlly) else command.event.ally_id
         if ally not in state.members:
@@ -144,6 +163,16 @@ def decide(command: NetworkCommand, state: NetworkState) -> Sequence[DomainEvent
     return [command.event]  # AssignDutyContact: a new holder replaces the previous one
 
 
+def decide_erasure(command: EraseAlly, state: NetworkState) -> Sequence[DomainEvent]:
+    """An ally of this network (now or before) is erased once; asking again changes nothing."""
+    ally = command.ally_id
+    if ally in state.erased:
+        return []
+    if ally not in state.enrolled:
+        raise NotFound(f"ally {ally} was never a member", field="ally_id")
+    return [AllyErased(network_id=command.network_id, ally_id=ally, reason=command.reason)]
+
+
 def evolve(state: NetworkState, event: DomainEvent) -> NetworkState:
     match event:
         case NetworkFormed():
@@ -151,7 +180,17 @@ def evolve(state: NetworkState, event: DomainEvent) -> NetworkState:
                 event.network_id, event.area, frozenset(event.areas), event.size_cap, frozenset()
             )
         case AllyEnrolled():
-            return replace(state, members=state.members | {event.ally_id})
+            return replace(
+                state,
+                members=state.members | {event.ally_id},
+                enrolled=state.enrolled | {event.ally_id},
+            )
+        case AllyErased():
+            return replace(
+                state,
+                members=state.members - {event.ally_id},
+                erased=state.erased | {event.ally_id},
+            )
         case AllyLeft():
             return replace(state, members=state.members - {event.ally_id})
         case _:

@@ -14,9 +14,12 @@ from pydantic import ValidationError
 
 from events.base import DomainEvent, UnknownEventType, registry
 from events.envelope import AggregateRef, Envelope
+from events.personal import PersonalCipher, event_aad, kid_of, open_part, seal_part
 from events.upcasting import SchemaVersionError, upcast
 
 SPEC_VERSION = "1.0"
+SEALED_KID_HEADER = "bg-sealedkid"
+"""The key a message's personal part is sealed under, so a reader can fetch it first."""
 CONTENT_TYPE = "application/json"
 
 
@@ -29,7 +32,11 @@ def without_values(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
 
 
-def encode(envelope: Envelope[Any]) -> tuple[dict[str, str], bytes]:
+def encode(
+    envelope: Envelope[Any], cipher: PersonalCipher | None = None
+) -> tuple[dict[str, str], bytes]:
+    """Headers and body of a stored event. With ``cipher``, the personal part is sealed under
+    its owner's key (see :mod:`events.personal`); without, it is stored as is (tests, legacy)."""
     headers = {
         "ce-specversion": SPEC_VERSION,
         "ce-id": envelope.id,
@@ -47,11 +54,26 @@ def encode(envelope: Envelope[Any]) -> tuple[dict[str, str], bytes]:
         headers["ce-causationid"] = envelope.causation_id
     if envelope.command_hash:
         headers["ce-commandhash"] = envelope.command_hash
-    body = envelope.data.model_dump_json().encode()
-    return headers, body
+    kid = kid_of(envelope.data)
+    if cipher is None or kid is None:
+        return headers, envelope.data.model_dump_json().encode()
+    payload = envelope.data.model_dump(mode="json")
+    payload["personal"] = seal_part(
+        cipher, kid, payload["personal"], event_aad(envelope.type, envelope.id)
+    )
+    headers[SEALED_KID_HEADER] = kid
+    return headers, json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def decode(headers: Mapping[str, str], body: bytes, position: int | None = None) -> Envelope[Any]:
+def decode(
+    headers: Mapping[str, str],
+    body: bytes,
+    position: int | None = None,
+    cipher: PersonalCipher | None = None,
+) -> Envelope[Any]:
+    """The event of a stored message. A sealed personal part is opened with ``cipher`` (its key
+    fetched before), or read as erased if its key was destroyed; ``KeyNotLoaded`` (a caller's
+    bug, not a poison message) is raised as is."""
     try:
         type_name = headers["ce-type"]
         version = int(headers["ce-schemaversion"])
@@ -60,6 +82,9 @@ def decode(headers: Mapping[str, str], body: bytes, position: int | None = None)
         if not isinstance(payload, dict):
             raise DecodeError("event body is not a JSON object")
         payload = upcast(type_name, version, payload, model.VERSION)
+        if "personal" in payload:
+            aad = event_aad(type_name, headers["ce-id"])
+            payload["personal"] = open_part(cipher, payload["personal"], aad)
         data: DomainEvent = model.model_validate(payload)
         return Envelope[Any](
             id=headers["ce-id"],

@@ -14,7 +14,7 @@ carries is the opening's ``reason``, written by the police or municipality staff
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -29,6 +29,7 @@ from events.envelope import (
 )
 from events.network import DutyRole
 from events.notification import ChannelName
+from events.personal import ErasedPersonal
 from events.signals import Community, Evidence, SourceRole, TensionLevel, Theme
 from events.upcasting import upcaster
 
@@ -294,7 +295,7 @@ class RsvpPersonal(_Frozen):
     """Personal data of an answer: which of the required communities this ally covers.
 
     An affiliation can reveal religion or origin (special-category data), so it is kept apart
-    like ``AllyPersonal``, to be encrypted per ally, and minimised to what the quorum needs."""
+    like ``AllyPersonal``, sealed under the ally's key, and minimised to what the quorum needs."""
 
     communities: tuple[Community, ...] = ()
 
@@ -308,11 +309,12 @@ class RsvpRecorded(_EscalationEvent):
 
     TYPE = "nl.bondgenoten.escalation.rsvp-recorded"
     VERSION = 2
+    PERSONAL_OWNER: ClassVar[tuple[str, str]] = ("ally", "ally_id")
 
     convening_id: Token
     ally_id: Token
     answer: RsvpAnswer
-    personal: RsvpPersonal = RsvpPersonal()
+    personal: RsvpPersonal | ErasedPersonal = RsvpPersonal()
 
 
 @upcaster(RsvpRecorded.TYPE, from_version=1)

@@ -1,19 +1,22 @@
 """Networks of allies (bondgenotennetwerken) and their membership.
 
 Contact details and community affiliations are personal data; affiliations can reveal religion
-or origin (special category, GDPR art. 9). They live only in the ``personal`` parts below, so a
-later change can encrypt them per ally (and erase them by discarding the ally's key) without
-touching the rest of the event.
+or origin (special category, GDPR art. 9). They live only in the ``personal`` parts below,
+which are stored sealed under a key per ally (per duty contact) and read as
+:class:`events.personal.ErasedPersonal` once that key is destroyed (:class:`AllyErased`); see
+:mod:`events.personal`. The rest of each event holds pseudonymous ids only.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from events.base import DomainEvent, event
 from events.envelope import AreaCode, Token
+from events.personal import ErasedPersonal
 from events.signals import Community, Theme
 
 # Free text here (names, a function, reasons, notes) is a plain ``str`` with a length limit, on
@@ -73,6 +76,7 @@ class NetworkFormed(DomainEvent):
 @event
 class AllyEnrolled(DomainEvent):
     TYPE = "nl.bondgenoten.network.ally-enrolled"
+    PERSONAL_OWNER: ClassVar[tuple[str, str]] = ("ally", "ally_id")
 
     network_id: Token
     ally_id: Token
@@ -80,7 +84,7 @@ class AllyEnrolled(DomainEvent):
     themes: tuple[Theme, ...] = ()
     availability: Availability = Availability.ALWAYS
     consent_to_be_called: bool
-    personal: AllyPersonal
+    personal: AllyPersonal | ErasedPersonal
 
 
 @event
@@ -90,6 +94,20 @@ class AllyLeft(DomainEvent):
     network_id: Token
     ally_id: Token
     reason: str = Field(default="", max_length=200)
+
+
+@event
+class AllyErased(DomainEvent):
+    """The ally's personal data was erased (their key destroyed) at their request or by the
+    coordinator: every earlier event now reads their personal part as erased. They are no
+    longer a member; their id (a pseudonymous token) stays, so their signals stay theirs.
+    ``reason`` is the coordinator's short note (never the ally's data)."""
+
+    TYPE = "nl.bondgenoten.network.ally-erased"
+
+    network_id: Token
+    ally_id: Token
+    reason: str = Field(min_length=1, max_length=200)
 
 
 @event
@@ -107,12 +125,13 @@ class DutyContactAssigned(DomainEvent):
     Assigning a new one replaces the previous holder of that role."""
 
     TYPE = "nl.bondgenoten.network.duty-contact-assigned"
+    PERSONAL_OWNER: ClassVar[tuple[str, str]] = ("contact", "contact_id")
 
     network_id: Token
     role: DutyRole
     contact_id: Token
     function: str = Field(min_length=1, max_length=80)
-    personal: DutyContactPersonal
+    personal: DutyContactPersonal | ErasedPersonal
 
 
 class CallOutcome(StrEnum):
@@ -138,6 +157,7 @@ class CallOutcomeRecorded(DomainEvent):
 __all__ = [
     "AllyAvailabilityChanged",
     "AllyEnrolled",
+    "AllyErased",
     "AllyLeft",
     "AllyPersonal",
     "Availability",
@@ -146,6 +166,7 @@ __all__ = [
     "DutyContactAssigned",
     "DutyContactPersonal",
     "DutyRole",
+    "ErasedPersonal",
     "NetworkFormed",
     "Theme",
 ]

@@ -8,7 +8,11 @@ outcome replaces the stored one only if it is not older, so a late-recorded outc
 newer one.
 
 Personal data (name, phone, e-mail, community affiliations) is copied from the events as is; it
-is dropped from the state when an ally leaves.
+is dropped from the state when an ally leaves or is erased. An ally whose key was destroyed
+reads as :class:`events.personal.ErasedPersonal` in every earlier event (a replay before their
+``AllyErased``): shown as erased, without contact details. Snapshots hold personal parts sealed
+under each owner's key (the cipher comes in the dump/load context), so a destroyed key erases
+the snapshot's copy too.
 """
 
 from __future__ import annotations
@@ -16,14 +20,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    model_serializer,
+    model_validator,
+)
 
 from events.envelope import AwareDatetime, Envelope, municipality_of
 from events.network import (
     AllyAvailabilityChanged,
     AllyEnrolled,
+    AllyErased,
     AllyLeft,
     AllyPersonal,
     Availability,
@@ -34,6 +48,17 @@ from events.network import (
     DutyRole,
     NetworkFormed,
 )
+from events.personal import (
+    SNAPSHOT_CONTEXT,
+    ErasedPersonal,
+    PersonalCipher,
+    cipher_of,
+    is_sealed,
+    open_part,
+    owner_kid,
+    seal_part,
+    snapshot_aad,
+)
 
 RECENT_ATTEMPT_WINDOW = timedelta(hours=1)
 """No answer / call back later within this window: try the others first."""
@@ -43,13 +68,40 @@ JUST_REACHED_WINDOW = timedelta(hours=2)
 # ---------------------------------------------------------------- state
 
 
-class Member(BaseModel):
+class _SealsPersonal(BaseModel):
+    """A read-model record with a ``personal`` part owned by ``<OWNER_KIND>.<OWNER_FIELD>``:
+    sealed in snapshots when a cipher is in the serialization context, opened on load."""
+
+    OWNER: ClassVar[tuple[str, str]] = ("ally", "ally_id")
+
+    @model_serializer(mode="wrap")
+    def _seal(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        cipher = cipher_of(info.context)
+        if cipher is not None and isinstance(data, dict) and "personal" in data:
+            kind, field = self.OWNER
+            kid = owner_kid(kind, str(getattr(self, field)))
+            data["personal"] = seal_part(cipher, kid, data["personal"], snapshot_aad(kid))
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _open(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and is_sealed(data.get("personal")):
+            kind, field = cls.OWNER
+            kid = owner_kid(kind, str(data.get(field)))
+            opened = open_part(cipher_of(info.context), data["personal"], snapshot_aad(kid))
+            data = {**data, "personal": opened}
+        return data
+
+
+class Member(_SealsPersonal):
     ally_id: str
     areas: list[str]
     themes: list[str]
     availability: Availability
     consent_to_be_called: bool
-    personal: AllyPersonal
+    personal: AllyPersonal | ErasedPersonal
 
 
 class LastCall(BaseModel):
@@ -61,13 +113,14 @@ class LastCall(BaseModel):
     escalation_id: str | None = None
 
 
-class DutyContact(BaseModel):
+class DutyContact(_SealsPersonal):
     model_config = ConfigDict(frozen=True)
+    OWNER: ClassVar[tuple[str, str]] = ("contact", "contact_id")
 
     role: DutyRole
     contact_id: str
     function: str
-    personal: DutyContactPersonal
+    personal: DutyContactPersonal | ErasedPersonal
 
 
 class NetworkState(BaseModel):
@@ -92,8 +145,11 @@ class CallListState(BaseModel):
 
 class CallListProjection:
     name: str = "call_lists"
-    version: int = 1
+    version: int = 2  # 2: personal parts sealed in snapshots
     kinds: tuple[str, ...] = ("network", "contact")
+
+    def __init__(self, cipher: PersonalCipher | None = None) -> None:
+        self.cipher = cipher
 
     def initial(self) -> CallListState:
         return CallListState()
@@ -117,7 +173,7 @@ class CallListProjection:
                 consent_to_be_called=e.consent_to_be_called,
                 personal=e.personal,
             )
-        elif isinstance(e, AllyLeft):
+        elif isinstance(e, AllyLeft | AllyErased):
             network.members.pop(e.ally_id, None)
             network.last_calls.pop(e.ally_id, None)
         elif isinstance(e, AllyAvailabilityChanged):
@@ -133,10 +189,10 @@ class CallListProjection:
         return state
 
     def dump(self, state: CallListState) -> bytes:
-        return state.model_dump_json().encode()
+        return state.model_dump_json(context={SNAPSHOT_CONTEXT: self.cipher}).encode()
 
     def load(self, data: bytes) -> CallListState:
-        return CallListState.model_validate_json(data)
+        return CallListState.model_validate_json(data, context={SNAPSHOT_CONTEXT: self.cipher})
 
 
 def _formed(state: CallListState, e: NetworkFormed) -> None:
@@ -194,6 +250,8 @@ class CallListEntry(BaseModel):
     availability: Availability
     last_call: LastCall | None
     reasons: tuple[str, ...]
+    erased: bool = False
+    """Their personal data was erased (shown without name, contact details or communities)."""
 
 
 class Unreachable(BaseModel):
@@ -357,6 +415,7 @@ def _entry(
         availability=member.availability,
         last_call=last,
         reasons=reasons,
+        erased=isinstance(p, ErasedPersonal),
     )
 
 

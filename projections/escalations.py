@@ -23,7 +23,15 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+)
 
 from events.envelope import AwareDatetime, Envelope
 from events.escalation import (
@@ -43,6 +51,16 @@ from events.escalation import (
     RsvpRecorded,
     RsvpReminderDue,
     SignalJoined,
+)
+from events.personal import (
+    SNAPSHOT_CONTEXT,
+    PersonalCipher,
+    cipher_of,
+    is_sealed,
+    open_part,
+    owner_kid,
+    seal_part,
+    snapshot_aad,
 )
 
 Status = Literal["alerted", "acknowledged", "de_escalated", "resolved", "closed"]
@@ -96,6 +114,7 @@ class ConveningRecord(BaseModel):
     rsvp_deadline: AwareDatetime
     answers: dict[str, RsvpAnswer] = Field(default_factory=dict)
     communities_by_ally: dict[str, list[str]] = Field(default_factory=dict)
+    """Personal data (affiliations): sealed per ally in snapshots, never shown."""
     quorate_at: AwareDatetime | None = None
     reminded_at: AwareDatetime | None = None
     deadline_passed_at: AwareDatetime | None = None
@@ -103,6 +122,34 @@ class ConveningRecord(BaseModel):
     convened_attending: list[str] = Field(default_factory=list)
     cancelled_at: AwareDatetime | None = None
     """Called off: moved to another convening, or the escalation closed before it."""
+
+    @field_serializer("communities_by_ally", mode="wrap")
+    def _seal(self, value: dict[str, list[str]], handler: Any, info: SerializationInfo) -> Any:
+        cipher = cipher_of(info.context)
+        if cipher is None:
+            return handler(value)
+        sealed = {}
+        for ally, communities in value.items():
+            kid = owner_kid("ally", ally)
+            part = {"communities": list(communities)}
+            sealed[ally] = seal_part(cipher, kid, part, snapshot_aad(kid))
+        return sealed
+
+    @field_validator("communities_by_ally", mode="before")
+    @classmethod
+    def _open(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, dict):
+            return value
+        opened = {}
+        for ally, part in value.items():
+            if isinstance(part, list):
+                opened[ally] = part  # legacy snapshot, plaintext
+                continue
+            kid = owner_kid("ally", ally)
+            if is_sealed(part):
+                part = open_part(cipher_of(info.context), part, snapshot_aad(kid))
+            opened[ally] = [] if part.get("erased") else list(part.get("communities", []))
+        return opened
 
 
 class EscalationRecord(BaseModel):
@@ -152,9 +199,13 @@ class EscalationsState(BaseModel):
 class EscalationsProjection:
     name: str = "escalations"
     # 2: affected communities per escalation; 3: cancelled convenings; 4: levels count from 1;
-    # 5: band and GRIP suggestion follow the incident, with their history and the reason
-    version: int = 5
+    # 5: band and GRIP suggestion follow the incident, with their history and the reason;
+    # 6: RSVP communities sealed per ally in snapshots
+    version: int = 6
     kinds: tuple[str, ...] = ("escalation",)
+
+    def __init__(self, cipher: PersonalCipher | None = None) -> None:
+        self.cipher = cipher
 
     def initial(self) -> EscalationsState:
         return EscalationsState()
@@ -198,10 +249,10 @@ class EscalationsProjection:
         return state
 
     def dump(self, state: EscalationsState) -> bytes:
-        return state.model_dump_json().encode()
+        return state.model_dump_json(context={SNAPSHOT_CONTEXT: self.cipher}).encode()
 
     def load(self, data: bytes) -> EscalationsState:
-        return EscalationsState.model_validate_json(data)
+        return EscalationsState.model_validate_json(data, context={SNAPSHOT_CONTEXT: self.cipher})
 
 
 def _apply(

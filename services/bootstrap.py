@@ -27,6 +27,7 @@ from projections.base import Projection
 from services.adapters.clock import SystemClock
 from services.adapters.jetstream.embedded import EmbeddedNats
 from services.adapters.jetstream.eventstore import JetStreamEventStore
+from services.adapters.jetstream.keystore import NatsKeyStore, master_key
 from services.adapters.jetstream.projection_runner import ProjectionRunner
 from services.adapters.jetstream.reactor import Handler, Reactor
 from services.adapters.jetstream.rejected import JetStreamRejectedInputs
@@ -42,8 +43,9 @@ from services.adapters.notify.channels import (
 from services.app.handlers import CommandHandlers
 from services.app.links import ack_links, rsvp_links
 from services.app.notifier import Notifier
+from services.app.personal import Keyring
 from services.app.ports import Channel, Clock
-from services.app.readmodels import PROJECTIONS, ReadModels
+from services.app.readmodels import ReadModels, projections
 from services.app.situation import area_name
 from services.app.workflow import Workflow
 from services.entrypoints.http.app import ApiDeps, create_api
@@ -83,9 +85,10 @@ class Infrastructure:
     store: JetStreamEventStore
     clock: Clock
     embedded: EmbeddedNats | None
+    keys: Keyring
 
     def runner(self, projection: Projection[Any]) -> ProjectionRunner[Any]:
-        return ProjectionRunner(self.js, self.topology, self.store, projection)
+        return ProjectionRunner(self.js, self.topology, self.store, projection, self.keys)
 
 
 @contextlib.asynccontextmanager
@@ -105,15 +108,18 @@ async def infrastructure(
             )
             js = nc.jetstream()
             await ensure_streams(js, topology)
+            master = master_key(settings.master_key, settings.data_dir)
+            keys = Keyring(NatsKeyStore(js, topology.keys_bucket, master))
             yield Infrastructure(
                 settings=settings,
                 nats_url=url,
                 nc=nc,
                 js=js,
                 topology=topology,
-                store=JetStreamEventStore(nc, topology),
+                store=JetStreamEventStore(nc, topology, keys=keys),
                 clock=clock or SystemClock(),
                 embedded=embedded,
+                keys=keys,
             )
         finally:
             with contextlib.suppress(Exception):
@@ -152,7 +158,14 @@ def reactors(infra: Infrastructure, workflow: Workflow, notifier: Notifier) -> l
 
     def reactor(name: str, stream: str, subjects: str, handle: Handler, **kw: Any) -> Reactor:
         return Reactor(
-            infra.js, t, name=name, stream=stream, filter_subjects=[subjects], handle=handle, **kw
+            infra.js,
+            t,
+            name=name,
+            stream=stream,
+            filter_subjects=[subjects],
+            handle=handle,
+            keys=infra.keys,
+            **kw,
         )
 
     escalations = t.kind_filter("escalation")
@@ -221,11 +234,11 @@ async def running(
             runners.append(infra.runner(projection))
             return runners[-1]
 
-        read = ReadModels(infra.store, infra.clock, feed)
+        read = ReadModels(infra.store, infra.clock, feed, infra.keys)
         loops = await _start(tasks, runners, "projection")
         themes = theme_vocabulary(settings)
         rejected = JetStreamRejectedInputs(infra.js, infra.topology, infra.clock)
-        handlers = CommandHandlers(infra.store, infra.clock, read, policies, themes)
+        handlers = CommandHandlers(infra.store, infra.clock, read, policies, themes, infra.keys)
         scheduler = JetStreamScheduler(infra.js, infra.topology, infra.clock)
         workflow = Workflow(handlers, infra.clock, read, policies, scheduler)
         public_url = settings.public_url or settings.http_url
@@ -302,7 +315,8 @@ async def rebuild(settings: Settings, names: list[str] | None) -> list[tuple[str
     stopped. Returns each rebuilt projection's name and the position it reached."""
     done = []
     async with infrastructure(settings) as infra:
-        runners = [infra.runner(p) for p in PROJECTIONS if not names or p.name in names]
+        chosen = [p for p in projections(infra.keys) if not names or p.name in names]
+        runners = [infra.runner(p) for p in chosen]
         for runner in runners:
             if await runner.in_use():
                 raise StillRunning(runner.name)

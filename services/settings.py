@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     """Base URL of this service as recipients reach it (links in alerts and invitations)."""
     rsvp_secret: str | None = None
     """Key for the personal answer links in invitations; unset: one kept in NATS KV."""
+    master_key: str | None = None
+    """Base64 of 32 bytes: wraps the per-ally data keys kept in NATS KV. Unset: one made on the
+    first start in ``<data_dir>/master.key`` (mode 0600). Keep it outside NATS and back it up:
+    without it no personal data can be read."""
+    signal_retention_days: float | None = Field(default=None, gt=0)
+    """Signals older than this leave the event log (a per-message TTL on each new signal);
+    unset: kept for ever. See the README, "Retention"."""
     extra_themes: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), validation_alias=AliasChoices("BONDGENOTEN_THEMES", "extra_themes")
     )
@@ -68,7 +75,9 @@ class Settings(BaseSettings):
             raise ValueError(f"not a theme code {bad} (a-z, 0-9, _; 2-40 characters)")
         return value
 
-    @field_validator("nats_url", "smtp_host", "public_url", "rsvp_secret", mode="before")
+    @field_validator(
+        "nats_url", "smtp_host", "public_url", "rsvp_secret", "master_key", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

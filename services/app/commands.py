@@ -181,6 +181,17 @@ class RemoveAlly(_OnNetwork):
     reason: VisibleTextOrEmpty = Field(default="", max_length=200)
 
 
+class EraseAlly(_OnNetwork):
+    """Erase an ally's personal data (their key is destroyed): every past event then reads it
+    as erased. Final; the ally's signals stay, attributed to their pseudonymous id."""
+
+    NAME = "network.erase-ally"
+    PATH = ("network_id", "ally_id")
+
+    ally_id: Token
+    reason: VisibleText = Field(max_length=200)
+
+
 class ChangeAvailability(_OnNetwork):
     NAME = "network.change-availability"
     PATH = ("network_id", "ally_id")
@@ -227,6 +238,7 @@ COMMANDS: tuple[type[Command], ...] = (
     FormNetwork,
     EnrollAlly,
     RemoveAlly,
+    EraseAlly,
     ChangeAvailability,
     AssignDutyContact,
     RecordCallOutcome,

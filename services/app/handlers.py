@@ -42,6 +42,7 @@ from events.network import (
 from events.signals import SourceRole
 from services.app import commands as c
 from services.app.execute import CommandMeta, Outcome, execute
+from services.app.personal import Keyring
 from services.app.ports import Clock, EventStore
 from services.app.readmodels import ReadModelLagging, ReadModels
 from services.app.situation import convening_proposal, situation
@@ -94,8 +95,10 @@ class CommandHandlers:
         read: ReadModels,
         policies: Mapping[str, EscalationPolicy],
         themes: frozenset[str],
+        keys: Keyring | None = None,
     ) -> None:
         self.store = store
+        self.keys = keys
         self.clock = clock
         self.read = read
         self.policies = policies
@@ -113,6 +116,7 @@ class CommandHandlers:
             c.FormNetwork: self._form_network,
             c.EnrollAlly: self._on_network,
             c.RemoveAlly: self._on_network,
+            c.EraseAlly: self._erase,
             c.ChangeAvailability: self._on_network,
             c.AssignDutyContact: self._on_network,
             c.RecordCallOutcome: self._call_outcome,
@@ -354,6 +358,21 @@ class CommandHandlers:
         else:
             command = nw.AssignDutyContact(event=DutyContactAssigned(**cmd.model_dump()))
         return Target(await self._network_ref(cmd.network_id), nw.network_decider, command)
+
+    async def _erase(self, cmd: c.EraseAlly, actor: str, key: str) -> Target:
+        """Erasure destroys the ally's key *before* ``AllyErased`` is appended, once the
+        decider has agreed: so an ``AllyErased`` in the log always means the key is gone. If
+        the append then fails, the ally is already unreadable and a retry of the command
+        (same or new key) appends the event; repeating an erasure is a no-op that destroys
+        the (already destroyed) key again."""
+        ref = await self._network_ref(cmd.network_id)
+        stored, _ = await self.store.load(ref)
+        command = nw.EraseAlly(network_id=cmd.network_id, ally_id=cmd.ally_id, reason=cmd.reason)
+        nw.network_decider.decide(command, nw.network_decider.fold(e.data for e in stored))
+        if self.keys is not None:
+            await self.keys.destroy_ally(cmd.ally_id)
+        log.info("ally.erased", network_id=cmd.network_id, ally_id=cmd.ally_id)
+        return Target(ref, nw.network_decider, command)
 
     async def _call_outcome(self, cmd: c.RecordCallOutcome, actor: str, key: str) -> Target:
         ref = await self._network_ref(cmd.network_id)

@@ -8,7 +8,7 @@ system clock); ``services.bootstrap`` picks one implementation of each. Nothing 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -16,6 +16,7 @@ from domain.intake import FieldError
 from events.codec import decode
 from events.envelope import AggregateRef, Envelope
 from events.escalation import Recipient
+from events.personal import PersonalCipher
 
 if TYPE_CHECKING:
     from services.app.messages import Notice
@@ -38,15 +39,22 @@ class AppendResult:
 
 @dataclass(frozen=True)
 class RawEvent:
-    """A stored event before decoding: what a consumer dead-letters if decoding fails."""
+    """A stored event before decoding: what a consumer dead-letters if decoding fails.
+    ``cipher``: opens its sealed personal part (the service's keyring, its key fetched first:
+    ``Keyring.attach``); without one, a sealed part raises ``KeyNotLoaded``."""
 
     position: int
     subject: str
     headers: dict[str, str]
     body: bytes
+    cipher: PersonalCipher | None = field(default=None, compare=False, repr=False)
 
     def decode(self) -> Envelope[Any]:
-        return decode(self.headers, self.body, position=self.position)
+        """The single decode point of every stored event."""
+        return decode(self.headers, self.body, position=self.position, cipher=self.cipher)
+
+    def with_cipher(self, cipher: PersonalCipher | None) -> RawEvent:
+        return replace(self, cipher=cipher)
 
 
 class StoreUnavailable(TimeoutError):
@@ -171,7 +179,16 @@ class AuditTrail(Protocol):
 class KeyStore(Protocol):
     """Per-ally data keys, kept outside the event log and readable only by the service
     (NATS KV in this deployment; an external KMS can implement the same three calls).
-    ``destroy`` is final: what was sealed under the key can never be opened again."""
+    ``destroy`` is final: what was sealed under the key can never be opened again.
+
+    * ``key_for(owner, create=False)``: the owner's 32-byte key, or ``None`` if there is none
+      (never created, or destroyed).
+    * ``key_for(owner, create=True)``: the same, creating a random key when there is none yet;
+      ``None`` only if it was destroyed (an erased owner never gets a key again). Concurrent
+      creators agree on one key.
+    * ``destroy(owner)``: erase the key (and leave a tombstone); repeating it is a no-op.
+
+    ``owner`` is a key id such as ``ally.a-17`` or ``contact.wijkagent-3``."""
 
     async def key_for(self, owner: str, *, create: bool) -> bytes | None: ...
 

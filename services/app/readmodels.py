@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from domain.intake import KnownNetwork
 from events.network import AllyPersonal
+from events.personal import PersonalCipher
 from projections.base import Projection, fold
 from projections.call_lists import CallList, CallListProjection, CallListState, call_list
 from projections.escalations import ConveningRecord, EscalationsProjection, EscalationsState
@@ -25,12 +26,14 @@ class ReadModelLagging(TimeoutError):
     """A projection has not caught up in time: retry later rather than act on stale data."""
 
 
-PROJECTIONS: tuple[Projection[Any], ...] = (
-    TensionMapProjection(),
-    CallListProjection(),
-    EscalationsProjection(),
-)
-"""Every read model this service keeps live, in the order they are started."""
+def projections(cipher: PersonalCipher | None = None) -> tuple[Projection[Any], ...]:
+    """Every read model this service keeps live, in the order they are started; ``cipher``
+    seals the personal parts in their snapshots (see ``events.personal``)."""
+    return (TensionMapProjection(), CallListProjection(cipher), EscalationsProjection(cipher))
+
+
+PROJECTIONS: tuple[Projection[Any], ...] = projections()
+"""The read models without a cipher: their names and kinds (tools, tests)."""
 
 Feed = Callable[[Projection[Any]], LiveProjection[Any]]
 """Makes the live projection of a fold (a JetStream consumer, or in memory for tests)."""
@@ -39,10 +42,12 @@ Feed = Callable[[Projection[Any]], LiveProjection[Any]]
 class ReadModels:
     """The live read models (tension map, call lists, escalations) and their queries."""
 
-    def __init__(self, store: EventStore, clock: Clock, feed: Feed) -> None:
+    def __init__(
+        self, store: EventStore, clock: Clock, feed: Feed, cipher: PersonalCipher | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
-        tension, calls, escalations = PROJECTIONS
+        tension, calls, escalations = projections(cipher)
         self.tension_projection = cast(TensionMapProjection, tension)
         self.tension: LiveProjection[TensionState] = feed(tension)
         self.calls: LiveProjection[CallListState] = feed(calls)
@@ -56,7 +61,7 @@ class ReadModels:
         """An ally's own contact details, to invite them (never logged)."""
         for network in self.networks.networks.values():
             member = network.members.get(ally_id)
-            if member is not None:
+            if member is not None and isinstance(member.personal, AllyPersonal):
                 return member.personal
         return None
 

@@ -37,6 +37,7 @@ from services.adapters.jetstream.extensions import (
     publish_atomic_batch,
 )
 from services.adapters.jetstream.topology import Topology
+from services.app.personal import Keyring
 from services.app.ports import AppendResult, RawEvent, StoreUnavailable
 
 log = structlog.get_logger(__name__)
@@ -48,7 +49,17 @@ FETCH_BATCH = 500
 class JetStreamEventStore:
     """The :class:`services.app.ports.EventStore` on a JetStream stream."""
 
-    def __init__(self, nc: NatsClient, topology: Topology, *, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        nc: NatsClient,
+        topology: Topology,
+        *,
+        timeout_s: float = 5.0,
+        keys: Keyring | None = None,
+    ) -> None:
+        """``keys``: seals personal parts on append and opens them on read (without: stored
+        as given, for tests and tools that never see personal data)."""
+        self._keys = keys
         self._nc = nc
         self._js: JetStreamContext = nc.jetstream(timeout=timeout_s)
         self._topology = topology
@@ -72,6 +83,8 @@ class JetStreamEventStore:
         if any(e.aggregate != ref for e in events):
             raise ValueError("one append covers one aggregate")
         subject = self.subject_of(ref)
+        if self._keys is not None:
+            await self._keys.prepare_events(events)
         try:
             if len(events) == 1:
                 return await self._append_one(subject, events[0], expected_version)
@@ -85,7 +98,7 @@ class JetStreamEventStore:
     async def _append_one(
         self, subject: str, event: Envelope[Any], expected: int | None
     ) -> AppendResult:
-        headers, body = encode(event)
+        headers, body = encode(event, self._keys)
         headers["Nats-Msg-Id"] = event.id
         if expected is not None:
             headers["Nats-Expected-Last-Subject-Sequence"] = str(expected)
@@ -102,7 +115,7 @@ class JetStreamEventStore:
     ) -> AppendResult:
         messages = []
         for i, event in enumerate(events):
-            headers, body = encode(event)
+            headers, body = encode(event, self._keys)
             headers["Nats-Msg-Id"] = event.id
             if i == 0 and expected is not None:
                 headers["Nats-Expected-Last-Subject-Sequence"] = str(expected)
@@ -237,7 +250,8 @@ class JetStreamEventStore:
                     seq = meta.sequence.stream
                     if seq > stop:
                         return
-                    yield _raw(msg, seq)
+                    raw = _raw(msg, seq)
+                    yield raw if self._keys is None else await self._keys.attach(raw)
                     if seq == stop or meta.num_pending == 0:
                         return
         finally:

@@ -32,9 +32,11 @@ from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundErr
 from nats.js.object_store import ObjectStore
 
 from events.codec import DecodeError
+from events.personal import sealed_kids
 from projections.base import Projection
 from services.adapters.jetstream.deadletter import park, reason_of
 from services.adapters.jetstream.topology import Topology
+from services.app.personal import Keyring
 from services.app.ports import EventStore, RawEvent
 
 log = structlog.get_logger(__name__)
@@ -92,8 +94,10 @@ class ProjectionRunner(Generic[S]):
         topology: Topology,
         store: EventStore,
         projection: Projection[S],
+        keys: Keyring | None = None,
     ) -> None:
         self.store = store
+        self._keys = keys
         self.projection = projection
         self.state: S = projection.initial()
         self.checkpoint = 0
@@ -129,14 +133,25 @@ class ProjectionRunner(Generic[S]):
             result = await self._objects.get(self.projection.name)
         except (ObjectNotFoundError, NotFoundError):
             return
-        snap = decode_snapshot(self.projection, result.data or b"")
+        blob = result.data or b""
+        if self._keys is not None:  # the keys of the personal parts sealed in it, first
+            body = zlib.decompress(blob).partition(b"\n")[2]
+            await self._keys.prepare(sealed_kids(json.loads(body or b"null")), create=False)
+        snap = decode_snapshot(self.projection, blob)
         if snap is not None:
             self.state, self.checkpoint = snap.state, snap.checkpoint
 
     async def save_snapshot(self) -> None:
         if self._objects is None:
             self._objects = await snapshot_bucket(self._js, self._topology.projections_bucket)
-        blob = encode_snapshot(self.projection, Snapshot(self.state, self.checkpoint))
+        snap = Snapshot(self.state, self.checkpoint)
+        if self._keys is not None:
+            # Personal parts are sealed under their owners' keys: fetch (or make, for legacy
+            # plaintext) the keys the state needs, then seal for real.
+            with self._keys.collecting() as wanted:
+                encode_snapshot(self.projection, snap)
+            await self._keys.prepare(wanted, create=True)
+        blob = encode_snapshot(self.projection, snap)
         await self._objects.put(self.projection.name, blob)
         self._dirty = 0
         self._last_save = time.monotonic()
@@ -238,6 +253,8 @@ class ProjectionRunner(Generic[S]):
         seq = int(msg.metadata.sequence.stream)
         if seq > self.checkpoint:
             raw = RawEvent(seq, msg.subject, dict(msg.headers or {}), msg.data)
+            if self._keys is not None:
+                raw = await self._keys.attach(raw)
             await self.apply(raw)
 
     async def apply(self, raw: RawEvent) -> None:

@@ -35,6 +35,7 @@ from nats.js.errors import NotFoundError
 from domain.errors import ConcurrencyConflict
 from services.adapters.jetstream.deadletter import park, reason_of
 from services.adapters.jetstream.topology import Topology
+from services.app.personal import Keyring
 from services.app.ports import RawEvent
 
 log = structlog.get_logger(__name__)
@@ -63,8 +64,10 @@ class Reactor:
         filter_subjects: Sequence[str],
         handle: Handler,
         concurrency: int = 1,
+        keys: Keyring | None = None,
     ) -> None:
         self.js = js
+        self.keys = keys
         self.topology = topology
         self.name = name
         self.stream = stream
@@ -170,6 +173,8 @@ class Reactor:
         raw = RawEvent(
             int(msg.metadata.sequence.stream), msg.subject, dict(msg.headers or {}), msg.data
         )
+        if self.keys is not None:
+            raw = await self.keys.attach(raw)
         heartbeat = asyncio.create_task(_keep_alive(msg))
         h = raw.headers
         try:

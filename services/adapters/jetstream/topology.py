@@ -80,6 +80,11 @@ class Topology:
         return f"{self.stream_prefix}_secrets"
 
     @property
+    def keys_bucket(self) -> str:
+        """Per-owner data keys, wrapped (``services.adapters.jetstream.keystore``)."""
+        return f"{self.stream_prefix}_keys"
+
+    @property
     def projections_bucket(self) -> str:
         return f"{self.stream_prefix}_projections"
 

@@ -27,6 +27,7 @@ import structlog
 from domain.errors import ConcurrencyConflict
 from events.codec import DecodeError, encode
 from events.envelope import AggregateRef, Envelope, municipality_of
+from services.app.personal import Keyring
 from services.app.ports import AppendResult, EventStore, RawEvent
 
 log = structlog.get_logger(__name__)
@@ -42,7 +43,9 @@ def kind_of(subject: str) -> str:
 class InMemoryEventStore:
     """The :class:`services.app.ports.EventStore` in a list. Not thread-safe; one event loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, keys: Keyring | None = None) -> None:
+        """``keys``: seal personal parts on append and open them on read, as in production."""
+        self._keys = keys
         self._log: list[RawEvent] = []
         self._positions: dict[str, list[int]] = {}  # subject -> its positions, in order
         self._ids: dict[str, dict[str, int]] = {}  # subject -> event id -> position
@@ -75,7 +78,9 @@ class InMemoryEventStore:
             raise ConcurrencyConflict(subject, expected_version)
         if expected_version is not None and expected_version != self._version(subject):
             raise ConcurrencyConflict(subject, expected_version)
-        encoded = [encode(e) for e in events]  # before anything is stored: all or nothing
+        if self._keys is not None:
+            await self._keys.prepare_events(events)
+        encoded = [encode(e, self._keys) for e in events]  # before storing: all or nothing
         positions = tuple(
             self._store(ref, headers, body, event_id=e.id)
             for e, (headers, body) in zip(events, encoded, strict=True)
@@ -179,7 +184,7 @@ class InMemoryEventStore:
     ) -> int:
         subject = self.subject_of(ref)
         position = len(self._log) + 1
-        self._log.append(RawEvent(position, subject, headers, body))
+        self._log.append(RawEvent(position, subject, headers, body, cipher=self._keys))
         self._positions.setdefault(subject, []).append(position)
         if event_id is not None:
             self._ids.setdefault(subject, {})[event_id] = position

@@ -66,6 +66,7 @@ ROUTES: tuple[Route, ...] = (
     Route(c.FormNetwork, "POST", "/networks", creates=True),
     Route(c.EnrollAlly, "POST", "/networks/{network_id}/allies", creates=True),
     Route(c.RemoveAlly, "DELETE", "/networks/{network_id}/allies/{ally_id}", query=("reason",)),
+    Route(c.EraseAlly, "POST", "/networks/{network_id}/allies/{ally_id}/erase"),
     Route(c.ChangeAvailability, "PUT", "/networks/{network_id}/allies/{ally_id}/availability"),
     Route(c.AssignDutyContact, "PUT", "/networks/{network_id}/duty-contacts/{role}"),
     Route(c.RecordCallOutcome, "POST", "/networks/{network_id}/call-outcomes", creates=True),

@@ -1,0 +1,207 @@
+"""Allies' personal data: sealing with per-owner keys, erasure, pseudonyms and audited reveals.
+
+* :class:`Keyring` is the :class:`events.personal.PersonalCipher` the event stores, the
+  projection runners and the reactors hand to the codec. The codec is synchronous and pure, the
+  :class:`~services.app.ports.KeyStore` is not: the keyring keeps the keys it fetched in memory
+  and is asked to fetch them *before* a seal or an open (:meth:`Keyring.prepare`,
+  :meth:`Keyring.attach`). A key is created when the first sealed event of its owner is
+  appended (the enrolment), fetched when an event is read, and forgotten when destroyed.
+* Sealing: AES-256-GCM (``cryptography``'s ``AESGCM``), a fresh 96-bit nonce per part, the
+  event's type and id as associated data.
+* Erasure (:meth:`Keyring.destroy`): the key is removed from the key store (securely erased
+  there) and from memory; every sealed part under it reads as erased from then on.
+* Need to know: :func:`pseudonym` and :func:`call_list_view` show a stable keyed pseudonym
+  instead of contact details to roles outside ``domain.access.SEES_CONTACT_DETAILS``; every
+  read that reveals contact details is recorded in the :class:`AuditTrail`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from domain.access import SEES_CONTACT_DETAILS, Principal
+from events.codec import SEALED_KID_HEADER
+from events.envelope import Envelope
+from events.personal import ALG, KeyNotLoaded, b64, kid_of, owner_kid, unb64
+from projections.call_lists import CallList, CallListEntry, DutyContactView
+from services.app.ports import AuditEntry, AuditTrail, KeyStore, RawEvent
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+
+
+class Keyring:
+    """Per-owner data keys in memory, fetched from a :class:`KeyStore`; seals and opens."""
+
+    def __init__(self, keys: KeyStore) -> None:
+        self._store = keys
+        self._keys: dict[str, bytes | None] = {}  # kid -> key, None: destroyed
+        self._wanted: set[str] | None = None
+
+    # ------------------------------------------------------------ fetching (async)
+
+    async def prepare(self, kids: Iterable[str], *, create: bool) -> None:
+        """Have the keys of ``kids`` at hand; with ``create``, make the missing ones (an
+        append). A destroyed key stays destroyed: nothing can be sealed for that owner."""
+        for kid in dict.fromkeys(kids):
+            known = kid in self._keys
+            if known and (self._keys[kid] is not None or not create):
+                continue
+            key = await self._store.key_for(kid, create=create)
+            if key is not None or create or not known:
+                self._keys[kid] = key
+
+    async def prepare_events(self, events: Sequence[Envelope[Any]]) -> None:
+        """Before an append: the keys of every owner whose personal part will be sealed."""
+        await self.prepare((k for e in events if (k := kid_of(e.data))), create=True)
+
+    async def attach(self, raw: RawEvent) -> RawEvent:
+        """A stored message ready to decode: its owner's key fetched, this keyring attached."""
+        kid = raw.headers.get(SEALED_KID_HEADER)
+        if kid:
+            await self.prepare([kid], create=False)
+        return raw.with_cipher(self)
+
+    async def destroy(self, kid: str) -> None:
+        """Erase the owner's key for good (key store first, then memory). Safe to repeat."""
+        await self._store.destroy(kid)
+        self._keys[kid] = None
+
+    async def destroy_ally(self, ally_id: str) -> None:
+        await self.destroy(owner_kid("ally", ally_id))
+
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[set[str]]:
+        """Within: sealing for an owner whose key is not at hand records the owner in the
+        yielded set instead of raising (the result is then a placeholder, to be thrown away:
+        fetch the recorded keys with ``prepare(create=True)`` and seal again). For read-model
+        snapshots, whose owners are known only by serializing them."""
+        self._wanted = set()
+        try:
+            yield self._wanted
+        finally:
+            self._wanted = None
+
+    # ------------------------------------------------------------ the cipher (sync)
+
+    def _key(self, kid: str) -> bytes | None:
+        try:
+            return self._keys[kid]
+        except KeyError:
+            if self._wanted is not None:
+                self._wanted.add(kid)
+                return None
+            raise KeyNotLoaded(kid) from None
+
+    def seal(self, kid: str, plaintext: bytes, aad: bytes) -> Mapping[str, str] | None:
+        key = self._key(kid)
+        if key is None:
+            return None
+        nonce = os.urandom(NONCE_BYTES)
+        ct = AESGCM(key).encrypt(nonce, plaintext, kid.encode() + b"|" + aad)
+        return {"kid": kid, "alg": ALG, "nonce": b64(nonce), "ct": b64(ct)}
+
+    def open(self, sealed: Mapping[str, Any], aad: bytes) -> bytes | None:
+        kid = sealed.get("kid")
+        if not isinstance(kid, str) or sealed.get("alg") != ALG:
+            raise ValueError("a sealed part without a known key id or algorithm")
+        key = self._key(kid)
+        if key is None:
+            return None
+        try:
+            return AESGCM(key).decrypt(
+                unb64(str(sealed["nonce"])), unb64(str(sealed["ct"])), kid.encode() + b"|" + aad
+            )
+        except (InvalidTag, KeyError, ValueError) as exc:
+            raise ValueError(f"sealed part under {kid} does not open (tampered or moved)") from exc
+
+
+def new_data_key() -> bytes:
+    return AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+
+
+# ---------------------------------------------------------------- need to know
+
+
+def pseudonym(secret: bytes, ally_id: str) -> str:
+    """A stable pseudonym (``Bondgenoot 3f9a1c``) from a keyed hash of the id: the same ally
+    always gets the same one, nobody without the service's secret can link it back."""
+    digest = hmac.new(secret, f"ally|{ally_id}".encode(), hashlib.sha256).hexdigest()
+    return f"Bondgenoot {digest[:6]}"
+
+
+def sees_contact_details(principal: Principal, *, reveal: bool = True) -> bool:
+    return reveal and principal.role in SEES_CONTACT_DETAILS
+
+
+async def call_list_view(
+    lst: CallList,
+    *,
+    principal: Principal,
+    audit: AuditTrail,
+    secret: bytes,
+    at: datetime,
+    origin: str,
+    reveal: bool = True,
+) -> CallList:
+    """The call list as ``principal`` may see it: with contact details (audited, one entry
+    per ally shown) for the roles that call, otherwise with pseudonyms and no contact details
+    and no communities of a person (the list's coverage gaps stay)."""
+    if sees_contact_details(principal, reveal=reveal):
+        for entry in lst.entries:
+            if not entry.erased:
+                await audit.record(
+                    AuditEntry(
+                        principal.actor, "read.call-list", f"ally:{entry.ally_id}", "revealed",
+                        origin, at, detail=f"area {lst.area}",
+                    )
+                )  # fmt: skip
+        for dc in lst.duty_contacts:
+            await audit.record(
+                AuditEntry(
+                    principal.actor, "read.call-list", f"contact:{dc.contact_id}", "revealed",
+                    origin, at, detail=f"area {lst.area}",
+                )
+            )  # fmt: skip
+        return lst
+    await audit.record(
+        AuditEntry(
+            principal.actor, "read.call-list", f"area:{lst.area}", "pseudonymised", origin, at
+        )
+    )
+    return lst.model_copy(
+        update={
+            "entries": tuple(_pseudonymous(e, secret) for e in lst.entries),
+            "duty_contacts": tuple(_no_contact(d) for d in lst.duty_contacts),
+        }
+    )
+
+
+def _pseudonymous(entry: CallListEntry, secret: bytes) -> CallListEntry:
+    return entry.model_copy(
+        update={
+            "name": "" if entry.erased else pseudonym(secret, entry.ally_id),
+            "phone": "",
+            "email": None,
+            "communities": (),
+            "reasons": tuple(r for r in entry.reasons if not r.startswith("covers:")),
+        }
+    )
+
+
+def _no_contact(dc: DutyContactView) -> DutyContactView:
+    return dc.model_copy(update={"name": "", "phone": "", "email": None})
+
+
+def pseudonymise_ids(ids: Iterable[str], secret: bytes) -> dict[str, str]:
+    """For reviews and exports: ally id -> pseudonym."""
+    return {i: pseudonym(secret, i) for i in ids}
