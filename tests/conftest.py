@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import inspect
 import itertools
@@ -30,14 +31,17 @@ from nats.js.errors import NotFoundError
 
 from services.adapters.jetstream.embedded import EmbeddedNats, free_port
 from services.adapters.jetstream.eventstore import JetStreamEventStore
+from services.adapters.jetstream.keystore import NatsKeyStore
 from services.adapters.jetstream.topology import Topology, ensure_streams
 from services.adapters.logging import configure_logging
+from services.app.personal import Keyring
 from services.bootstrap import Service, running
 from services.settings import Settings
 
 configure_logging("WARNING", json=False)
 DATA = Path(__file__).parent / "data"
 _counter = itertools.count()
+MASTER_KEY = "dGVzdHMtb25seS1tYXN0ZXIta2V5LTMyLWJ5dGVzISE="  # 32 bytes; tests only
 T = TypeVar("T")
 
 
@@ -77,7 +81,8 @@ def js(nc: NatsClient) -> JetStreamContext:
 @pytest.fixture
 async def store(nc: NatsClient, topology: Topology) -> JetStreamEventStore:
     await ensure_streams(nc.jetstream(), topology)
-    return JetStreamEventStore(nc, topology)
+    keys = NatsKeyStore(nc.jetstream(), topology.keys_bucket, base64.b64decode(MASTER_KEY))
+    return JetStreamEventStore(nc, topology, keys=Keyring(keys))
 
 
 @pytest.fixture
@@ -88,6 +93,7 @@ def settings(nats_server: EmbeddedNats, topology: Topology) -> Settings:
         subject_prefix=topology.subject_prefix,
         http_port=free_port(),
         escalation_policy=DATA / "policy-console.toml",
+        master_key=MASTER_KEY,
     )
 
 

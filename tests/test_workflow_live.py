@@ -32,6 +32,7 @@ from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.projection_runner import ProjectionRunner
 from services.adapters.jetstream.topology import Topology
 from services.adapters.notify.cap import validate_cap
+from services.app.readmodels import projections
 from services.bootstrap import Service
 from services.entrypoints.nats.api import command_subject
 from services.settings import Settings
@@ -285,8 +286,8 @@ async def test_failing_webhook_is_retried_and_recorded_and_a_rebuild_sends_nothi
     assert [s.data.attempt for s in succeeded] == [3]
 
     # Replay while stopped: rebuild every projection, and let every reactor read the log again.
-    for live in service.runners:
-        await ProjectionRunner(js, store.topology, store, live.projection).rebuild()
+    for projection in projections(store.keys):
+        await ProjectionRunner(js, store.topology, store, projection, store.keys).rebuild()
     for name in reactor_names:
         await js.delete_consumer(store.topology.events_stream, name)
     async with serve_in_background(cfg) as service:

@@ -66,6 +66,10 @@ class JetStreamEventStore:
         self._timeout = timeout_s
 
     @property
+    def keys(self) -> Keyring | None:
+        return self._keys
+
+    @property
     def topology(self) -> Topology:
         return self._topology
 

@@ -1,0 +1,264 @@
+"""Personal data sealed per ally, erasure and need to know (pure parts, in-memory adapters)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from domain import network as nw
+from domain.access import Principal, Role
+from domain.errors import Conflict, NotFound
+from events.codec import SEALED_KID_HEADER, DecodeError, decode, encode
+from events.envelope import AggregateRef, new_envelope
+from events.escalation import RsvpPersonal, RsvpRecorded
+from events.network import AllyErased, DutyRole, ErasedPersonal
+from events.personal import KeyNotLoaded
+from projections.base import fold
+from projections.call_lists import CallListProjection, call_list, network_health
+from projections.escalations import ConveningRecord
+from services.adapters.memory.eventstore import InMemoryEventStore
+from services.adapters.memory.keystore import InMemoryKeyStore
+from services.app.personal import Keyring, call_list_view, pseudonym
+from services.app.ports import AuditEntry
+from tests.builders_network import (
+    NETWORK_AREA,
+    ally_enrolled,
+    duty_contact,
+    envelope,
+    network_formed,
+)
+from tests.factories import at
+
+NAME, PHONE = "Fatima El Amrani", "+31 6 5555 0101"
+
+
+def enrolled(ally_id: str = "ally-1", **kw: Any) -> Any:
+    return envelope(ally_enrolled(ally_id, name=NAME, phone=PHONE, communities=("moroccan",), **kw))
+
+
+async def keyring_for(*envelopes: Any) -> tuple[Keyring, InMemoryKeyStore]:
+    keys = InMemoryKeyStore()
+    ring = Keyring(keys)
+    for e in envelopes:
+        await ring.prepare_events([e])
+    return ring, keys
+
+
+# ---------------------------------------------------------------- sealing at the codec
+
+
+async def test_personal_part_is_stored_sealed_and_opens_with_the_key() -> None:
+    env = enrolled()
+    ring, _ = await keyring_for(env)
+    headers, body = encode(env, ring)
+    assert NAME.encode() not in body and b"5555" not in body and b"moroccan" not in body
+    assert b"ally-1@example.nl" not in body
+    stored = json.loads(body)
+    assert set(stored["personal"]) == {"sealed"}
+    assert stored["personal"]["sealed"]["kid"] == "ally.ally-1" == headers[SEALED_KID_HEADER]
+    assert stored["ally_id"] == "ally-1"  # the rest of the event stays readable
+    assert decode(headers, body, cipher=ring).data == env.data
+
+
+async def test_destroyed_key_reads_as_erased_and_the_rest_of_the_event_stays() -> None:
+    env = enrolled()
+    ring, keys = await keyring_for(env)
+    headers, body = encode(env, ring)
+    await ring.destroy_ally("ally-1")
+    assert not keys.holds("ally.ally-1")
+    back = decode(headers, body, cipher=ring).data
+    assert isinstance(back.personal, ErasedPersonal)
+    assert (back.personal.name, back.personal.phone, back.personal.communities) == ("", "", ())
+    assert back.ally_id == "ally-1" and back.areas == env.data.areas
+    # Nothing is sealed for an erased owner again: a later event stores no personal data.
+    await ring.prepare_events([env])
+    _, again = encode(env, ring)
+    assert json.loads(again)["personal"] == {"erased": True}
+
+
+async def test_a_sealed_part_cannot_be_moved_to_another_event() -> None:
+    first, second = enrolled(), enrolled()
+    ring, _ = await keyring_for(first, second)
+    _, b1 = encode(first, ring)
+    h2, b2 = encode(second, ring)
+    moved = {**json.loads(b2), "personal": json.loads(b1)["personal"]}
+    with pytest.raises(DecodeError, match="does not open"):
+        decode(h2, json.dumps(moved).encode(), cipher=ring)
+
+
+async def test_legacy_plaintext_still_decodes_and_sealed_needs_the_keys() -> None:
+    env = enrolled()
+    headers, body = encode(env)  # no cipher: as stored before sealing existed
+    assert NAME.encode() in body
+    ring, _ = await keyring_for()
+    assert decode(headers, body, cipher=ring).data == env.data
+    sealing, _ = await keyring_for(env)
+    h, b = encode(env, sealing)
+    with pytest.raises(KeyNotLoaded):
+        decode(h, b)  # a caller's bug (no keyring), never read as erased
+    with pytest.raises(KeyNotLoaded):
+        decode(h, b, cipher=ring)  # key not fetched first
+
+
+async def test_rsvp_communities_and_duty_contacts_are_sealed_too() -> None:
+    rsvp = RsvpRecorded(
+        escalation_id="esc-1",
+        convening_id="c1",
+        ally_id="ally-1",
+        answer="attending",
+        personal=RsvpPersonal(communities=("jewish",)),
+    )
+    env = new_envelope(
+        rsvp,
+        aggregate=AggregateRef(kind="escalation", area=NETWORK_AREA, id="demonstration"),
+        actor="ally:ally-1",
+        source="/t",
+        recorded_at=at(0),
+    )
+    dc = envelope(duty_contact(DutyRole.POLICE, "wijkagent-3", name="Jan Wachter"))
+    ring, _ = await keyring_for(env, dc)
+    cases = [(env, b"jewish", "ally.ally-1"), (dc, b"Wachter", "contact.wijkagent-3")]
+    for e, secret, kid in cases:
+        headers, body = encode(e, ring)
+        assert secret not in body and headers[SEALED_KID_HEADER] == kid
+        assert decode(headers, body, cipher=ring).data == e.data
+
+
+async def test_in_memory_store_seals_and_erasure_reaches_every_read() -> None:
+    ring = Keyring(InMemoryKeyStore())
+    store = InMemoryEventStore(ring)
+    formed, env = envelope(network_formed()), enrolled()
+    await store.append([formed], 0)
+    await store.append([env], 1)
+    raw = [r async for r in store.read_raw()][1]
+    assert NAME.encode() not in raw.body
+    assert [e.data async for e in store.read()][1] == env.data
+    await ring.destroy_ally("ally-1")
+    events, _ = await store.load(env.aggregate)
+    assert isinstance(events[1].data.personal, ErasedPersonal)
+
+
+# ---------------------------------------------------------------- the decision
+
+
+def test_erasure_is_decided_once_for_a_current_or_former_member() -> None:
+    given = [network_formed(), ally_enrolled("ally-1"), ally_enrolled("ally-2")]
+    erase = nw.EraseAlly(network_id="nw-haven", ally_id="ally-1", reason="op verzoek")
+    (erased,) = nw.network_decider.run(given, erase)
+    assert erased == AllyErased(network_id="nw-haven", ally_id="ally-1", reason="op verzoek")
+    assert nw.network_decider.run([*given, erased], erase) == []  # idempotent
+    state = nw.network_decider.fold([*given, erased])
+    assert state.members == {"ally-2"} and state.erased == {"ally-1"}
+    with pytest.raises(NotFound) as missing:
+        nw.network_decider.run(given, erase.model_copy(update={"ally_id": "ally-9"}))
+    assert missing.value.field == "ally_id"
+    with pytest.raises(Conflict) as again:
+        nw.network_decider.run([*given, erased], nw.EnrollAlly(event=ally_enrolled("ally-1")))
+    assert again.value.field == "ally_id"
+
+
+# ---------------------------------------------------------------- read models
+
+
+async def test_call_list_drops_the_erased_and_its_snapshot_holds_no_plaintext() -> None:
+    formed, env, other = envelope(network_formed()), enrolled(), enrolled("ally-2")
+    dc = envelope(duty_contact(DutyRole.POLICE, "wijkagent-3", name="Jan Wachter"))
+    ring, _ = await keyring_for(env, other, dc)
+    projection = CallListProjection(ring)
+    state = fold(projection, [formed, env, other, dc])
+    blob = projection.dump(state)
+    assert NAME.encode() not in blob and b"Wachter" not in blob and b"moroccan" not in blob
+    assert projection.load(blob) == state
+    await ring.destroy_ally("ally-1")
+    reloaded = projection.load(blob)
+    assert isinstance(reloaded.networks["nw-haven"].members["ally-1"].personal, ErasedPersonal)
+    # Replayed before the AllyErased is folded: shown as erased, without contact details.
+    lst = call_list(reloaded, area=NETWORK_AREA, themes=(), communities=("moroccan",), at=at(5))
+    shown = {e.ally_id: e for e in lst.entries}
+    assert shown["ally-1"].erased and shown["ally-1"].name == "" and shown["ally-1"].phone == ""
+    assert lst.coverage_gaps == ()  # ally-2 still covers the community
+    # Folded: gone from the list and the counts.
+    gone = AllyErased(network_id="nw-haven", ally_id="ally-1", reason="op verzoek")
+    after = projection.evolve(reloaded, envelope(gone, minutes=6))
+    lst = call_list(after, area=NETWORK_AREA, themes=(), communities=(), at=at(7))
+    assert [e.ally_id for e in lst.entries] == ["ally-2"]
+    (health,) = network_health(after, at=at(7))
+    assert health.members == 1
+
+
+async def test_rsvp_communities_are_sealed_in_the_escalations_snapshot() -> None:
+    ring, _ = await keyring_for(enrolled())
+    record = ConveningRecord(
+        convening_id="c1",
+        starts_at=at(60),
+        mode="physical",
+        place="",
+        invited=["ally-1"],
+        required_communities=["moroccan"],
+        quorum=1,
+        rsvp_deadline=at(30),
+        communities_by_ally={"ally-1": ["moroccan"]},
+    )
+    ctx = {"personal_cipher": ring}
+    blob = record.model_dump_json(context=ctx)
+    assert "moroccan" not in blob.replace('"required_communities":["moroccan"]', "")
+    assert ConveningRecord.model_validate_json(blob, context=ctx) == record
+    await ring.destroy_ally("ally-1")
+    assert ConveningRecord.model_validate_json(blob, context=ctx).communities_by_ally == {
+        "ally-1": []
+    }
+
+
+# ---------------------------------------------------------------- need to know
+
+
+class FakeAudit:
+    def __init__(self) -> None:
+        self.kept: list[AuditEntry] = []
+
+    async def record(self, entry: AuditEntry) -> None:
+        self.kept.append(entry)
+
+    async def entries(
+        self, *, since: datetime | None = None, actor: str | None = None
+    ) -> AsyncIterator[AuditEntry]:
+        for e in self.kept:
+            yield e
+
+
+async def test_call_list_shows_pseudonyms_to_those_who_do_not_call_and_audits_reveals() -> None:
+    formed, env = envelope(network_formed()), enrolled()
+    dc = envelope(duty_contact(DutyRole.POLICE, "wijkagent-3", name="Jan Wachter"))
+    state = fold(CallListProjection(), [formed, env, dc])
+    lst = call_list(state, area=NETWORK_AREA, themes=(), communities=("moroccan",), at=at(5))
+    audit, secret = FakeAudit(), b"s" * 32
+
+    municipality = Principal(Role.MUNICIPALITY, "oov")
+    seen = await call_list_view(
+        lst, principal=municipality, audit=audit, secret=secret, at=at(5), origin="http"
+    )
+    text = seen.model_dump_json()
+    assert NAME not in text and "5555" not in text and "Wachter" not in text
+    (entry,) = seen.entries
+    assert entry.name == pseudonym(secret, "ally-1") == pseudonym(secret, "ally-1")
+    assert entry.name.startswith("Bondgenoot ") and entry.communities == ()
+    assert pseudonym(secret, "ally-1") != pseudonym(b"t" * 32, "ally-1")
+    assert [(a.result, a.object) for a in audit.kept] == [("pseudonymised", f"area:{lst.area}")]
+
+    crisis = Principal(Role.CRISIS, "sgbo")
+    shown = await call_list_view(
+        lst, principal=crisis, audit=audit, secret=secret, at=at(5), origin="http"
+    )
+    assert shown.entries[0].name == NAME
+    revealed = [(a.actor, a.object) for a in audit.kept if a.result == "revealed"]
+    assert revealed == [("crisis:sgbo", "ally:ally-1"), ("crisis:sgbo", "contact:wijkagent-3")]
+    assert all(NAME not in repr(a) and "5555" not in repr(a) for a in audit.kept)
+    # reveal=False: even a role that may see them gets pseudonyms (e.g. an export).
+    export = await call_list_view(
+        lst, principal=crisis, audit=audit, secret=secret, at=at(5), origin="x", reveal=False
+    )
+    assert NAME not in export.model_dump_json()
