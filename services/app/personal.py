@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -205,3 +206,19 @@ def _no_contact(dc: DutyContactView) -> DutyContactView:
 def pseudonymise_ids(ids: Iterable[str], secret: bytes) -> dict[str, str]:
     """For reviews and exports: ally id -> pseudonym."""
     return {i: pseudonym(secret, i) for i in ids}
+
+
+WITHHELD = {"withheld": "personal data is not kept with refused input"}
+
+
+def withhold_personal(body: bytes) -> bytes:
+    """Refused input as it may be kept: a JSON object's ``personal`` part (an enrolment's or a
+    duty contact's name, phone, e-mail, communities) replaced by a note. The rejected-input
+    stream is outside the reach of erasure (no key seals it), so it never holds that part."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body  # not JSON: kept as is (the reason says why it was refused)
+    if not isinstance(data, dict) or "personal" not in data:
+        return body
+    return json.dumps({**data, "personal": WITHHELD}, ensure_ascii=False).encode()

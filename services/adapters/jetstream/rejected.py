@@ -10,6 +10,7 @@ from nats.js import JetStreamContext
 
 from domain.intake import FieldError, loggable_field
 from services.adapters.jetstream.topology import Topology
+from services.app.personal import withhold_personal
 from services.app.ports import Clock
 
 log = structlog.get_logger(__name__)
@@ -24,6 +25,7 @@ class JetStreamRejectedInputs:
         self._clock = clock
 
     async def keep(self, body: bytes, channel: str, errors: Sequence[FieldError]) -> None:
+        body = withhold_personal(body)
         headers = {
             "Bg-Rejected-Channel": channel,
             "Bg-Rejected-At": self._clock.now().isoformat(),

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from domain.intake import FieldError
+from services.app.personal import withhold_personal
 from services.app.ports import RejectedInputs
 
 
@@ -22,7 +23,7 @@ class InMemoryRejectedInputs:
         self.kept: list[Rejected] = []
 
     async def keep(self, body: bytes, channel: str, errors: Sequence[FieldError]) -> None:
-        self.kept.append(Rejected(body, channel, tuple(errors)))
+        self.kept.append(Rejected(withhold_personal(body), channel, tuple(errors)))
 
 
 if TYPE_CHECKING:
