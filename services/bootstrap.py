@@ -103,8 +103,12 @@ async def infrastructure(
     try:
         nc = await connect(url)
         try:
+            retention = settings.signal_retention_days
             topology = Topology(
-                settings.stream_prefix, settings.subject_prefix, settings.duplicate_window_s
+                settings.stream_prefix,
+                settings.subject_prefix,
+                settings.duplicate_window_s,
+                signal_ttl_s=retention * 86_400 if retention else None,
             )
             js = nc.jetstream()
             await ensure_streams(js, topology)

@@ -65,3 +65,35 @@ async def test_an_event_log_that_could_drop_history_stops_startup(
         await ensure_streams(js, topology)
     assert "max_age is 600.0" in str(refused.value)
     assert (await js.stream_info(topology.events_stream)).config.max_msgs_per_subject == 1
+
+
+async def test_signal_retention_ages_out_signals_only(nc: NatsClient, topology: Topology) -> None:
+    """Retention of signals: a per-message TTL on each new signal, switched on in an existing
+    events stream (one-way); the rest of the log stays."""
+    from dataclasses import replace
+
+    from events.envelope import AggregateRef
+    from services.adapters.jetstream.eventstore import JetStreamEventStore
+    from tests.builders_network import envelope, network_formed
+    from tests.conftest import eventually
+    from tests.factories import signal_envelope
+
+    js = nc.jetstream()
+    await ensure_streams(js, topology)  # as an older version created it: no TTLs
+    assert not (await js.stream_info(topology.events_stream)).config.allow_msg_ttl
+    retained = replace(topology, signal_ttl_s=1.0)
+    await ensure_streams(js, retained)
+    info = await js.stream_info(topology.events_stream)
+    assert info.config.allow_msg_ttl and info.config.deny_delete and not info.config.max_age
+    store = JetStreamEventStore(nc, retained)
+    await store.append([envelope(network_formed())], 0)
+    signal = signal_envelope(signal_id="s-ttl")
+    await store.append([signal], 0)
+    ref = AggregateRef(kind="signal", area=signal.aggregate.area, id="s-ttl")
+
+    async def expired() -> bool:
+        events, _ = await store.load(ref)
+        return not events
+
+    await eventually(expired, timeout=15, what="the signal to age out")
+    assert [e.type for e in [x async for x in store.read()]] == ["nl.bondgenoten.network.formed"]

@@ -104,6 +104,9 @@ class JetStreamEventStore:
     ) -> AppendResult:
         headers, body = encode(event, self._keys)
         headers["Nats-Msg-Id"] = event.id
+        ttl = self._topology.signal_ttl_s
+        if ttl and event.aggregate.kind == "signal":
+            headers["Nats-TTL"] = f"{max(1, round(ttl))}s"  # retention of signals
         if expected is not None:
             headers["Nats-Expected-Last-Subject-Sequence"] = str(expected)
         try:

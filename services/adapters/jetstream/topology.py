@@ -32,6 +32,10 @@ class Topology:
     stream_prefix: str = "BG"
     subject_prefix: str = "bg"
     duplicate_window_s: float = 120.0
+    signal_ttl_s: float | None = None
+    """Retention of signals: each new ``signal`` event is stored with this per-message TTL
+    (``Nats-TTL``) and leaves the log when it expires; ``None``: kept for ever. The rest of the
+    log is never aged out (see the README, "Retention")."""
 
     @property
     def events_stream(self) -> str:
@@ -103,6 +107,7 @@ class Topology:
                     allow_atomic=True,
                     deny_delete=True,
                     deny_purge=True,
+                    allow_msg_ttl=True if self.signal_ttl_s else None,
                 ),
                 required={
                     "storage": "file",
@@ -156,6 +161,9 @@ class StreamSpec:
     required: dict[str, Any] = field(default_factory=dict)
     keeps_history: bool = False
     """The log: no limit may ever remove an event (age, count, size, per subject)."""
+    enable: tuple[str, ...] = ("allow_msg_ttl",)
+    """Flags that may be switched on in an existing stream when this service needs them (a
+    one-way change the server allows); everything else an operator set is left alone."""
 
 
 def _value(v: Any) -> Any:
@@ -177,6 +185,16 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
         log.info("stream.created", stream=name)
         return
     existing = info.config
+    switch_on = [
+        key
+        for key in spec.enable
+        if getattr(spec.config, key, None) is True and not getattr(existing, key, None)
+    ]
+    if switch_on:
+        for key in switch_on:
+            setattr(existing, key, True)
+        existing = (await js.update_stream(existing)).config
+        log.info("stream.enabled", stream=name, settings=switch_on)
     problems = []
     missing_subjects = set(spec.config.subjects or []) - set(existing.subjects or [])
     if missing_subjects:
