@@ -262,3 +262,15 @@ async def test_call_list_shows_pseudonyms_to_those_who_do_not_call_and_audits_re
         lst, principal=crisis, audit=audit, secret=secret, at=at(5), origin="x", reveal=False
     )
     assert NAME not in export.model_dump_json()
+
+
+def test_refused_input_is_kept_without_its_personal_part() -> None:
+    from services.app.personal import withhold_personal
+
+    body = json.dumps({"ally_id": "a9", "personal": {"name": NAME, "phone": "bel me"}}).encode()
+    kept = json.loads(withhold_personal(body))
+    assert kept["ally_id"] == "a9" and NAME not in json.dumps(kept)
+    assert withhold_personal(b'{"summary": "x"}') == b'{"summary": "x"}'
+    assert NAME.encode() not in withhold_personal(b'{"personal": {"name": "' + NAME.encode())
+    deep = b"[" * 5000 + b'"personal"' + b"]" * 5000
+    assert withhold_personal(deep) != deep

@@ -215,10 +215,14 @@ def withhold_personal(body: bytes) -> bytes:
     """Refused input as it may be kept: a JSON object's ``personal`` part (an enrolment's or a
     duty contact's name, phone, e-mail, communities) replaced by a note. The rejected-input
     stream is outside the reach of erasure (no key seals it), so it never holds that part."""
+    if b'"personal"' not in body:
+        return body
     try:
         data = json.loads(body)
-    except ValueError:
-        return body  # not JSON: kept as is (the reason says why it was refused)
-    if not isinstance(data, dict) or "personal" not in data:
+    except (ValueError, RecursionError):
+        data = None  # unreadable, and it names a personal part: keep none of it
+    if not isinstance(data, dict):
+        return json.dumps(WITHHELD).encode()
+    if "personal" not in data:
         return body
     return json.dumps({**data, "personal": WITHHELD}, ensure_ascii=False).encode()
