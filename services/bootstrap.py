@@ -105,17 +105,20 @@ async def infrastructure(
             )
             js = nc.jetstream()
             await ensure_streams(js, topology)
+            store = JetStreamEventStore(nc, topology)
             yield Infrastructure(
                 settings=settings,
                 nats_url=url,
                 nc=nc,
                 js=js,
                 topology=topology,
-                store=JetStreamEventStore(nc, topology),
+                store=store,
                 clock=clock or SystemClock(),
                 embedded=embedded,
             )
         finally:
+            with contextlib.suppress(Exception):
+                await store.close()
             with contextlib.suppress(Exception):
                 await nc.drain()
     finally:
