@@ -114,18 +114,21 @@ async def infrastructure(
             await ensure_streams(js, topology)
             master = master_key(settings.master_key, settings.data_dir)
             keys = Keyring(NatsKeyStore(js, topology.keys_bucket, master))
+            store = JetStreamEventStore(nc, topology, keys=keys)
             yield Infrastructure(
                 settings=settings,
                 nats_url=url,
                 nc=nc,
                 js=js,
                 topology=topology,
-                store=JetStreamEventStore(nc, topology, keys=keys),
+                store=store,
                 clock=clock or SystemClock(),
                 embedded=embedded,
                 keys=keys,
             )
         finally:
+            with contextlib.suppress(Exception):
+                await store.close()
             with contextlib.suppress(Exception):
                 await nc.drain()
     finally:

@@ -36,6 +36,7 @@ from services.adapters.jetstream.extensions import (
     OutgoingMessage,
     publish_atomic_batch,
 )
+from services.adapters.jetstream.group_commit import GroupCommitter
 from services.adapters.jetstream.topology import Topology
 from services.app.personal import Keyring
 from services.app.ports import AppendResult, RawEvent, StoreUnavailable
@@ -64,6 +65,7 @@ class JetStreamEventStore:
         self._js: JetStreamContext = nc.jetstream(timeout=timeout_s)
         self._topology = topology
         self._timeout = timeout_s
+        self._committer = GroupCommitter(nc, self._alone, timeout_s=timeout_s)
 
     @property
     def keys(self) -> Keyring | None:
@@ -80,7 +82,8 @@ class JetStreamEventStore:
         self, events: Sequence[Envelope[Any]], expected_version: int | None
     ) -> AppendResult:
         """Append events of one aggregate. ``expected_version``: ``None`` = any, ``0`` = the
-        aggregate must not exist yet, ``n`` = its last position must be ``n``."""
+        aggregate must not exist yet, ``n`` = its last position must be ``n``. Concurrent
+        appends of other aggregates share the commit (:mod:`.group_commit`)."""
         if not events:
             raise ValueError("nothing to append")
         ref = events[0].aggregate
@@ -89,57 +92,51 @@ class JetStreamEventStore:
         subject = self.subject_of(ref)
         if self._keys is not None:
             await self._keys.prepare_events(events)
-        try:
-            if len(events) == 1:
-                return await self._append_one(subject, events[0], expected_version)
-            return await self._append_batch(subject, events, expected_version)
-        except ConcurrencyConflict:
-            existing = await self._already_stored(ref, [e.id for e in events])
-            if existing is not None:
-                return existing
-            raise
-
-    async def _append_one(
-        self, subject: str, event: Envelope[Any], expected: int | None
-    ) -> AppendResult:
-        headers, body = encode(event, self._keys)
-        headers["Nats-Msg-Id"] = event.id
         ttl = self._topology.signal_ttl_s
-        if ttl and event.aggregate.kind == "signal":
-            headers["Nats-TTL"] = f"{max(1, round(ttl))}s"  # retention of signals
-        if expected is not None:
-            headers["Nats-Expected-Last-Subject-Sequence"] = str(expected)
-        try:
-            ack = await self._js.publish(subject, body, timeout=self._timeout, headers=headers)
-        except APIError as exc:
-            if exc.err_code == WRONG_LAST_SEQUENCE:
-                raise ConcurrencyConflict(subject, expected) from exc
-            raise
-        return AppendResult((ack.seq,), ack.seq, duplicate=bool(ack.duplicate))
-
-    async def _append_batch(
-        self, subject: str, events: Sequence[Envelope[Any]], expected: int | None
-    ) -> AppendResult:
         messages = []
         for i, event in enumerate(events):
             headers, body = encode(event, self._keys)
             headers["Nats-Msg-Id"] = event.id
-            if i == 0 and expected is not None:
-                headers["Nats-Expected-Last-Subject-Sequence"] = str(expected)
+            if ttl and event.aggregate.kind == "signal":
+                headers["Nats-TTL"] = f"{max(1, round(ttl))}s"  # retention of signals
+            if i == 0 and expected_version is not None:
+                headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_version)
             messages.append(OutgoingMessage(subject, body, headers))
         try:
-            ack = await publish_atomic_batch(self._nc, messages, timeout=self._timeout)
-        except (ExpectedSequenceConflict, BatchDuplicateMsgId) as exc:
-            # A batch holding an already-stored Nats-Msg-Id is refused whole rather than
-            # deduplicated; append() then checks whether this exact batch is already stored.
-            raise ConcurrencyConflict(subject, expected) from exc
+            positions, duplicate = await self._committer.append(messages)
+        except (ExpectedSequenceConflict, BatchDuplicateMsgId, ConcurrencyConflict) as exc:
+            # Someone else wrote first, or these very events are stored already (a retry after
+            # the dedup window; a batch holding a stored Nats-Msg-Id is refused whole).
+            existing = await self._already_stored(ref, [e.id for e in events])
+            if existing is not None:
+                return existing
+            raise ConcurrencyConflict(subject, expected_version) from exc
         except AtomicBatchError as exc:
             if exc.transient:  # e.g. a timeout: retry, never park as poison
                 raise StoreUnavailable(f"atomic append to {subject}: {exc.description}") from exc
             raise
-        last = ack.seq
-        first = last - len(events) + 1
-        return AppendResult(tuple(range(first, last + 1)), last)
+        return AppendResult(positions, positions[-1], duplicate=duplicate)
+
+    async def close(self) -> None:
+        """Fail appends still waiting for a commit (their callers may retry elsewhere)."""
+        await self._committer.close()
+
+    async def _alone(self, messages: Sequence[OutgoingMessage]) -> tuple[tuple[int, ...], bool]:
+        """One append on its own: a single publish (a duplicate is an idempotent success), or
+        one atomic batch for a decision's several events."""
+        if len(messages) == 1:
+            m = messages[0]
+            try:
+                ack = await self._js.publish(
+                    m.subject, m.data, timeout=self._timeout, headers=dict(m.headers)
+                )
+            except APIError as exc:
+                if exc.err_code == WRONG_LAST_SEQUENCE:
+                    raise ConcurrencyConflict(m.subject, None) from exc
+                raise
+            return (ack.seq,), bool(ack.duplicate)
+        batch = await publish_atomic_batch(self._nc, messages, timeout=self._timeout)
+        return tuple(range(batch.seq - len(messages) + 1, batch.seq + 1)), False
 
     async def _already_stored(self, ref: AggregateRef, ids: list[str]) -> AppendResult | None:
         """After a conflict: were these very events appended before (a retry after the window)?"""
