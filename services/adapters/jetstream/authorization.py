@@ -4,8 +4,9 @@ Every client of the server proves an nkey (ed25519, the ``nkeys`` package; the s
 the client, the server keeps only the public key). Two kinds of user:
 
 * **the service** (``service.nk``): the only one that publishes events (``<prefix>.ev.>``),
-  manages streams and reads them (``$JS.API.>``), uses the KV buckets (secrets, keys,
-  snapshots), schedules timers, answers the command subjects and receives on its inboxes;
+  manages streams and reads them (``$JS.API.>``), uses the KV buckets (secrets, keys) and
+  the object store (projection snapshots), schedules timers, answers the command subjects
+  and receives on its inboxes;
 * **an integration** (``<role>.<id>.nk``, e.g. ``police.meldkamer-oost.nk``): may only
   *request* its own command subjects ``<prefix>.cmd.<role>.<id>.>`` and receive the replies on
   its own inbox prefix ``_INBOX.<role>.<id>.>`` (connect with ``inbox_prefix``). Nothing else:
@@ -134,11 +135,12 @@ def _check(role: str, identity: str) -> None:
 
 def service_permissions(subject_prefix: str) -> dict[str, object]:
     everything_ours = f"{subject_prefix}.>"  # events, commands, timers, rejected, dead letters
+    buckets = ["$KV.>", "$O.>"]  # secrets and keys (KV), projection snapshots (object store)
     return {
         "publish": {
-            "allow": [everything_ours, "$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "$KV.>", "_INBOX.>"]
+            "allow": [everything_ours, "$JS.API.>", "$JS.ACK.>", "$JS.FC.>", *buckets, "_INBOX.>"]
         },
-        "subscribe": {"allow": [everything_ours, "$KV.>", "_INBOX.>"]},
+        "subscribe": {"allow": [everything_ours, *buckets, "_INBOX.>"]},
     }
 
 

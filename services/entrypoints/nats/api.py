@@ -30,9 +30,10 @@ from faststream import ExceptionMiddleware, Path
 from faststream.nats import NatsBroker
 from faststream.nats.annotations import NatsMessage
 from faststream.nats.message import NatsMessage as NatsStreamMessage
+from faststream.nats.security import NatsCredentials, NatsNKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from domain.access import Forbidden, Principal, Role
+from domain.access import Forbidden, Principal, Role, authorize
 from domain.errors import ConcurrencyConflict, DomainError
 from domain.input import load_json
 from domain.intake import CONCURRENT_CHANGE, FieldError, InvalidInput, pydantic_errors
@@ -91,7 +92,11 @@ def request_model(command: type[c.Command]) -> type[BaseModel]:
 
 
 async def decode(message: NatsStreamMessage) -> Any:
-    """JSON within limits, or a precise refusal (never a 5xx for what can never succeed)."""
+    """Authorized first (a forbidden request is refused before its body is read), then JSON
+    within limits, or a precise refusal (never a 5xx for what can never succeed)."""
+    # <prefix>.cmd.<role>.<id>.<command name>: the prefix is one token
+    tokens = message.raw_message.subject.split(".")
+    authorize(principal_of(tokens[2], tokens[3]), ".".join(tokens[4:]))
     return load_json(message.body, message.headers.get("content-type"))
 
 
@@ -125,9 +130,13 @@ def create_broker(
     rejected: RejectedInputs,
     **connection: Any,
 ) -> NatsBroker:
-    """``connection``: nats-py connect options, e.g. ``nkeys_seed`` or ``user_credentials`` and
-    ``error_cb`` (permission denials arrive only there)."""
+    """``connection``: nats-py connect options, e.g. ``nkeys_seed`` or ``user_credentials`` (the
+    service's credential) and ``error_cb`` (permission denials arrive only there)."""
     errors = ExceptionMiddleware()
+    if "nkeys_seed" in connection:
+        connection["security"] = NatsNKey.from_file(connection.pop("nkeys_seed"))
+    elif "user_credentials" in connection:
+        connection["security"] = NatsCredentials.from_file(connection.pop("user_credentials"))
 
     async def refuse(message: NatsMessage, problems: list[FieldError]) -> dict[str, Any]:
         try:
@@ -148,7 +157,9 @@ def create_broker(
 
     @errors.add_handler(DomainError, publish=True)
     async def _refused(exc: DomainError, message: NatsMessage) -> dict[str, Any]:
-        return await refuse(message, [FieldError(exc.field or "$", str(exc), exc.code)])
+        # A forbidden identity: the subject (the credential) is what made it so.
+        field = exc.field or ("subject" if isinstance(exc, Forbidden) else "$")
+        return await refuse(message, [FieldError(field, str(exc), exc.code)])
 
     @errors.add_handler(ConcurrencyConflict, publish=True)
     async def _busy(exc: ConcurrencyConflict, message: NatsMessage) -> dict[str, Any]:
