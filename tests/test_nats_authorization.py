@@ -114,7 +114,8 @@ def test_the_generated_configuration_is_private_and_idempotent(tmp_path: Path) -
     for path in (again.config_file, again.service_seed, user.seed_file):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
     text = again.config_file.read_text()
-    assert "SU" not in text.replace("SUBJECT", "")  # public keys only, never a seed
+    for seed_file in (again.service_seed, user.seed_file):  # public keys only, never a seed
+        assert seed_file.read_text().strip() not in text
     assert '"bg.cmd.police.meldkamer-oost.>"' in text and '"_INBOX.police.meldkamer-oost.>"' in text
 
 
