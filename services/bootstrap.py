@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from domain.policy import EscalationPolicy, parse_policies
 from events.signals import DEFAULT_THEMES
 from projections.base import Projection
 from services.adapters.clock import SystemClock
+from services.adapters.jetstream.authorization import ensure_authorization
 from services.adapters.jetstream.embedded import EmbeddedNats
 from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.keystore import NatsKeyStore, master_key
@@ -58,16 +60,46 @@ log = structlog.get_logger(__name__)
 # ---------------------------------------------------------------- infrastructure
 
 
-async def _on_error(exc: Exception) -> None:
-    # Permission denials and async publish errors only arrive here: surface them.
-    log.warning("nats.error", error=f"{type(exc).__name__}: {exc}")
+@dataclass
+class NatsErrors:
+    """nats-py's ``error_cb``: permission denials (and async publish errors) arrive only here,
+    never as exceptions. Each is logged and counted, so a wrong server configuration shows."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    async def record(self, exc: Exception) -> None:
+        """The ``error_cb`` (nats-py wants a coroutine function, not a callable object)."""
+        denied = "permissions violation" in str(exc).lower()
+        kind = "permission_denied" if denied else type(exc).__name__
+        self.counts[kind] += 1
+        error = f"{type(exc).__name__}: {exc}"
+        log.warning("nats.error", kind=kind, error=error, total=self.counts[kind])
+
+    @property
+    def permission_denials(self) -> int:
+        return self.counts["permission_denied"]
 
 
-async def connect(url: str, name: str = "bondgenoten") -> NatsClient:
+def credentials(settings: Settings) -> dict[str, Any]:
+    """nats-py connect options for the service's own credential (with ``NATS_URL``)."""
+    if settings.nats_creds is not None:
+        return {"user_credentials": str(settings.nats_creds)}
+    if settings.nats_seed_file is not None:
+        return {"nkeys_seed": str(settings.nats_seed_file)}
+    return {}
+
+
+async def connect(
+    url: str,
+    name: str = "bondgenoten",
+    errors: NatsErrors | None = None,
+    **credential: Any,
+) -> NatsClient:
     return await nats.connect(
         servers=url.split(","),
         name=name,
-        error_cb=_on_error,
+        error_cb=(errors or NatsErrors()).record,
+        **credential,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,
@@ -86,6 +118,9 @@ class Infrastructure:
     clock: Clock
     embedded: EmbeddedNats | None
     keys: Keyring
+    credential: dict[str, Any] = field(default_factory=dict)
+    """nats-py options carrying the service's credential (for its other connections)."""
+    errors: NatsErrors = field(default_factory=NatsErrors)
 
     def runner(self, projection: Projection[Any]) -> ProjectionRunner[Any]:
         return ProjectionRunner(self.js, self.topology, self.store, projection, self.keys)
@@ -97,11 +132,20 @@ async def infrastructure(
 ) -> AsyncIterator[Infrastructure]:
     embedded: EmbeddedNats | None = None
     url = settings.nats_url
+    credential = credentials(settings)
     if url is None:
-        embedded = EmbeddedNats(settings.data_dir / "nats", port=settings.nats_port).start()
+        # Generated authorization: only the service's nkey and the integrations' connect.
+        auth = ensure_authorization(settings.nats_dir, settings.subject_prefix)
+        embedded = EmbeddedNats(
+            settings.nats_dir, port=settings.nats_port, authorization=auth.config_file
+        ).start()
         url = embedded.url
+        credential = {"nkeys_seed": str(auth.service_seed)}
+    elif not credential:
+        log.warning("nats.no_credential", note="set BONDGENOTEN_NATS_SEED_FILE or _NATS_CREDS")
+    errors = NatsErrors()
     try:
-        nc = await connect(url)
+        nc = await connect(url, errors=errors, **credential)
         try:
             retention = settings.signal_retention_days
             topology = Topology(
@@ -125,6 +169,8 @@ async def infrastructure(
                 clock=clock or SystemClock(),
                 embedded=embedded,
                 keys=keys,
+                credential=credential,
+                errors=errors,
             )
         finally:
             with contextlib.suppress(Exception):
@@ -265,7 +311,14 @@ async def running(
             rsvp_link=rsvp.url,
             caught_up=lambda position: read.escalations.wait_for(position, timeout=10),
         )
-        broker = create_broker(infra.nats_url, settings.subject_prefix, handlers, rejected)
+        broker = create_broker(
+            infra.nats_url,
+            settings.subject_prefix,
+            handlers,
+            rejected,
+            error_cb=infra.errors.record,
+            **infra.credential,
+        )
         api = create_api(ApiDeps(handlers, read, rejected, policies, themes, rsvp, ack))
         http = _Uvicorn(
             uvicorn.Config(

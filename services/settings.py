@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("NATS_URL", "nats_url")
     )
     """Connect to this server or cluster (comma-separated URLs). Unset: start an embedded one."""
+    nats_seed_file: Path | None = None
+    """With ``NATS_URL``: the service's nkey seed file (``BONDGENOTEN_NATS_SEED_FILE``)."""
+    nats_creds: Path | None = None
+    """With ``NATS_URL``: a NATS credentials file (JWT + seed) instead (``BONDGENOTEN_NATS_CREDS``).
+    Without ``NATS_URL`` neither is needed: the embedded server's configuration is generated
+    (``bondgenoten nats-config``) and the service uses its own seed from it."""
     data_dir: Path = Path(".bondgenoten")
     """Embedded server store and local state."""
     nats_port: int = Field(default=4222, ge=0, le=65535)
@@ -76,11 +82,23 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "nats_url", "smtp_host", "public_url", "rsvp_secret", "master_key", mode="before"
+        "nats_url",
+        "smtp_host",
+        "public_url",
+        "rsvp_secret",
+        "master_key",
+        "nats_seed_file",
+        "nats_creds",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @property
+    def nats_dir(self) -> Path:
+        """The embedded server's store and its generated authorization (seeds, config)."""
+        return self.data_dir / "nats"
 
     @property
     def http_url(self) -> str:

@@ -79,10 +79,12 @@ def js(nc: NatsClient) -> JetStreamContext:
 
 
 @pytest.fixture
-async def store(nc: NatsClient, topology: Topology) -> JetStreamEventStore:
+async def store(nc: NatsClient, topology: Topology) -> AsyncIterator[JetStreamEventStore]:
     await ensure_streams(nc.jetstream(), topology)
     keys = NatsKeyStore(nc.jetstream(), topology.keys_bucket, base64.b64decode(MASTER_KEY))
-    return JetStreamEventStore(nc, topology, keys=Keyring(keys))
+    s = JetStreamEventStore(nc, topology, keys=Keyring(keys))
+    yield s
+    await s.close()  # its group-commit task ends with the test
 
 
 @pytest.fixture

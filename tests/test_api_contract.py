@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from domain.access import Principal, Role
 from services.bootstrap import Service
 from services.entrypoints.nats.api import command_subject
 from tests.api_helpers import ACTOR, AREA, client_for, seed_network, signal_body
@@ -19,6 +20,8 @@ from tests.conftest import stream_messages
 POLICE = {"X-Actor": "police:meldkamer"}
 JSON = "application/json"
 HUGE_NUMBER = b'{"level": ' + b"9" * 4301 + b"}"
+
+REPORTER = Principal(Role.ALLY, "a1")  # the NATS identity of signal_body's reporter
 
 
 async def kept(service: Service, nc: NatsClient) -> list[Any]:
@@ -46,7 +49,7 @@ async def test_command_id_makes_a_signal_retry_a_noop_over_nats(
 ) -> None:
     async with client_for(service) as client:
         await seed_network(client)
-    subject = command_subject(service.infra.topology.subject_prefix, "signal.submit")
+    subject = command_subject(service.infra.topology.subject_prefix, "signal.submit", REPORTER)
     request = json.dumps({**signal_body(), "command_id": "mk-77"}).encode()
     first = json.loads((await nc.request(subject, request, 5)).data)
     again = json.loads((await nc.request(subject, request, 5)).data)
@@ -168,7 +171,7 @@ async def test_the_api_docs_work_offline(service: Service) -> None:
 async def test_nats_refuses_a_body_that_is_not_json_and_keeps_it(
     service: Service, nc: NatsClient
 ) -> None:
-    subject = command_subject(service.infra.topology.subject_prefix, "signal.submit")
+    subject = command_subject(service.infra.topology.subject_prefix, "signal.submit", REPORTER)
     reply = json.loads(
         (await nc.request(subject, b"{nope", 5, headers={"content-type": "application/json"})).data
     )
@@ -238,7 +241,7 @@ async def test_input_that_can_never_succeed_is_a_4xx_naming_the_field(
         r = await client.post("/api/v1/signals", json=signal_body(**overrides))
     assert r.status_code == 422, (name, r.text)
     assert r.json()["errors"][0]["field"] == field
-    subject = command_subject(service.infra.topology.subject_prefix, "signal.submit")
+    subject = command_subject(service.infra.topology.subject_prefix, "signal.submit", REPORTER)
     request = json.dumps(signal_body(**overrides)).encode()
     reply = json.loads((await nc.request(subject, request, 5)).data)
     assert not reply["ok"] and reply["errors"][0]["field"] == field
@@ -248,7 +251,7 @@ async def test_input_that_can_never_succeed_is_a_4xx_naming_the_field(
 async def test_nats_refuses_what_json_cannot_hold_without_a_5xx(
     service: Service, nc: NatsClient
 ) -> None:
-    subject = command_subject(service.infra.topology.subject_prefix, "signal.submit")
+    subject = command_subject(service.infra.topology.subject_prefix, "signal.submit", REPORTER)
     for body in (b"[" * 1000 + b"]" * 1000, HUGE_NUMBER):
         reply = json.loads((await nc.request(subject, body, 5)).data)
         assert not reply["ok"] and reply["errors"][0]["code"] in ("too_deep", "number_too_long")

@@ -18,6 +18,20 @@ def test_asyncapi_document_describes_signal_submission() -> None:
     assert {"reporter", "source_role", "network_id", "area", "level"} <= set(schema["required"])
 
 
+def test_asyncapi_subjects_carry_the_identity_and_the_body_no_actor() -> None:
+    doc = json.loads(asyncapi_document(Settings()))
+    channel = doc["channels"]["escalation.declare"]
+    assert channel["address"] == "bg.cmd.{role}.{id}.escalation.declare"
+    assert set(channel["parameters"]) == {"role", "id"}
+    assert "service" not in channel["parameters"]["role"]["enum"]
+    assert "police" in channel["parameters"]["role"]["enum"]
+    for name, schema in doc["components"]["schemas"].items():
+        if name.endswith("Request"):
+            assert "actor" not in schema.get("properties", {}), name
+    assert doc["components"]["securitySchemes"]["nkey"]["type"] == "asymmetricEncryption"
+    assert all(s["security"] for s in doc["servers"].values())
+
+
 async def test_openapi_document_is_served_under_api_v1(service: Service) -> None:
     async with client_for(service) as client:
         doc = (await client.get("/api/v1/openapi.json")).json()

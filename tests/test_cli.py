@@ -53,9 +53,9 @@ async def test_asyncapi_lists_every_command_subject(settings: Settings) -> None:
     document = json.loads(await bondgenoten(settings, "asyncapi"))
     channels = {c["address"] for c in document["channels"].values()}
     prefix = settings.subject_prefix
-    assert f"{prefix}.cmd.signal.submit" in channels
+    assert f"{prefix}.cmd.{{role}}.{{id}}.signal.submit" in channels
     for command in ("declare", "acknowledge", "de-escalate", "resolve", "close"):
-        assert f"{prefix}.cmd.escalation.{command}" in channels
+        assert f"{prefix}.cmd.{{role}}.{{id}}.escalation.{command}" in channels
 
 
 async def test_rebuild_of_an_unknown_projection_names_the_known_ones(settings: Settings) -> None:

@@ -96,7 +96,7 @@ async def test_erased_ally_leaves_no_personal_data_and_history_stays(tmp_path: P
             for what in ("call_list", "review", "networks", "escalation"):
                 assert _found(repr(after[what]).encode()) == [], what
             # Every past event reads the ally as erased; their signals stay theirs.
-            events = await _events(nats_port)
+            events = await _events(nats_port, data)
             enrolled = [e.data for e in events if isinstance(e.data, AllyEnrolled)]
             a9 = [e for e in enrolled if e.ally_id == "a9"]
             assert len(a9) == 1 and isinstance(a9[0].personal, ErasedPersonal)
@@ -255,8 +255,10 @@ async def _reads(
     }
 
 
-async def _events(nats_port: int) -> list[Any]:
-    nc = await nats.connect(f"nats://127.0.0.1:{nats_port}")
+async def _events(nats_port: int, data: Path) -> list[Any]:
+    # The embedded server admits only known nkeys: read the log as the service does.
+    seed = data / "nats" / "identities" / "service.nk"
+    nc = await nats.connect(f"nats://127.0.0.1:{nats_port}", nkeys_seed=str(seed))
     try:
         topology = Topology()
         keys = Keyring(

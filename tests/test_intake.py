@@ -10,11 +10,14 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from domain.access import Principal, Role
 from services.bootstrap import Service
 from services.entrypoints.nats.api import command_subject
 from services.settings import Settings
 from tests.api_helpers import client_for, seed_network, signal_body
 from tests.conftest import serve_in_background, stream_messages
+
+REPORTER = Principal(Role.ALLY, "a1")  # the NATS identity of signal_body's reporter
 
 
 async def _signals_in_log(service: Service) -> list[Any]:
@@ -108,7 +111,7 @@ async def test_unparseable_body_is_refused_and_kept(
 
 
 async def test_nats_request_reply_intake(service: Service, nc: NatsClient) -> None:
-    subject = command_subject(service.infra.topology.subject_prefix, "signal.submit")
+    subject = command_subject(service.infra.topology.subject_prefix, "signal.submit", REPORTER)
     async with client_for(service) as client:
         await seed_network(client, service)
     ok = json.loads((await nc.request(subject, json.dumps(signal_body()).encode(), 5)).data)

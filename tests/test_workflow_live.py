@@ -15,6 +15,7 @@ import pytest
 from lxml import etree
 from nats.js import JetStreamContext
 
+from domain.access import Principal, Role
 from events.envelope import Envelope
 from events.escalation import (
     AckTimeoutElapsed,
@@ -399,33 +400,33 @@ async def test_escalation_commands_over_nats_request_reply(service: Service, nc:
     async with client_for(service) as client:
         await seed_network(client, service)
 
-    async def ask(command: str, body: dict[str, Any] | bytes) -> dict[str, Any]:
+    async def ask(
+        command: str, body: dict[str, Any] | bytes, actor: str = "police:meldkamer"
+    ) -> dict[str, Any]:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        role, identity = actor.split(":")
+        principal = Principal(Role(role), identity)
         reply = await nc.request(
-            command_subject(t.subject_prefix, f"escalation.{command}"), data, 5
+            command_subject(t.subject_prefix, f"escalation.{command}", principal), data, 5
         )
         answer: dict[str, Any] = json.loads(reply.data)
         return answer
 
-    declared = await ask(
-        "declare",
-        {**DECLARE, "actor": "police:meldkamer", "command_id": "mk-2026-0042"},
-    )
+    declared = await ask("declare", {**DECLARE, "command_id": "mk-2026-0042"})
     assert declared["ok"] and declared["event_types"][0] == "escalation.opened"
     escalation_id = declared["escalation_id"]
-    again = await ask(
-        "declare",
-        {**DECLARE, "actor": "police:meldkamer", "command_id": "mk-2026-0042"},
-    )
+    again = await ask("declare", {**DECLARE, "command_id": "mk-2026-0042"})
     assert again["ok"] and again["duplicate"]
-    ack = {"escalation_id": escalation_id, "actor": "municipality:oov", "command_id": "ack-1"}
-    assert (await ask("acknowledge", ack))["event_types"] == ["escalation.acknowledged"]
-    twice = await ask("acknowledge", {**ack, "command_id": "ack-2"})
+    ack = {"escalation_id": escalation_id, "command_id": "ack-1"}
+    acked = await ask("acknowledge", ack, "municipality:oov")
+    assert acked["event_types"] == ["escalation.acknowledged"]
+    twice = await ask("acknowledge", {**ack, "command_id": "ack-2"}, "municipality:oov")
     assert not twice["ok"] and twice["errors"][0]["code"] == "conflict"
     unknown = await ask("acknowledge", {**ack, "escalation_id": "GM0034_x-1", "command_id": "3"})
     assert not unknown["ok"] and unknown["errors"][0]["field"] == "escalation_id"
-    missing_actor = await ask("close", {"escalation_id": escalation_id, "command_id": "c1"})
-    assert not missing_actor["ok"] and missing_actor["errors"][0]["field"] == "actor"
+    # The actor is the subject's identity; a role the matrix does not allow is refused.
+    by_reviewer = await ask("close", {**ack, "command_id": "c1", "reason": "x"}, "reviewer:r1")
+    assert not by_reviewer["ok"] and by_reviewer["errors"][0]["code"] == "forbidden"
     assert not (await ask("close", b"{not json"))["ok"]
     closed = await ask("close", {**ack, "command_id": "close-1", "reason": "rust teruggekeerd"})
     assert closed["event_types"] == ["escalation.closed"]

@@ -20,6 +20,14 @@ import structlog
 
 from domain import escalation as esc
 from domain import network as nw
+from domain.access import (
+    Forbidden,
+    Principal,
+    Role,
+    authorize,
+    check_own_answer,
+    check_reporter,
+)
 from domain.decider import Decider
 from domain.errors import Conflict, DomainError, NotFound
 from domain.intake import (
@@ -123,10 +131,22 @@ class CommandHandlers:
         }
 
     async def handle(
-        self, command: c.Command, *, actor: str, key: str | None, channel: str
+        self,
+        command: c.Command,
+        *,
+        principal: Principal | None = None,
+        actor: str = "",
+        key: str | None,
+        channel: str,
+        origin: str = "",
     ) -> CommandResult:
-        """Decide ``command`` for ``actor``. ``key``: the client's idempotency key (a retry
-        with the same key and command answers as before; a new key when ``None``)."""
+        """Decide ``command`` for ``principal`` (who is authorized first, and is the actor of
+        the events). ``key``: the client's idempotency key (a retry with the same key and
+        command answers as before; a new key when ``None``). ``actor`` without a principal:
+        the entry points not yet on credentials (the agreed interface is ``principal``)."""
+        if principal is not None:
+            _authorize(principal, command)
+            actor = principal.actor
         if isinstance(command, c.SubmitSignal):
             key = _signal_key(command, key)
         command_id = key or uuid.uuid4().hex
@@ -387,6 +407,22 @@ class CommandHandlers:
             recorded,
             meta={"occurred_at": cmd.occurred_at},
         )
+
+
+def _authorize(principal: Principal, command: c.Command) -> None:
+    """The role x action matrix (domain.access), and one's own name on a signal or an answer.
+    The service's own role acts through its reactors and is not in the matrix."""
+    if principal.role is Role.SERVICE:
+        return
+    authorize(principal, command.NAME)
+    if isinstance(command, c.SubmitSignal):
+        try:
+            check_reporter(principal, command.source_role.value, command.reporter)
+        except Forbidden as exc:  # name the field the client sent
+            fields = {"reporter.role": "source_role", "reporter.id": "reporter"}
+            raise Forbidden(str(exc), field=fields.get(exc.field or "", exc.field)) from None
+    elif isinstance(command, c.RecordRsvp):
+        check_own_answer(principal, command.ally_id)
 
 
 def _signal_key(cmd: c.SubmitSignal, key: str | None) -> str | None:

@@ -16,7 +16,16 @@ import structlog
 from pydantic import ValidationError
 
 from services import bootstrap
-from services.adapters.jetstream.embedded import EmbeddedNatsError
+from services.adapters.jetstream.authorization import (
+    AUTHORIZATION_FILE,
+    INTEGRATION_ROLES,
+    AuthorizationError,
+    add_integration,
+    command_subjects,
+    ensure_authorization,
+    inbox_prefix,
+)
+from services.adapters.jetstream.embedded import EmbeddedNatsError, reload_running_server
 from services.adapters.logging import configure_logging
 from services.app.readmodels import PROJECTIONS
 from services.settings import Settings
@@ -107,6 +116,44 @@ async def _asyncapi(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _nats_config(args: argparse.Namespace, settings: Settings) -> int:
+    auth = ensure_authorization(settings.nats_dir, settings.subject_prefix)
+    users = ", ".join(u.name for u in auth.users)
+    print(
+        texts.NATS_CONFIG_DONE.format(
+            config=auth.config_file, seed=auth.service_seed, users=users, name=AUTHORIZATION_FILE
+        )
+    )
+    if reload_running_server(settings.nats_dir):
+        print(texts.NATS_RELOADED)
+    return 0
+
+
+async def _nats_user(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        user = add_integration(settings.nats_dir, settings.subject_prefix, args.role, args.id)
+    except AuthorizationError:
+        print(texts.NATS_BAD_USER.format(id=args.id), file=sys.stderr)
+        return 2
+    inbox = inbox_prefix(args.role, args.id)
+    subjects = command_subjects(settings.subject_prefix, args.role, args.id)
+    print(
+        texts.NATS_USER_DONE.format(
+            role=args.role,
+            id=args.id,
+            seed_file=user.seed_file,
+            public_key=user.public_key,
+            subjects=subjects,
+            inbox=inbox,
+        )
+    )
+    if args.print_seed:
+        print(texts.NATS_USER_SEED.format(seed=user.seed_file.read_text().strip()))
+    reloaded = reload_running_server(settings.nats_dir)
+    print(texts.NATS_RELOADED if reloaded else texts.NATS_NOT_RUNNING)
+    return 0
+
+
 Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
@@ -125,6 +172,19 @@ def _parser() -> argparse.ArgumentParser:
     rb.set_defaults(handler=_rebuild)
     aa = sub.add_parser("asyncapi", help=texts.ASYNCAPI, description=texts.ASYNCAPI)
     aa.set_defaults(handler=_asyncapi)
+    nc = sub.add_parser("nats-config", help=texts.NATS_CONFIG, description=texts.NATS_CONFIG)
+    nc.set_defaults(handler=_nats_config)
+    nu = sub.add_parser("nats-user", help=texts.NATS_USER, description=texts.NATS_USER)
+    roles = ", ".join(INTEGRATION_ROLES)
+    nu.add_argument(
+        "--role",
+        required=True,
+        choices=INTEGRATION_ROLES,
+        help=texts.NATS_USER_ROLE.format(roles=roles),
+    )
+    nu.add_argument("--id", required=True, help=texts.NATS_USER_ID)
+    nu.add_argument("--print-seed", action="store_true", help=texts.NATS_USER_PRINT_SEED)
+    nu.set_defaults(handler=_nats_user)
     return p
 
 

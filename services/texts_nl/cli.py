@@ -31,3 +31,37 @@ STORE_IN_USE: Final = "Het logboek is in gebruik: {reason}"
 STOPPED: Final = "Gestopt."
 LOGS_IN_FILE: Final = "Technische logregels staan in {path}."
 BAD_SETTING: Final = "Ongeldige instelling {variable}: {message}"
+NATS_CONFIG: Final = (
+    "schrijf de NATS-autorisatie (nkeys en rechten) in de datamap; de ingebouwde server"
+    " gebruikt haar bij elke start"
+)
+NATS_CONFIG_DONE: Final = (
+    "NATS-autorisatie geschreven: {config}\n"
+    "  sleutel van de dienst  {seed}\n"
+    "  identiteiten           {users}\n"
+    "Alleen deze sleutels kunnen verbinden. Een eigen nats-server neemt het bestand op met"
+    " 'include {name}'."
+)
+NATS_USER: Final = (
+    "maak de NATS-sleutel (nkey) van een koppeling aan, bijvoorbeeld de meldkamer van de politie"
+)
+NATS_USER_ROLE: Final = "rol van de koppeling: {roles}"
+NATS_USER_ID: Final = "naam van de koppeling binnen de rol, bijvoorbeeld meldkamer-oost"
+NATS_USER_PRINT_SEED: Final = "druk ook de geheime sleutel zelf af (anders alleen het bestand)"
+NATS_USER_DONE: Final = (
+    "NATS-identiteit {role}:{id}\n"
+    "  sleutelbestand    {seed_file}  (geheim: alleen voor deze koppeling)\n"
+    "  publieke sleutel  {public_key}\n"
+    "  mag aanvragen     {subjects}\n"
+    '  antwoorden op     {inbox}.>  (nats-py: inbox_prefix="{inbox}")'
+)
+NATS_USER_SEED: Final = "  geheime sleutel   {seed}"
+NATS_RELOADED: Final = "De draaiende ingebouwde NATS-server heeft de nieuwe rechten geladen."
+NATS_NOT_RUNNING: Final = (
+    "Er draait geen ingebouwde NATS-server op deze datamap: de volgende start neemt de"
+    " nieuwe identiteit mee."
+)
+NATS_BAD_USER: Final = (
+    "Ongeldige naam {id}: alleen kleine letters, cijfers, - en _ (één deel van een"
+    " NATS-onderwerp, zonder punten)"
+)

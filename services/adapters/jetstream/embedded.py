@@ -29,6 +29,8 @@ import structlog
 log = structlog.get_logger(__name__)
 
 _PR_SET_PDEATHSIG = 1
+MONITOR_HOST = "127.0.0.1"
+PID_FILE = "nats-server.pid"
 
 
 class EmbeddedNatsError(RuntimeError):
@@ -66,6 +68,9 @@ class EmbeddedNats:
     monitor_port: int = field(default_factory=free_port)
     host: str = "127.0.0.1"
     startup_timeout_s: float = 20.0
+    authorization: Path | None = None
+    """A generated ``authorization.conf`` in ``store_dir`` (see ``authorization.py``): only its
+    nkeys may connect. ``None``: no authentication (the test server for adapter tests)."""
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _lock_fd: int | None = field(default=None, init=False, repr=False)
 
@@ -81,14 +86,22 @@ class EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         conf = self.store_dir / "nats-server.conf"
         store = self.store_dir  # nats-server appends "jetstream/" itself
+        auth = ""
+        if self.authorization is not None:
+            if self.authorization.parent.resolve() != self.store_dir.resolve():
+                raise EmbeddedNatsError("the authorization file must be in the store directory")
+            auth = f"include {self.authorization.name}\n"  # relative to this file
         conf.write_text(
             f'listen: "{self.host}:{self.port}"\n'
-            f'http: "{self.host}:{self.monitor_port}"\n'
+            # Monitoring shows connections and subjects: never beyond this machine.
+            f'http: "{MONITOR_HOST}:{self.monitor_port}"\n'
+            f'pid_file: "{self.store_dir / PID_FILE}"\n'
             f"max_payload: 1MB\n"
             f"jetstream {{\n"
             f'  store_dir: "{store}"\n'
             f"  sync_interval: always\n"
             f"}}\n"
+            f"{auth}"
         )
         return conf
 
@@ -137,7 +150,7 @@ class EmbeddedNats:
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
-        url = f"http://{self.host}:{self.monitor_port}/healthz?js-enabled-only=true"
+        url = f"http://{MONITOR_HOST}:{self.monitor_port}/healthz?js-enabled-only=true"
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
                 raise EmbeddedNatsError(
@@ -150,6 +163,11 @@ class EmbeddedNats:
             time.sleep(0.05)
         self.stop()
         raise EmbeddedNatsError(f"nats-server not healthy within {self.startup_timeout_s}s")
+
+    def reload(self) -> None:
+        """Re-read the configuration (e.g. a new integration in ``authorization.conf``)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGHUP)
 
     def stop(self, timeout_s: float = 10.0) -> None:
         proc, self._proc = self._proc, None
@@ -182,3 +200,34 @@ class EmbeddedNats:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def reload_running_server(store_dir: Path) -> bool:
+    """Ask the embedded server running on ``store_dir`` (started by another process, e.g.
+    ``bondgenoten run``) to reload its configuration. False if none runs there.
+
+    The server holds the store's lock for as long as it lives, so a free lock means the pid file
+    is stale: no signal is sent then, nor to a process that is not a nats-server."""
+    lock = store_dir / "LOCK"
+    if not lock.exists():
+        return False
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pass  # held: a server runs on this store
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+    try:
+        pid = int((store_dir / PID_FILE).read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return False
+    if b"nats-server" not in cmdline:
+        return False
+    os.kill(pid, signal.SIGHUP)
+    log.info("nats.embedded.reload", pid=pid)
+    return True

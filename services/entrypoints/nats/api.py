@@ -1,13 +1,20 @@
 """The NATS entry point (FastStream): request/reply for police and municipality systems, one
-subject per command of :mod:`services.app.commands` (``<prefix>.cmd.<command name>``), all
-through the one handler table. Typed subscribers, so the AsyncAPI document shows every
-request and its reply (``bondgenoten asyncapi``).
+subject per command of :mod:`services.app.commands`, all through the one handler table. Typed
+subscribers, so the AsyncAPI document shows every request and its reply (``bondgenoten
+asyncapi``).
+
+**Who acts comes from the subject, never from the body.** A command's subject is
+``<prefix>.cmd.<role>.<id>.<command name>`` (e.g. ``bg.cmd.police.meldkamer-oost.
+escalation.declare``); the server's generated permissions let an integration's nkey publish only
+on its own ``<prefix>.cmd.<role>.<id>.>`` (``services.adapters.jetstream.authorization``), so
+the subject is the credential's identity. The subscriber makes it a
+:class:`domain.access.Principal`, and the handler table authorizes it (the role x action
+matrix) before anything is decided.
 
 A request is the command's input model plus ``command_id`` (the idempotency key: a retry
-answers as before) and, until credentials arrive, ``actor``. Every reply is
-``{"ok": true, …}`` (the fields of the HTTP command answer) or
-``{"ok": false, "errors": [{field, message, code}]}``. Every refusal keeps the request in the
-rejected stream with the reason; a request is always answered.
+answers as before). Every reply is ``{"ok": true, …}`` (the fields of the HTTP command answer)
+or ``{"ok": false, "errors": [{field, message, code}]}``. Every refusal (including ``forbidden``)
+keeps the request in the rejected stream with the reason; a request is always answered.
 """
 
 from __future__ import annotations
@@ -19,23 +26,24 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from faststream import ExceptionMiddleware
+from faststream import ExceptionMiddleware, Path
 from faststream.nats import NatsBroker
 from faststream.nats.annotations import NatsMessage
 from faststream.nats.message import NatsMessage as NatsStreamMessage
+from faststream.nats.security import NatsCredentials, NatsNKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from domain.access import Forbidden, Principal, Role, authorize
 from domain.errors import ConcurrencyConflict, DomainError
 from domain.input import load_json
 from domain.intake import CONCURRENT_CHANGE, FieldError, InvalidInput, pydantic_errors
-from events.envelope import ACTOR_PATTERN
 from services.app import commands as c
 from services.app.handlers import CommandHandlers
 from services.app.ports import RejectedInputs
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
-PROTOCOL_FIELDS = frozenset({"command_id", "actor"})
+PROTOCOL_FIELDS = frozenset({"command_id"})
 
 
 class Problem(BaseModel):
@@ -68,7 +76,8 @@ def failed(errors: list[FieldError]) -> dict[str, Any]:
 
 @functools.cache
 def request_model(command: type[c.Command]) -> type[BaseModel]:
-    """The NATS request of a command: its fields plus ``command_id`` and ``actor``."""
+    """The NATS request of a command: its fields plus ``command_id`` (no actor: the subject
+    says who acts)."""
     extra: dict[str, Any] = {
         "command_id": (
             str | None,
@@ -76,8 +85,6 @@ def request_model(command: type[c.Command]) -> type[BaseModel]:
                   description="idempotency key: a retry with the same id answers as before"),
         ),
     }  # fmt: skip
-    if command is not c.SubmitSignal:  # a signal's actor is its reporter
-        extra["actor"] = (str, Field(pattern=ACTOR_PATTERN, description="who acts, role:id"))
     model: type[BaseModel] = create_model(
         f"{command.__name__}Request", __base__=command, __doc__=command.__doc__, **extra
     )
@@ -85,24 +92,57 @@ def request_model(command: type[c.Command]) -> type[BaseModel]:
 
 
 async def decode(message: NatsStreamMessage) -> Any:
-    """JSON within limits, or a precise refusal (never a 5xx for what can never succeed)."""
+    """Authorized first (a forbidden request is refused before its body is read), then JSON
+    within limits, or a precise refusal (never a 5xx for what can never succeed)."""
+    # <prefix>.cmd.<role>.<id>.<command name>: the prefix is one token
+    tokens = message.raw_message.subject.split(".")
+    authorize(principal_of(tokens[2], tokens[3]), ".".join(tokens[4:]))
     return load_json(message.body, message.headers.get("content-type"))
 
 
-def command_subject(subject_prefix: str, name: str) -> str:
-    """The request subject of a command: ``<prefix>.cmd.<command name>``."""
-    return f"{subject_prefix}.cmd.{name}"
+def command_subject(subject_prefix: str, name: str, principal: Principal) -> str:
+    """The request subject of a command for one identity:
+    ``<prefix>.cmd.<role>.<id>.<command name>``."""
+    return f"{subject_prefix}.cmd.{principal.role.value}.{principal.id}.{name}"
+
+
+def subscription_subject(subject_prefix: str, name: str) -> str:
+    """What the service subscribes to for a command: every identity (FastStream path
+    parameters ``role`` and ``id``)."""
+    return f"{subject_prefix}.cmd.{{role}}.{{id}}.{name}"
+
+
+def principal_of(role: str, identity: str) -> Principal:
+    """The identity a command subject names. The service's own role never comes from outside."""
+    try:
+        principal = Principal(Role(role), identity)
+    except ValueError:
+        raise Forbidden(f"unknown identity {role}:{identity}", field="subject") from None
+    if principal.role is Role.SERVICE:
+        raise Forbidden("the service's identity acts only inside the service", field="subject")
+    return principal
 
 
 def create_broker(
-    url: str, subject_prefix: str, handlers: CommandHandlers, rejected: RejectedInputs
+    url: str,
+    subject_prefix: str,
+    handlers: CommandHandlers,
+    rejected: RejectedInputs,
+    **connection: Any,
 ) -> NatsBroker:
+    """``connection``: nats-py connect options, e.g. ``nkeys_seed`` or ``user_credentials`` (the
+    service's credential) and ``error_cb`` (permission denials arrive only there)."""
     errors = ExceptionMiddleware()
+    if "nkeys_seed" in connection:
+        connection["security"] = NatsNKey.from_file(connection.pop("nkeys_seed"))
+    elif "user_credentials" in connection:
+        connection["security"] = NatsCredentials.from_file(connection.pop("user_credentials"))
 
     async def refuse(message: NatsMessage, problems: list[FieldError]) -> dict[str, Any]:
         try:
-            subject = message.raw_message.subject.removeprefix(f"{subject_prefix}.cmd.")
-            await rejected.keep(message.body, f"nats.{subject}", problems)
+            # <prefix>.cmd.<role>.<id>.<command name>: kept per command, not per identity
+            tokens = message.raw_message.subject.split(".")
+            await rejected.keep(message.body, "nats." + ".".join(tokens[4:]), problems)
         except Exception as exc:  # keeping failed: still answer, and say so in the log
             log.error("nats.reject_not_kept", error=type(exc).__name__)
         return failed(problems)
@@ -117,7 +157,9 @@ def create_broker(
 
     @errors.add_handler(DomainError, publish=True)
     async def _refused(exc: DomainError, message: NatsMessage) -> dict[str, Any]:
-        return await refuse(message, [FieldError(exc.field or "$", str(exc), exc.code)])
+        # A forbidden identity: the subject (the credential) is what made it so.
+        field = exc.field or ("subject" if isinstance(exc, Forbidden) else "$")
+        return await refuse(message, [FieldError(field, str(exc), exc.code)])
 
     @errors.add_handler(ConcurrencyConflict, publish=True)
     async def _busy(exc: ConcurrencyConflict, message: NatsMessage) -> dict[str, Any]:
@@ -135,10 +177,11 @@ def create_broker(
         middlewares=[errors],
         # Per-message INFO logs halve throughput; problems are logged by our own code.
         log_level=logging.DEBUG,
+        **connection,
     )
     for command in c.COMMANDS:
         subscriber = broker.subscriber(
-            command_subject(subject_prefix, command.NAME),
+            subscription_subject(subject_prefix, command.NAME),
             title=command.NAME,
             description=(command.__doc__ or command.NAME).strip(),
             decoder=decode,
@@ -152,17 +195,17 @@ def _handler(
 ) -> Callable[..., Awaitable[Reply]]:
     request = request_model(command)
 
-    async def handle(body: Any) -> Reply:
-        fields = body.model_dump(exclude=PROTOCOL_FIELDS)
-        cmd = command.model_validate(fields)
-        actor = getattr(body, "actor", None) or (
-            f"{cmd.source_role.value}:{cmd.reporter}" if isinstance(cmd, c.SubmitSignal) else ""
+    async def handle(body: Any, role: str = Path(), id: str = Path()) -> Reply:
+        principal = principal_of(role, id)
+        cmd = command.model_validate(body.model_dump(exclude=PROTOCOL_FIELDS))
+        result = await handlers.handle(
+            cmd, principal=principal, key=body.command_id, channel="nats", origin="nats"
         )
-        result = await handlers.handle(cmd, actor=actor, key=body.command_id, channel="nats")
         return Reply(ok=True, **result.__dict__)
 
-    # FastStream reads the annotations to validate the body and to write the AsyncAPI schema.
-    handle.__annotations__ = {"body": request, "return": Reply}
+    # FastStream reads the annotations to validate the body and to write the AsyncAPI schema;
+    # ``role`` and ``id`` are the subject's path parameters.
+    handle.__annotations__ = {"body": request, "role": str, "id": str, "return": Reply}
     handle.__name__ = command.NAME.replace(".", "_").replace("-", "_")
     return handle
 
@@ -182,7 +225,7 @@ def asyncapi_document(settings: Settings) -> str:
         description=__doc__ or "",
     )
     document: dict[str, Any] = json.loads(spec.to_specification().to_json())
-    return json.dumps(with_replies(document), indent=2)
+    return json.dumps(with_identity(with_replies(document)), indent=2)
 
 
 def with_replies(document: dict[str, Any]) -> dict[str, Any]:
@@ -202,4 +245,39 @@ def with_replies(document: dict[str, Any]) -> dict[str, Any]:
     for operation in document.get("operations", {}).values():
         if operation.get("action") == "receive":
             operation["reply"] = {"messages": [{"$ref": "#/components/messages/Reply"}]}
+    return document
+
+
+NKEY_SECURITY = {
+    "type": "asymmetricEncryption",
+    "description": (
+        "NATS nkey (ed25519): the client signs the server's nonce with its seed. Each "
+        "integration identity has its own nkey (`bondgenoten nats-user --role <role> --id <id>`) "
+        "and may publish only on `<prefix>.cmd.<role>.<id>.>` and receive on its inbox prefix "
+        "`_INBOX.<role>.<id>` (nats-py: `inbox_prefix`); nothing else (no event subjects, no "
+        "JetStream API, no KV)."
+    ),
+}
+
+
+def with_identity(document: dict[str, Any]) -> dict[str, Any]:
+    """Document the subject's identity parameters and the nkey security scheme."""
+    roles = [r.value for r in Role if r is not Role.SERVICE]
+    parameters = {
+        "role": {
+            "description": "the role of the credential's identity (domain.access.Role)",
+            "enum": roles,
+        },
+        "id": {
+            "description": "the identity within its role, one subject token, e.g. "
+            "meldkamer-oost; only this identity's nkey may publish here",
+            "examples": ["meldkamer-oost"],
+        },
+    }
+    for channel in document.get("channels", {}).values():
+        if "{role}" in channel.get("address", ""):
+            channel["parameters"] = parameters
+    document.setdefault("components", {}).setdefault("securitySchemes", {})["nkey"] = NKEY_SECURITY
+    for server in document.get("servers", {}).values():
+        server["security"] = [{"$ref": "#/components/securitySchemes/nkey"}]
     return document

@@ -1,0 +1,199 @@
+"""NATS authorization, generated: nkey identities and the server's permissions.
+
+Every client of the server proves an nkey (ed25519, the ``nkeys`` package; the seed never leaves
+the client, the server keeps only the public key). Two kinds of user:
+
+* **the service** (``service.nk``): the only one that publishes events (``<prefix>.ev.>``),
+  manages streams and reads them (``$JS.API.>``), uses the KV buckets (secrets, keys) and
+  the object store (projection snapshots), schedules timers, answers the command subjects
+  and receives on its inboxes;
+* **an integration** (``<role>.<id>.nk``, e.g. ``police.meldkamer-oost.nk``): may only
+  *request* its own command subjects ``<prefix>.cmd.<role>.<id>.>`` and receive the replies on
+  its own inbox prefix ``_INBOX.<role>.<id>.>`` (connect with ``inbox_prefix``). Nothing else:
+  no event subject, no JetStream API (so no stream, consumer or KV bucket), no other
+  identity's subjects or replies.
+
+The identity of a command comes from the subject (``<role>.<id>``), which the server lets only
+that nkey publish: a request body can never choose who acts.
+
+Layout in the directory (the embedded server's, ``<data dir>/nats``), every file mode 0600::
+
+    identities/service.nk                 the service's seed
+    identities/<role>.<id>.nk             one seed per integration identity
+    authorization.conf                    generated from the seeds; included by nats-server.conf
+
+:func:`ensure_authorization` is idempotent: seeds are created once and kept, the configuration
+is regenerated from them on every call (also when the subject prefix changed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nkeys
+import structlog
+
+log = structlog.get_logger(__name__)
+
+IDENTITIES = "identities"
+AUTHORIZATION_FILE = "authorization.conf"
+SERVICE_IDENTITY = "service"
+INTEGRATION_ROLES = ("ally", "police", "municipality", "coordinator", "crisis", "reviewer", "admin")
+"""Roles an integration identity may have (every role of ``domain.access.Role`` but the
+service's own, which never comes from outside)."""
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # one subject token, as domain.access.ID
+
+
+class AuthorizationError(ValueError):
+    pass
+
+
+def inbox_prefix(role: str, identity: str) -> str:
+    """Where an integration receives its replies: only it may subscribe there."""
+    return f"_INBOX.{role}.{identity}"
+
+
+def command_subjects(subject_prefix: str, role: str, identity: str) -> str:
+    """All command subjects of one identity: ``<prefix>.cmd.<role>.<id>.>``."""
+    return f"{subject_prefix}.cmd.{role}.{identity}.>"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """One nkey user: ``name`` is ``service`` or ``<role>.<id>``; ``seed_file`` holds its seed."""
+
+    name: str
+    seed_file: Path
+    public_key: str
+
+    @property
+    def is_service(self) -> bool:
+        return self.name == SERVICE_IDENTITY
+
+    @property
+    def role(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def id(self) -> str:
+        return self.name.split(".", 1)[1] if "." in self.name else ""
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` readable by the owner only, also if the file existed with another mode."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _public_key(seed_file: Path) -> str:
+    seed = bytearray(seed_file.read_bytes().strip())
+    try:
+        kp = nkeys.from_seed(seed)
+        return str(kp.public_key.decode())
+    except nkeys.NkeysError as exc:
+        raise AuthorizationError(f"{seed_file} holds no valid nkey seed: {exc}") from None
+
+
+def _identity(directory: Path, name: str) -> Identity:
+    """The identity ``name``, with a new seed if it has none yet."""
+    seed_file = directory / IDENTITIES / f"{name}.nk"
+    if not seed_file.exists():
+        seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+        _write_private(seed_file, bytes(seed) + b"\n")
+        log.info("nats.identity.created", identity=name)
+    with contextlib.suppress(OSError):
+        os.chmod(seed_file, 0o600)
+    return Identity(name, seed_file, _public_key(seed_file))
+
+
+def identities(directory: Path) -> list[Identity]:
+    """Every identity with a seed in ``directory``, the service first."""
+    found = sorted((directory / IDENTITIES).glob("*.nk"))
+    names = [p.stem for p in found if p.stem != SERVICE_IDENTITY]
+    return [_identity(directory, SERVICE_IDENTITY)] + [_identity(directory, n) for n in names]
+
+
+def _check(role: str, identity: str) -> None:
+    if role not in INTEGRATION_ROLES:
+        raise AuthorizationError(f"role must be one of {', '.join(INTEGRATION_ROLES)}")
+    if not _ID.match(identity):
+        raise AuthorizationError("id: lower-case letters, digits, - and _ (one subject token)")
+
+
+def service_permissions(subject_prefix: str) -> dict[str, object]:
+    everything_ours = f"{subject_prefix}.>"  # events, commands, timers, rejected, dead letters
+    buckets = ["$KV.>", "$O.>"]  # secrets and keys (KV), projection snapshots (object store)
+    return {
+        "publish": {
+            "allow": [everything_ours, "$JS.API.>", "$JS.ACK.>", "$JS.FC.>", *buckets, "_INBOX.>"]
+        },
+        "subscribe": {"allow": [everything_ours, *buckets, "_INBOX.>"]},
+    }
+
+
+def integration_permissions(subject_prefix: str, role: str, identity: str) -> dict[str, object]:
+    return {
+        "publish": {"allow": [command_subjects(subject_prefix, role, identity)]},
+        "subscribe": {"allow": [f"{inbox_prefix(role, identity)}.>"]},
+    }
+
+
+def render(subject_prefix: str, users: list[Identity]) -> str:
+    """The ``authorization`` block of nats-server.conf (JSON values are valid NATS config)."""
+    entries = []
+    for user in users:
+        permissions = (
+            service_permissions(subject_prefix)
+            if user.is_service
+            else integration_permissions(subject_prefix, user.role, user.id)
+        )
+        entry = {"nkey": user.public_key, "permissions": permissions}
+        entries.append(f"    # {user.name}\n    {json.dumps(entry)}")
+    return (
+        "# Generated by `bondgenoten nats-config` / `bondgenoten nats-user`: do not edit.\n"
+        "# Only these nkeys connect; each may do only what its permissions allow.\n"
+        "authorization {\n"
+        "  users = [\n" + ",\n".join(entries) + "\n  ]\n}\n"
+    )
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """The generated configuration: the file to include and the service's own seed."""
+
+    config_file: Path
+    service_seed: Path
+    users: tuple[Identity, ...]
+
+
+def ensure_authorization(directory: Path, subject_prefix: str) -> Authorization:
+    """Create the service's seed if missing and (re)write ``authorization.conf`` from every seed
+    in ``directory``. Idempotent: the same seeds give the same file."""
+    users = identities(directory)
+    config = directory / AUTHORIZATION_FILE
+    text = render(subject_prefix, users).encode()
+    if not config.exists() or config.read_bytes() != text:
+        _write_private(config, text)
+    return Authorization(config, users[0].seed_file, tuple(users))
+
+
+def add_integration(directory: Path, subject_prefix: str, role: str, identity: str) -> Identity:
+    """Create (or find) the nkey of integration ``<role>:<id>`` and regenerate the configuration.
+    A running server must reload it (:func:`reload_running_server`) to let it in."""
+    _check(role, identity)
+    user = _identity(directory, f"{role}.{identity}")
+    ensure_authorization(directory, subject_prefix)
+    return user
