@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from domain.access import Principal, Role
 from services.bootstrap import Service
 
 ACTOR = {"X-Actor": "municipality:oov-test"}
@@ -64,9 +67,49 @@ def signal_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+READER = "crisis:test-reader"
+"""Who reads when a test names nobody: the crisis organisation (sees the call list whole)."""
+
+
+SIGNAL_DESK = "coordinator:test-desk"
+
+
+def token_for(service: Service, actor: str, ttl: timedelta = timedelta(hours=1)) -> str:
+    """A bearer token of the service's built-in issuer for ``actor`` (``role:id``)."""
+    assert service.issuer is not None
+    role, _, id_ = actor.partition(":")
+    return service.issuer.mint(Principal(Role(role), id_), datetime.now(UTC), ttl)
+
+
+def bearer(service: Service, actor: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(service, actor)}"}
+
+
+def acting(service: Service) -> Callable[[httpx.Request], Awaitable[None]]:
+    """A request hook that signs each request as a principal, as an identity provider would:
+    the ``X-Actor: role:id`` the tests used to send becomes a bearer token of that principal
+    (and is removed); a signal without one acts as its reporter; anything else as
+    :data:`READER`. An explicit ``Authorization`` header is left alone."""
+
+    async def sign(request: httpx.Request) -> None:
+        if "authorization" in request.headers:
+            return
+        actor = request.headers.pop("x-actor", None)
+        if actor is None and request.url.path.endswith("/signals") and request.method == "POST":
+            actor = SIGNAL_DESK  # may enter any signal; its reporter, if the body names one
+            with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+                body = json.loads(request.content)
+                actor = f"{body['source_role']}:{body['reporter']}"
+        with contextlib.suppress(ValueError):
+            request.headers["Authorization"] = f"Bearer {token_for(service, actor or READER)}"
+
+    return sign
+
+
 def client_for(service: Service) -> httpx.AsyncClient:
     """A client that reads its own writes, as the API documents: every write answers a
-    ``position``, and each later read passes the highest one seen as ``min_position``."""
+    ``position``, and each later read passes the highest one seen as ``min_position``. It
+    signs every request (:func:`acting`)."""
     seen = {"position": 0}
 
     async def remember(response: httpx.Response) -> None:
@@ -82,5 +125,5 @@ def client_for(service: Service) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=service.http_url,
         timeout=10,
-        event_hooks={"request": [wait_for_own_writes], "response": [remember]},
+        event_hooks={"request": [acting(service), wait_for_own_writes], "response": [remember]},
     )

@@ -20,6 +20,7 @@ import structlog
 
 from domain import escalation as esc
 from domain import network as nw
+from domain.access import Forbidden, Principal, authorize, check_own_answer, check_reporter
 from domain.decider import Decider
 from domain.errors import Conflict, DomainError, NotFound
 from domain.intake import (
@@ -42,7 +43,7 @@ from events.network import (
 from events.signals import SourceRole
 from services.app import commands as c
 from services.app.execute import CommandMeta, Outcome, execute
-from services.app.ports import Clock, EventStore
+from services.app.ports import AuditEntry, AuditTrail, Clock, EventStore
 from services.app.readmodels import ReadModelLagging, ReadModels
 from services.app.situation import convening_proposal, situation
 
@@ -94,8 +95,10 @@ class CommandHandlers:
         read: ReadModels,
         policies: Mapping[str, EscalationPolicy],
         themes: frozenset[str],
+        audit: AuditTrail | None = None,
     ) -> None:
         self.store = store
+        self.audit = audit
         self.clock = clock
         self.read = read
         self.policies = policies
@@ -119,10 +122,44 @@ class CommandHandlers:
         }
 
     async def handle(
-        self, command: c.Command, *, actor: str, key: str | None, channel: str
+        self,
+        command: c.Command,
+        *,
+        principal: Principal,
+        key: str | None,
+        channel: str,
+        origin: str = "",
     ) -> CommandResult:
-        """Decide ``command`` for ``actor``. ``key``: the client's idempotency key (a retry
-        with the same key and command answers as before; a new key when ``None``)."""
+        """Decide ``command`` for ``principal`` (who may do it: :mod:`domain.access`; the actor
+        of every event it records). ``key``: the client's idempotency key (a retry with the
+        same key and command answers as before; a new key when ``None``). Every outcome is
+        recorded in the audit trail, from ``channel`` and ``origin`` (the client's address)."""
+        where = f"{channel} {origin}".strip()
+        try:
+            result = await self._handle(command, principal, key, channel)
+        except Forbidden as exc:
+            await self._audit(principal, command, "denied", where, exc.code)
+            raise
+        except DomainError as exc:
+            await self._audit(principal, command, "refused", where, exc.code)
+            raise
+        except InvalidInput as exc:
+            await self._audit(principal, command, "refused", where, exc.errors[0].code)
+            raise
+        object_ = _object_of(command, result.escalation_id, result.signal_id)
+        detail = "duplicate" if result.duplicate else ""
+        await self._audit(principal, command, "ok", where, detail, object_)
+        return result
+
+    async def _handle(
+        self, command: c.Command, principal: Principal, key: str | None, channel: str
+    ) -> CommandResult:
+        authorize(principal, command.NAME)
+        if isinstance(command, c.SubmitSignal):
+            check_reporter(principal, command.source_role.value, command.reporter)
+        elif isinstance(command, c.RecordRsvp):
+            check_own_answer(principal, command.ally_id)
+        actor = principal.actor
         if isinstance(command, c.SubmitSignal):
             key = _signal_key(command, key)
         command_id = key or uuid.uuid4().hex
@@ -146,6 +183,31 @@ class CommandHandlers:
             expected_new=target.expected_new,
         )
         return self._result(command, outcome)
+
+    async def _audit(
+        self,
+        principal: Principal,
+        command: c.Command,
+        result: str,
+        origin: str,
+        detail: str,
+        object_: str | None = None,
+    ) -> None:
+        if self.audit is None:
+            return
+        entry = AuditEntry(
+            actor=principal.actor,
+            action=command.NAME,
+            object=object_ or _object_of(command),
+            result=result,
+            origin=origin,
+            at=self.clock.now(),
+            detail=detail,
+        )
+        try:
+            await self.audit.record(entry)
+        except Exception as exc:  # the command stands; the gap is loud in the log
+            log.error("audit.not_recorded", action=command.NAME, error=type(exc).__name__)
 
     async def _fresh(self) -> None:
         """Commands from people are decided on read models that include everything recorded
@@ -368,6 +430,23 @@ class CommandHandlers:
             recorded,
             meta={"occurred_at": cmd.occurred_at},
         )
+
+
+OBJECT_FIELDS = ("escalation_id", "convening_id", "network_id", "signal_id")
+
+
+def _object_of(
+    command: c.Command, escalation_id: str | None = None, signal_id: str | None = None
+) -> str:
+    """What a command acted on, by id (never a name): ``escalation:<id>``, ``network:<id>``."""
+    found = {"escalation_id": escalation_id, "signal_id": signal_id}
+    for name in OBJECT_FIELDS:
+        value = getattr(command, name, None) or found.get(name)
+        if isinstance(value, str) and value:
+            ally = getattr(command, "ally_id", None)
+            suffix = f"/ally:{ally}" if isinstance(ally, str) and ally else ""
+            return f"{name.removesuffix('_id')}:{value}{suffix}"
+    return command.NAME.split(".")[0]
 
 
 def _signal_key(cmd: c.SubmitSignal, key: str | None) -> str | None:

@@ -25,6 +25,7 @@ from faststream.nats.annotations import NatsMessage
 from faststream.nats.message import NatsMessage as NatsStreamMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from domain.access import Forbidden, Principal, Role
 from domain.errors import ConcurrencyConflict, DomainError
 from domain.input import load_json
 from domain.intake import CONCURRENT_CHANGE, FieldError, InvalidInput, pydantic_errors
@@ -158,13 +159,24 @@ def _handler(
         actor = getattr(body, "actor", None) or (
             f"{cmd.source_role.value}:{cmd.reporter}" if isinstance(cmd, c.SubmitSignal) else ""
         )
-        result = await handlers.handle(cmd, actor=actor, key=body.command_id, channel="nats")
+        result = await handlers.handle(
+            cmd, principal=principal_of(actor), key=body.command_id, channel="nats"
+        )
         return Reply(ok=True, **result.__dict__)
 
     # FastStream reads the annotations to validate the body and to write the AsyncAPI schema.
     handle.__annotations__ = {"body": request, "return": Reply}
     handle.__name__ = command.NAME.replace(".", "_").replace("-", "_")
     return handle
+
+
+def principal_of(actor: str) -> Principal:
+    """Until NATS credentials name who sends (nats-auth), the request's ``actor`` does."""
+    role, _, id_ = actor.partition(":")
+    try:
+        return Principal(Role(role), id_)
+    except ValueError:
+        raise Forbidden(f"unknown role or id in actor {role!r}", field="actor") from None
 
 
 def asyncapi_document(settings: Settings) -> str:
