@@ -22,7 +22,7 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from domain.access import Principal
+from domain.access import Principal, Role
 from domain.policy import EscalationPolicy, parse_policies
 from events.signals import DEFAULT_THEMES
 from projections.base import Projection
@@ -239,6 +239,11 @@ class Service:
         entry = AuditEntry(principal.actor, "token.issue", "issuer:local", "ok", origin, now)
         await self.audit.record(entry)
         return token
+
+    async def token_for(self, actor: str, *, ttl: timedelta, origin: str = "cli") -> str:
+        """:meth:`mint` for an actor written ``role:id`` (the demo's credentials)."""
+        role, _, id_ = actor.partition(":")
+        return await self.mint(Principal(Role(role), id_), ttl, origin)
 
 
 async def _start(group: asyncio.TaskGroup, loops: list[Any], name: str) -> list[asyncio.Task[None]]:

@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 
 from domain.access import Principal, Role
+from services.adapters.identity.local import LocalIssuer
 from services.bootstrap import Service
+from services.settings import Settings
 
 ACTOR = {"X-Actor": "municipality:oov-test"}
 NETWORK = "nw-stad"
@@ -74,22 +76,42 @@ READER = "crisis:test-reader"
 SIGNAL_DESK = "coordinator:test-desk"
 
 
-def token_for(service: Service, actor: str, ttl: timedelta = timedelta(hours=1)) -> str:
+Target = Service | Settings | LocalIssuer
+"""A service in this process, or the settings of one in its own process (same data dir and
+URL: the same built-in issuer)."""
+
+
+def issuer_of(target: Target) -> LocalIssuer:
+    if isinstance(target, LocalIssuer):
+        return target
+    if isinstance(target, Settings):
+        return LocalIssuer(target.data_dir, target.local_issuer, target.oidc_audience)
+    assert target.issuer is not None
+    return target.issuer
+
+
+def token_for(target: Target, actor: str, ttl: timedelta = timedelta(hours=1)) -> str:
     """A bearer token of the service's built-in issuer for ``actor`` (``role:id``)."""
-    assert service.issuer is not None
     role, _, id_ = actor.partition(":")
-    return service.issuer.mint(Principal(Role(role), id_), datetime.now(UTC), ttl)
+    return issuer_of(target).mint(Principal(Role(role), id_), datetime.now(UTC), ttl)
 
 
-def bearer(service: Service, actor: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token_for(service, actor)}"}
+def bearer(target: Target, actor: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(target, actor)}"}
 
 
-def acting(service: Service) -> Callable[[httpx.Request], Awaitable[None]]:
+def signed_client(target: Target, **kw: Any) -> httpx.AsyncClient:
+    """An HTTP client whose requests are signed as :func:`acting` says."""
+    return httpx.AsyncClient(event_hooks={"request": [acting(target)]}, **kw)
+
+
+def acting(target: Target) -> Callable[[httpx.Request], Awaitable[None]]:
     """A request hook that signs each request as a principal, as an identity provider would:
     the ``X-Actor: role:id`` the tests used to send becomes a bearer token of that principal
     (and is removed); a signal without one acts as its reporter; anything else as
     :data:`READER`. An explicit ``Authorization`` header is left alone."""
+
+    issuer = issuer_of(target)
 
     async def sign(request: httpx.Request) -> None:
         if "authorization" in request.headers:
@@ -97,11 +119,11 @@ def acting(service: Service) -> Callable[[httpx.Request], Awaitable[None]]:
         actor = request.headers.pop("x-actor", None)
         if actor is None and request.url.path.endswith("/signals") and request.method == "POST":
             actor = SIGNAL_DESK  # may enter any signal; its reporter, if the body names one
-            with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+            with contextlib.suppress(ValueError, TypeError, KeyError, RecursionError):
                 body = json.loads(request.content)
                 actor = f"{body['source_role']}:{body['reporter']}"
         with contextlib.suppress(ValueError):
-            request.headers["Authorization"] = f"Bearer {token_for(service, actor or READER)}"
+            request.headers["Authorization"] = f"Bearer {token_for(issuer, actor or READER)}"
 
     return sign
 

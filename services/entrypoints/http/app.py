@@ -66,21 +66,17 @@ def create_api(deps: ApiDeps) -> FastAPI:
     app.include_router(ack_router(deps.handlers, deps.read, deps.ack_links, deps.auth))
     issuer = deps.issuer
 
-    @app.get("/livez", tags=["operations"], summary="Liveness, without a token and detail")
+    @app.get("/livez", include_in_schema=False)  # liveness for supervisors: no token, no detail
     async def livez() -> dict[str, str]:
         return {"status": "ok"}
 
     if issuer is not None:
 
-        @app.get("/.well-known/jwks.json", tags=["identity"], summary="Built-in issuer's keys")
+        @app.get("/.well-known/jwks.json", include_in_schema=False)
         async def jwks() -> dict[str, Any]:
             return dict(issuer["jwks"])
 
-        @app.get(
-            "/.well-known/openid-configuration",
-            tags=["identity"],
-            summary="Built-in issuer's discovery document",
-        )
+        @app.get("/.well-known/openid-configuration", include_in_schema=False)
         async def openid_configuration() -> dict[str, Any]:
             return dict(issuer["openid_configuration"])
 
