@@ -7,11 +7,11 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from services.adapters.jetstream.topology import Topology
 from services.app.ports import AuditEntry, AuditTrail
@@ -48,13 +48,18 @@ class JetStreamAuditTrail:
         if not info.state.messages:
             return
         # An ordered, ephemeral consumer from ``since`` (by the stream's own time) to the end.
-        kwargs: dict[str, Any] = (
-            {"deliver_policy": DeliverPolicy.BY_START_TIME, "opt_start_time": since.isoformat()}
+        config = (
+            ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_TIME,
+                opt_start_time=since.astimezone(UTC),
+            )
             if since is not None
-            else {"deliver_policy": DeliverPolicy.ALL}
+            else ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
         )
         subjects = f"{self._topology.subject_prefix}.audit.>"
-        sub = await self._js.subscribe(subjects, stream=stream, ordered_consumer=True, **kwargs)
+        sub = await self._js.subscribe(
+            subjects, stream=stream, ordered_consumer=True, config=config
+        )
         try:
             while True:
                 try:
