@@ -115,9 +115,9 @@ def check_reporter(principal: Principal, reporter_role: str, reporter_id: str) -
     if principal.role is R.COORDINATOR:
         return  # enters signals phoned in by allies of their network
     if reporter_role != principal.role.value:
-        raise Forbidden("the reporter's role is not the credential's", field="reporter.role")
+        raise Forbidden("the reporter's role is not the credential's", field="source_role")
     if principal.role is R.ALLY and reporter_id != principal.id:
-        raise Forbidden("an ally reports only in their own name", field="reporter.id")
+        raise Forbidden("an ally reports only in their own name", field="reporter")
 
 
 def check_own_answer(principal: Principal, ally_id: str) -> None:

@@ -47,7 +47,8 @@ AreaCode = Annotated[str, StringConstraints(pattern=AREA_PATTERN, max_length=64)
 (``GM0034-haven``). The municipality prefix lets consumers filter by municipality."""
 
 ACTOR_PATTERN = (
-    r"^(ally|police|municipality|crisis|operator|integration|system):[A-Za-z0-9._-]{1,64}$"
+    r"^(ally|police|municipality|coordinator|crisis|reviewer|admin|service|operator|integration"
+    r"|system):[A-Za-z0-9._-]{1,64}$"
 )
 Actor = Annotated[str, StringConstraints(pattern=ACTOR_PATTERN)]
 """Who caused an event, as ``<role>:<pseudonymous id>``; never a name or phone number."""

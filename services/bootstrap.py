@@ -12,6 +12,7 @@ import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -22,10 +23,20 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
+from domain.access import Principal, Role
 from domain.policy import EscalationPolicy, parse_policies
 from events.signals import DEFAULT_THEMES
 from projections.base import Projection
 from services.adapters.clock import SystemClock
+from services.adapters.identity.local import LocalIssuer
+from services.adapters.identity.oidc import (
+    ClaimMapping,
+    JwksUrl,
+    KeySource,
+    OidcAuthenticator,
+    StaticJwks,
+)
+from services.adapters.jetstream.audit import JetStreamAuditTrail
 from services.adapters.jetstream.authorization import ensure_authorization
 from services.adapters.jetstream.embedded import EmbeddedNats
 from services.adapters.jetstream.eventstore import JetStreamEventStore
@@ -43,14 +54,16 @@ from services.adapters.notify.channels import (
     WebhookChannel,
 )
 from services.app.handlers import CommandHandlers
-from services.app.links import ack_links, rsvp_links
+from services.app.links import ACK_VALID, ack_links, rsvp_expiry, rsvp_links
+from services.app.need_to_know import Pseudonyms
 from services.app.notifier import Notifier
 from services.app.personal import Keyring
-from services.app.ports import Channel, Clock
+from services.app.ports import AuditEntry, AuditTrail, Channel, Clock
 from services.app.readmodels import ReadModels, projections
 from services.app.situation import area_name
 from services.app.workflow import Workflow
 from services.entrypoints.http.app import ApiDeps, create_api
+from services.entrypoints.http.auth import Auth
 from services.entrypoints.nats.api import create_broker
 from services.settings import Settings
 
@@ -232,6 +245,26 @@ def reactors(infra: Infrastructure, workflow: Workflow, notifier: Notifier) -> l
     ]
 
 
+def identity(settings: Settings) -> tuple[OidcAuthenticator, LocalIssuer | None]:
+    """Who may call the API: the configured OIDC issuer, else the built-in one, validated
+    through the same :class:`OidcAuthenticator` (only the key source differs)."""
+    local: LocalIssuer | None = None
+    keys: KeySource
+    if settings.oidc_issuer is not None and settings.oidc_jwks_url is not None:
+        issuer, keys = settings.oidc_issuer, JwksUrl(settings.oidc_jwks_url)
+    else:
+        local = LocalIssuer(settings.data_dir, settings.local_issuer, settings.oidc_audience)
+        issuer, keys = local.issuer, StaticJwks(local.jwks())
+    authenticator = OidcAuthenticator(
+        keys,
+        issuer=issuer,
+        audience=settings.oidc_audience,
+        mapping=ClaimMapping(settings.oidc_roles_claim, settings.oidc_id_claim),
+        leeway_s=settings.oidc_leeway_s,
+    )
+    return authenticator, local
+
+
 # ---------------------------------------------------------------- the running service
 
 
@@ -253,12 +286,30 @@ class Service:
     reactors: list[Reactor]
     broker: NatsBroker
     http: _Uvicorn
+    audit: AuditTrail
+    issuer: LocalIssuer | None = None
     runners: list[ProjectionRunner[Any]] = field(default_factory=list)
 
     @property
     def http_url(self) -> str:
         cfg = self.http.config
         return f"http://{cfg.host}:{cfg.port}"
+
+    async def mint(self, principal: Principal, ttl: timedelta, origin: str = "cli") -> str:
+        """A token of the built-in issuer for ``principal`` (a login: kept in the audit
+        trail). Only without an external identity provider."""
+        if self.issuer is None:
+            raise RuntimeError("an external identity provider issues tokens here")
+        now = self.infra.clock.now()
+        token = self.issuer.mint(principal, now, ttl)
+        entry = AuditEntry(principal.actor, "token.issue", "issuer:local", "ok", origin, now)
+        await self.audit.record(entry)
+        return token
+
+    async def token_for(self, actor: str, *, ttl: timedelta, origin: str = "cli") -> str:
+        """:meth:`mint` for an actor written ``role:id`` (the demo's credentials)."""
+        role, _, id_ = actor.partition(":")
+        return await self.mint(Principal(Role(role), id_), ttl, origin)
 
 
 async def _start(group: asyncio.TaskGroup, loops: list[Any], name: str) -> list[asyncio.Task[None]]:
@@ -291,7 +342,10 @@ async def running(
         loops = await _start(tasks, runners, "projection")
         themes = theme_vocabulary(settings)
         rejected = JetStreamRejectedInputs(infra.js, infra.topology, infra.clock)
-        handlers = CommandHandlers(infra.store, infra.clock, read, policies, themes, infra.keys)
+        audit = JetStreamAuditTrail(infra.js, infra.topology)
+        handlers = CommandHandlers(
+            infra.store, infra.clock, read, policies, themes, infra.keys, audit
+        )
         scheduler = JetStreamScheduler(infra.js, infra.topology, infra.clock)
         workflow = Workflow(handlers, infra.clock, read, policies, scheduler)
         public_url = settings.public_url or settings.http_url
@@ -299,16 +353,31 @@ async def running(
             infra.js, infra.topology, "rsvp"
         )
         rsvp, ack = rsvp_links(secret, public_url), ack_links(secret, public_url)
+        clock = infra.clock
+
+        def rsvp_url(convening_id: str, ally_id: str) -> str:
+            meeting = read.convening(convening_id)
+            starts = meeting.starts_at if meeting is not None else None
+            return rsvp.url(convening_id, ally_id, rsvp_expiry(starts, clock.now()))
+
+        def ack_url(escalation_id: str, recipient: str) -> str:
+            return ack.url(escalation_id, recipient, clock.now() + ACK_VALID)
+
+        pseudonym_key = (settings.pseudonym_secret or "").encode() or await shared_secret(
+            infra.js, infra.topology, "pseudonym"
+        )
+        authenticator, local_issuer = identity(settings)
+        auth = Auth(authenticator, audit, infra.clock)
         notifier = Notifier(
             infra.store,
             infra.clock,
             channel_map,
             policies,
-            ack_link=ack.url,
+            ack_link=ack_url,
             allies=read.ally_personal,
             convenings=read.convening,
             area_name=lambda area: area_name(read, area),
-            rsvp_link=rsvp.url,
+            rsvp_link=rsvp_url,
             caught_up=lambda position: read.escalations.wait_for(position, timeout=10),
         )
         broker = create_broker(
@@ -319,7 +388,28 @@ async def running(
             error_cb=infra.errors.record,
             **infra.credential,
         )
-        api = create_api(ApiDeps(handlers, read, rejected, policies, themes, rsvp, ack))
+        issuer_docs = (
+            {
+                "jwks": local_issuer.jwks(),
+                "openid_configuration": local_issuer.openid_configuration(),
+            }
+            if local_issuer is not None
+            else None
+        )
+        api = create_api(
+            ApiDeps(
+                handlers,
+                read,
+                rejected,
+                policies,
+                themes,
+                rsvp,
+                ack,
+                auth,
+                Pseudonyms(pseudonym_key),
+                issuer_docs,
+            )
+        )
         http = _Uvicorn(
             uvicorn.Config(
                 api,
@@ -332,7 +422,17 @@ async def running(
         )
         all_reactors = [] if projections_only else reactors(infra, workflow, notifier)
         service = Service(
-            infra, read, handlers, workflow, notifier, all_reactors, broker, http, runners
+            infra,
+            read,
+            handlers,
+            workflow,
+            notifier,
+            all_reactors,
+            broker,
+            http,
+            audit,
+            local_issuer,
+            runners,
         )
         http_task: asyncio.Task[None] | None = None
         try:

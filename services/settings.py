@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from events.signals import THEME_CODE
@@ -60,6 +60,22 @@ class Settings(BaseSettings):
     signal_retention_days: float | None = Field(default=None, gt=0)
     """Signals older than this leave the event log (a per-message TTL on each new signal);
     unset: kept for ever. See the README, "Retention"."""
+    oidc_issuer: str | None = None
+    """The identity provider's issuer (``iss``), e.g. ``https://login.gemeente.nl/realms/oov``.
+    Unset: the built-in issuer (a key in ``data_dir``; ``bondgenoten token``)."""
+    oidc_jwks_url: str | None = None
+    """The issuer's JWKS URL (required with ``oidc_issuer``), e.g. Keycloak's
+    ``…/protocol/openid-connect/certs``, Entra ID's ``…/discovery/v2.0/keys``."""
+    oidc_audience: str = "bondgenoten"
+    """The ``aud`` tokens must carry (the client id / application id URI of this service)."""
+    oidc_roles_claim: str = "roles"
+    """The claim with the role(s); dots descend into objects (Keycloak: ``realm_access.roles``)."""
+    oidc_id_claim: str = "sub"
+    """The claim naming who acts (a-z, 0-9, ``-``, ``_``; Entra ID: ``oid``)."""
+    oidc_leeway_s: float = Field(default=30.0, ge=0, le=300)
+    """Clock skew tolerated on ``exp`` and ``nbf``."""
+    pseudonym_secret: str | None = None
+    """Key for allies' pseudonyms (``Bondgenoot 3f9a1c``); unset: one kept in NATS KV."""
     extra_themes: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), validation_alias=AliasChoices("BONDGENOTEN_THEMES", "extra_themes")
     )
@@ -89,11 +105,20 @@ class Settings(BaseSettings):
         "master_key",
         "nats_seed_file",
         "nats_creds",
+        "oidc_issuer",
+        "oidc_jwks_url",
+        "pseudonym_secret",
         mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _issuer_has_keys(self) -> Settings:
+        if self.oidc_issuer is not None and self.oidc_jwks_url is None:
+            raise ValueError("BONDGENOTEN_OIDC_JWKS_URL is required with BONDGENOTEN_OIDC_ISSUER")
+        return self
 
     @property
     def nats_dir(self) -> Path:
@@ -103,6 +128,11 @@ class Settings(BaseSettings):
     @property
     def http_url(self) -> str:
         return f"http://{self.http_host}:{self.http_port}"
+
+    @property
+    def local_issuer(self) -> str:
+        """The built-in issuer's ``iss``: this service's public URL."""
+        return (self.public_url or self.http_url).rstrip("/")
 
     def for_demo(self, *, explicit_policy: bool) -> Settings:
         """The demo is an exercise: alerts go to the console with short timeouts, unless an

@@ -37,7 +37,7 @@ async def start_service(
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "services", "run", env=env, stdout=out, stderr=err
         )
-    url = f"http://127.0.0.1:{settings.http_port}/api/v1/health"
+    url = f"http://127.0.0.1:{settings.http_port}/livez"
 
     async with httpx.AsyncClient(timeout=1) as client:
 

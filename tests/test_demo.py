@@ -4,9 +4,10 @@ service's public HTTP API only, and plays again on the same store after clients 
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,9 +16,11 @@ import httpx
 import pytest
 
 from services.adapters.jetstream.embedded import free_port
+from services.bootstrap import Service
 from services.demo import data, play_demo
 from services.settings import DEMO_POLICY, Settings
 from services.texts_nl.console import SENTENCES
+from tests.api_helpers import READER, acting, bearer
 from tests.conftest import serve_in_background
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,15 +41,25 @@ def demo_settings(settings: Settings, tmp_path: Path) -> Settings:
     return settings.model_copy(update={"escalation_policy": fast, "cap_status": "Exercise"})
 
 
-async def play(base_url: str) -> str:
+async def play(svc: Service | str) -> str:
+    """The demo against ``svc``, with tokens of its built-in issuer (as the CLI hands them);
+    a URL alone: a service that is not there."""
     out = io.StringIO()
-    await play_demo(base_url, out=out)
+    if isinstance(svc, str):
+
+        async def nobody(actor: str) -> str:
+            return "no-token"
+
+        await play_demo(svc, nobody, out=out)
+    else:
+        tokens = functools.partial(svc.token_for, ttl=timedelta(hours=1), origin="test")
+        await play_demo(svc.http_url, tokens, out=out)
     return out.getvalue()
 
 
-async def get(base_url: str, path: str, **params: str) -> Any:
-    async with httpx.AsyncClient(base_url=base_url) as client:
-        response = await client.get(f"/api/v1{path}", params=params)
+async def get(svc: Service, path: str, **params: str) -> Any:
+    async with httpx.AsyncClient(base_url=svc.http_url) as client:
+        response = await client.get(f"/api/v1{path}", params=params, headers=bearer(svc, READER))
         response.raise_for_status()
         return response.json()
 
@@ -97,10 +110,10 @@ async def test_demo_plays_one_escalation_end_to_end(
 ) -> None:
     async with serve_in_background(demo_settings) as svc:
         before = datetime.now(AMSTERDAM)
-        story = await play(svc.http_url)
+        story = await play(svc)
         after = datetime.now(AMSTERDAM)
         console = capsys.readouterr().out
-        escalations = await get(svc.http_url, "/escalations")
+        escalations = await get(svc, "/escalations")
 
     assert "Dekkingsgat: niemand op de lijst vertegenwoordigt Turkse gemeenschap." in story
     assert "dienstdoend politie" in story and "Geweigerd" not in story
@@ -128,7 +141,7 @@ async def test_the_link_the_demo_points_at_opens_the_invitation_in_dutch(
     demo_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async with serve_in_background(demo_settings) as svc:
-        story = await play(svc.http_url)
+        story = await play(svc)
         console = capsys.readouterr().out
         async with httpx.AsyncClient() as client:
             page = await client.get(link_to_open(story, console))
@@ -147,9 +160,12 @@ async def test_demo_plays_again_on_the_same_store_after_clients_changed_it(
     demo_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async with serve_in_background(demo_settings) as svc:
-        await play(svc.http_url)
-        follow_up = open_follow_up(await get(svc.http_url, "/escalations"))
-        async with httpx.AsyncClient(base_url=f"{svc.http_url}/api/v1") as client:
+        await play(svc)
+        follow_up = open_follow_up(await get(svc, "/escalations"))
+        hooks = {"request": [acting(svc)]}
+        async with httpx.AsyncClient(
+            base_url=f"{svc.http_url}/api/v1", event_hooks=hooks
+        ) as client:
             # An ally leaves, the follow-up is closed, and the police declare their own
             # escalation in Stad and call a meeting for it.
             removed = await client.delete("/networks/almere-stad/allies/a-stad-3", headers=OOV)
@@ -170,12 +186,12 @@ async def test_demo_plays_again_on_the_same_store_after_clients_changed_it(
 
     # Played again by a new process on the same store.
     async with serve_in_background(demo_settings) as svc:
-        second = await play(svc.http_url)
+        second = await play(svc)
         console = capsys.readouterr().out
-        third = await play(svc.http_url)  # and once more, with nothing changed
+        third = await play(svc)  # and once more, with nothing changed
         console_third = capsys.readouterr().out
-        escalations = await get(svc.http_url, "/escalations")
-        health = await get(svc.http_url, "/health")
+        escalations = await get(svc, "/escalations")
+        health = await get(svc, "/health")
         async with httpx.AsyncClient() as client:
             second_page = await client.get(link_to_open(second, console))
             third_page = await client.get(link_to_open(third, console_third))

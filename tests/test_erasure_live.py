@@ -23,12 +23,13 @@ from services.adapters.jetstream.keystore import NatsKeyStore
 from services.adapters.jetstream.topology import Topology
 from services.app.personal import Keyring
 from services.settings import Settings
-from tests.api_helpers import AREA, NETWORK, signal_body
+from tests.api_helpers import AREA, NETWORK, signal_body, signed_client
 from tests.conftest import DATA, MASTER_KEY, eventually
 from tests.service_process import service_env, start_service
 
 ACTOR = {"X-Actor": "municipality:oov-test"}
 POLICE = {"X-Actor": "police:teamchef-almere"}
+COORDINATOR = {"X-Actor": "coordinator:netwerk-stad"}
 # What only the erased ally has: to be found nowhere afterwards.
 NAME = "Zoë Vermeulen-Tesfaye"
 PHONE = "+31 6 9081 7263"
@@ -69,7 +70,9 @@ async def test_erased_ally_leaves_no_personal_data_and_history_stays(tmp_path: P
     proc = await start_service(settings, policy, log, **env)
     base = f"http://127.0.0.1:{settings.http_port}/api/v1"
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        async with signed_client(
+            settings.model_copy(update={"data_dir": data}), base_url=base, timeout=10
+        ) as client:
             escalation_id, tension_at, tension_before = await _story(client)
             assert scan_files(data) == {}, "personal data in plaintext before erasure"
             # The scan does read the store: the signals' text is there, in plaintext.
@@ -79,13 +82,15 @@ async def test_erased_ally_leaves_no_personal_data_and_history_stays(tmp_path: P
             r = await client.post(
                 f"/networks/{NETWORK}/allies/a9/erase",
                 json={"reason": "verzoek van de bondgenoot (AVG art. 17)"},
-                headers=ACTOR,
+                headers=COORDINATOR,
             )
             assert r.status_code == 200, r.text
             assert r.json()["event_types"] == ["network.ally-erased"]
             position = r.json()["position"]
             again = await client.post(
-                f"/networks/{NETWORK}/allies/a9/erase", json={"reason": "nogmaals"}, headers=ACTOR
+                f"/networks/{NETWORK}/allies/a9/erase",
+                json={"reason": "nogmaals"},
+                headers=COORDINATOR,
             )
             assert again.status_code == 200 and again.json()["event_ids"] == [], again.text
 
@@ -121,7 +126,9 @@ async def test_erased_ally_leaves_no_personal_data_and_history_stays(tmp_path: P
     assert rebuilt.returncode == 0, err.decode()
     proc = await start_service(settings, policy, log, **env)
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        async with signed_client(
+            settings.model_copy(update={"data_dir": data}), base_url=base, timeout=10
+        ) as client:
             again_reads = await _reads(client, escalation_id, tension_at, 0)
             assert again_reads["tension"] == tension_before
             assert again_reads["networks"] == after["networks"]
@@ -213,7 +220,7 @@ async def _story(client: httpx.AsyncClient) -> tuple[str, str, Any]:
     r = await client.post(
         f"/convenings/{convening_id}/rsvps",
         json={"ally_id": "a9", "answer": "attending"},
-        headers=ACTOR,
+        headers=COORDINATOR,  # entered on the ally's behalf (a phone call)
     )
     assert r.status_code == 201, r.text
     r = await client.post(

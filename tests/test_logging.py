@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from domain.intake import FieldError
@@ -20,6 +19,7 @@ from services.adapters.jetstream.embedded import free_port
 from services.adapters.jetstream.rejected import JetStreamRejectedInputs
 from services.adapters.jetstream.topology import Topology
 from services.settings import Settings
+from tests.api_helpers import signed_client
 from tests.conftest import DATA, eventually
 from tests.service_process import start_service
 
@@ -36,7 +36,7 @@ async def test_logs_are_json_name_events_and_hold_no_personal_data(
         settings, DATA / "policy-console.toml", log, BONDGENOTEN_LOG_LEVEL="DEBUG"
     )
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.http_port}") as c:
+        async with signed_client(settings, base_url=f"http://127.0.0.1:{settings.http_port}") as c:
             network = {
                 "network_id": "nw",
                 "name": "Netwerk",

@@ -15,6 +15,7 @@ from projections.base import fold
 from projections.escalations import escalation
 from projections.tension_map import Band, Trend
 from services.app.invitation import InvitationMessage
+from services.app.links import LinkExpired
 from services.app.links import rsvp_links as RsvpLinks
 from services.texts_nl import alerts
 from services.texts_nl.alerts import when_nl
@@ -90,17 +91,23 @@ def test_no_dutch_sentences_outside_the_texts_package() -> None:
 
 def test_answer_links_are_personal_and_cannot_be_forged() -> None:
     links = RsvpLinks(b"0123456789abcdef0123456789abcdef", "https://bg.example/")
-    url = links.url("c1", "a-stad-1")
+    now = datetime(2026, 3, 14, 20, 5, tzinfo=UTC)
+    expires = now + timedelta(hours=6)
+    url = links.url("c1", "a-stad-1", expires)
     assert url.startswith("https://bg.example/rsvp/c1.a-stad-1.")
     token = url.rsplit("/", 1)[1]
-    assert links.parse(token) == ("c1", "a-stad-1")
+    assert links.parse(token, now) == ("c1", "a-stad-1")
     flipped = token[:-1] + ("1" if token.endswith("0") else "0")
-    for forged in (token.replace("a-stad-1", "a-stad-2"), flipped, "c1.a1", ""):
+    later = str(int(expires.timestamp()) + 86_400)
+    extended = token.replace(str(int(expires.timestamp())), later)  # a longer life: forged
+    for forged in (token.replace("a-stad-1", "a-stad-2"), flipped, extended, "c1.a1", ""):
         with pytest.raises(NotFound):
-            links.parse(forged)
+            links.parse(forged, now)
     other_key = RsvpLinks(b"fedcba9876543210fedcba9876543210", "https://bg.example")
     with pytest.raises(NotFound):
-        other_key.parse(token)
+        other_key.parse(token, now)
+    with pytest.raises(LinkExpired):  # the very link, once its time is up
+        links.parse(token, expires)
 
 
 def test_times_shown_to_people_are_dutch_local_time_and_say_so() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from domain.access import Principal, Role
 from domain.errors import Conflict
 from domain.intake import InvalidInput
 from domain.policy import parse_policies
@@ -49,7 +50,9 @@ class App:
         self.workflow = Workflow(self.handlers, self.clock, self.read, POLICY, self.scheduler)
 
     async def do(self, command: c.Command, *, actor: str = OOV, key: str | None = None) -> Any:
-        return await self.handlers.handle(command, actor=actor, key=key, channel="test")
+        role, _, id_ = actor.partition(":")
+        principal = Principal(Role(role), id_)
+        return await self.handlers.handle(command, principal=principal, key=key, channel="test")
 
     async def seed(self) -> None:
         await self.do(c.FormNetwork(network_id=NETWORK, name="Stad", area=AREA, areas=(AREA,)))

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from nats.js import JetStreamContext
 
@@ -17,7 +16,7 @@ from events.escalation import AckTimeoutElapsed, AckTimerSet, CrisisAlertIssued
 from services.adapters.jetstream.embedded import EmbeddedNats, free_port
 from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.settings import Settings
-from tests.api_helpers import seed_network
+from tests.api_helpers import seed_network, signed_client
 from tests.conftest import eventually, serve_in_background, settled
 from tests.receivers import HttpReceiver, serve_receiver
 from tests.service_process import start_service
@@ -56,7 +55,7 @@ async def test_service_killed_after_opening_still_climbs_once(
     t = store.topology
     proc = await start_service(settings, policy, log)
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.http_port}") as c:
+        async with signed_client(settings, base_url=f"http://127.0.0.1:{settings.http_port}") as c:
             await seed_network(c)
             r = await c.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
             assert r.status_code == 201, r.text
@@ -94,7 +93,7 @@ async def test_nats_killed_while_the_timer_runs_still_climbs_once(
 ) -> None:
     policy = write_policy(tmp_path / "policy.toml", receiver, ack_timeout_s=3.0)
     async with serve_in_background(with_policy(settings, policy)) as service:
-        async with httpx.AsyncClient(base_url=service.http_url) as c:
+        async with signed_client(service, base_url=service.http_url) as c:
             await seed_network(c)
             r = await c.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
             assert r.status_code == 201, r.text
@@ -130,7 +129,7 @@ async def test_replay_after_the_dedup_window_refires_no_timer(
     policy = write_policy(tmp_path / "policy.toml", receiver, ack_timeout_s=1.0)
     cfg = with_policy(settings, policy)
     async with serve_in_background(cfg) as service:
-        async with httpx.AsyncClient(base_url=service.http_url) as c:
+        async with signed_client(service, base_url=service.http_url) as c:
             await seed_network(c)
             r = await c.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
             assert r.status_code == 201, r.text

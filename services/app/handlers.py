@@ -20,14 +20,7 @@ import structlog
 
 from domain import escalation as esc
 from domain import network as nw
-from domain.access import (
-    Forbidden,
-    Principal,
-    Role,
-    authorize,
-    check_own_answer,
-    check_reporter,
-)
+from domain.access import Forbidden, Principal, authorize, check_own_answer, check_reporter
 from domain.decider import Decider
 from domain.errors import Conflict, DomainError, NotFound
 from domain.intake import (
@@ -51,7 +44,7 @@ from events.signals import SourceRole
 from services.app import commands as c
 from services.app.execute import CommandMeta, Outcome, execute
 from services.app.personal import Keyring
-from services.app.ports import Clock, EventStore
+from services.app.ports import AuditEntry, AuditTrail, Clock, EventStore
 from services.app.readmodels import ReadModelLagging, ReadModels
 from services.app.situation import convening_proposal, situation
 
@@ -104,9 +97,11 @@ class CommandHandlers:
         policies: Mapping[str, EscalationPolicy],
         themes: frozenset[str],
         keys: Keyring | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
         self.store = store
         self.keys = keys
+        self.audit = audit
         self.clock = clock
         self.read = read
         self.policies = policies
@@ -134,19 +129,41 @@ class CommandHandlers:
         self,
         command: c.Command,
         *,
-        principal: Principal | None = None,
-        actor: str = "",
+        principal: Principal,
         key: str | None,
         channel: str,
         origin: str = "",
     ) -> CommandResult:
-        """Decide ``command`` for ``principal`` (who is authorized first, and is the actor of
-        the events). ``key``: the client's idempotency key (a retry with the same key and
-        command answers as before; a new key when ``None``). ``actor`` without a principal:
-        the entry points not yet on credentials (the agreed interface is ``principal``)."""
-        if principal is not None:
-            _authorize(principal, command)
-            actor = principal.actor
+        """Decide ``command`` for ``principal`` (who may do it: :mod:`domain.access`; the actor
+        of every event it records). ``key``: the client's idempotency key (a retry with the
+        same key and command answers as before; a new key when ``None``). Every outcome is
+        recorded in the audit trail, from ``channel`` and ``origin`` (the client's address)."""
+        where = f"{channel} {origin}".strip()
+        try:
+            result = await self._handle(command, principal, key, channel)
+        except Forbidden as exc:
+            await self._audit(principal, command, "denied", where, exc.code)
+            raise
+        except DomainError as exc:
+            await self._audit(principal, command, "refused", where, exc.code)
+            raise
+        except InvalidInput as exc:
+            await self._audit(principal, command, "refused", where, exc.errors[0].code)
+            raise
+        object_ = _object_of(command, result.escalation_id, result.signal_id)
+        detail = "duplicate" if result.duplicate else ""
+        await self._audit(principal, command, "ok", where, detail, object_)
+        return result
+
+    async def _handle(
+        self, command: c.Command, principal: Principal, key: str | None, channel: str
+    ) -> CommandResult:
+        authorize(principal, command.NAME)
+        if isinstance(command, c.SubmitSignal):
+            check_reporter(principal, command.source_role.value, command.reporter)
+        elif isinstance(command, c.RecordRsvp):
+            check_own_answer(principal, command.ally_id)
+        actor = principal.actor
         if isinstance(command, c.SubmitSignal):
             key = _signal_key(command, key)
         command_id = key or uuid.uuid4().hex
@@ -170,6 +187,31 @@ class CommandHandlers:
             expected_new=target.expected_new,
         )
         return self._result(command, outcome)
+
+    async def _audit(
+        self,
+        principal: Principal,
+        command: c.Command,
+        result: str,
+        origin: str,
+        detail: str,
+        object_: str | None = None,
+    ) -> None:
+        if self.audit is None:
+            return
+        entry = AuditEntry(
+            actor=principal.actor,
+            action=command.NAME,
+            object=object_ or _object_of(command),
+            result=result,
+            origin=origin,
+            at=self.clock.now(),
+            detail=detail,
+        )
+        try:
+            await self.audit.record(entry)
+        except Exception as exc:  # the command stands; the gap is loud in the log
+            log.error("audit.not_recorded", action=command.NAME, error=type(exc).__name__)
 
     async def _fresh(self) -> None:
         """Commands from people are decided on read models that include everything recorded
@@ -409,20 +451,21 @@ class CommandHandlers:
         )
 
 
-def _authorize(principal: Principal, command: c.Command) -> None:
-    """The role x action matrix (domain.access), and one's own name on a signal or an answer.
-    The service's own role acts through its reactors and is not in the matrix."""
-    if principal.role is Role.SERVICE:
-        return
-    authorize(principal, command.NAME)
-    if isinstance(command, c.SubmitSignal):
-        try:
-            check_reporter(principal, command.source_role.value, command.reporter)
-        except Forbidden as exc:  # name the field the client sent
-            fields = {"reporter.role": "source_role", "reporter.id": "reporter"}
-            raise Forbidden(str(exc), field=fields.get(exc.field or "", exc.field)) from None
-    elif isinstance(command, c.RecordRsvp):
-        check_own_answer(principal, command.ally_id)
+OBJECT_FIELDS = ("escalation_id", "convening_id", "network_id", "signal_id")
+
+
+def _object_of(
+    command: c.Command, escalation_id: str | None = None, signal_id: str | None = None
+) -> str:
+    """What a command acted on, by id (never a name): ``escalation:<id>``, ``network:<id>``."""
+    found = {"escalation_id": escalation_id, "signal_id": signal_id}
+    for name in OBJECT_FIELDS:
+        value = getattr(command, name, None) or found.get(name)
+        if isinstance(value, str) and value:
+            ally = getattr(command, "ally_id", None)
+            suffix = f"/ally:{ally}" if isinstance(ally, str) and ally else ""
+            return f"{name.removesuffix('_id')}:{value}{suffix}"
+    return command.NAME.split(".")[0]
 
 
 def _signal_key(cmd: c.SubmitSignal, key: str | None) -> str | None:

@@ -1,14 +1,17 @@
-"""Personal signed links: each answers for one person and one thing only, so nobody can act in
-someone else's name by guessing ids.
+"""Personal signed links: each answers for one person and one thing only, until it expires, so
+nobody can act in someone else's name by guessing ids, nor with an old link forever.
 
-* RSVP links (reageerlinks, ``/rsvp/<convening>.<ally>.<mac>``): an invited ally answers.
-* Acknowledge links (``/bevestigen/<escalation>.<recipient>.<mac>``): the alerted function
-  (piket) confirms it is on it; the link opens a Dutch confirmation page.
+* RSVP links (reageerlinks, ``/rsvp/<convening>.<ally>.<expires>.<mac>``): an invited ally
+  answers for one convening, as ``Principal(ALLY, ally)``; valid until some hours after the
+  meeting starts (:data:`RSVP_VALID_AFTER_START`).
+* Acknowledge links (``/bevestigen/<escalation>.<recipient>.<expires>.<mac>``): the alerted
+  function (piket) confirms it is on it, as ``Principal(CRISIS, recipient)``; valid
+  :data:`ACK_VALID` after the alert.
 
-The ids are pseudonymous tokens; the MAC (HMAC-SHA256 keyed with a secret, compared in constant
-time, domain-separated per purpose) proves we issued the link. The secret comes from
-``BONDGENOTEN_RSVP_SECRET`` or, when unset, from the shared secrets bucket, so every instance and
-restart accepts the links.
+The ids are pseudonymous tokens; ``expires`` is a Unix time inside the signed message; the MAC
+(HMAC-SHA256 keyed with a secret, compared in constant time, domain-separated per purpose)
+proves we issued the link. The secret comes from ``BONDGENOTEN_RSVP_SECRET`` or, when unset,
+from the shared secrets bucket, so every instance and restart accepts the links.
 """
 
 from __future__ import annotations
@@ -16,11 +19,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from datetime import UTC, datetime, timedelta
 
-from domain.errors import NotFound
+from domain.errors import DomainError, NotFound
 
 MAC_HEX = 32  # 128 bits
 _PART = r"([A-Za-z0-9_-]{1,128})"
+RSVP_VALID_AFTER_START = timedelta(hours=6)
+RSVP_VALID_UNKNOWN_START = timedelta(days=7)
+ACK_VALID = timedelta(hours=24)
+
+
+class LinkExpired(DomainError):
+    """A link we issued, past its expiry: the page says so in Dutch."""
+
+    code = "link_expired"
 
 
 class SignedLinks:
@@ -29,37 +42,49 @@ class SignedLinks:
             raise ValueError("the link secret must be at least 16 bytes")
         self._secret = secret
         self._purpose = purpose
-        self._path = path
+        self.path = path
         self.base_url = base_url.rstrip("/")
-        self._token = re.compile(rf"^{_PART}\.{_PART}\.([0-9a-f]{{{MAC_HEX}}})$")
+        self._token = re.compile(rf"^{_PART}\.{_PART}\.([0-9]{{1,12}})\.([0-9a-f]{{{MAC_HEX}}})$")
 
-    def _mac(self, first: str, second: str) -> str:
-        # RSVP links keep the message they were issued with before purposes existed.
-        prefix = f"{self._purpose}:" if self._purpose != "rsvp" else ""
-        message = f"{prefix}{first}:{second}".encode()
+    def _mac(self, first: str, second: str, expires: int) -> str:
+        message = f"{self._purpose}:{first}:{second}:{expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:MAC_HEX]
 
-    def token(self, first: str, second: str) -> str:
-        return f"{first}.{second}.{self._mac(first, second)}"
+    def token(self, first: str, second: str, expires: datetime) -> str:
+        at = int(expires.timestamp())
+        return f"{first}.{second}.{at}.{self._mac(first, second, at)}"
 
-    def url(self, first: str, second: str) -> str:
-        return f"{self.base_url}{self._path}/{self.token(first, second)}"
+    def url(self, first: str, second: str, expires: datetime) -> str:
+        return f"{self.base_url}{self.path}/{self.token(first, second, expires)}"
 
-    def parse(self, token: str) -> tuple[str, str]:
-        """The two ids of a link we issued; ``NotFound`` for anything else."""
+    def parse(self, token: str, now: datetime) -> tuple[str, str]:
+        """The two ids of a link we issued and that is still valid at ``now``: ``NotFound``
+        for anything we did not issue, :class:`LinkExpired` for one past its time."""
         match = self._token.fullmatch(token)
         if match is not None:
-            first, second, mac = match.groups()
-            if hmac.compare_digest(mac.encode(), self._mac(first, second).encode()):
+            first, second, at, mac = match.groups()
+            expected = self._mac(first, second, int(at))
+            if hmac.compare_digest(mac.encode(), expected.encode()):
+                if now >= datetime.fromtimestamp(int(at), UTC):
+                    raise LinkExpired("this link has expired", field="token")
                 return first, second
         raise NotFound("unknown or altered link", field="token")
 
 
 def rsvp_links(secret: bytes, base_url: str) -> SignedLinks:
-    """``url(convening_id, ally_id)``: the page where an invited ally answers."""
+    """``url(convening_id, ally_id, expires)``: the page where an invited ally answers."""
     return SignedLinks(secret, base_url, purpose="rsvp", path="/rsvp")
 
 
 def ack_links(secret: bytes, base_url: str) -> SignedLinks:
-    """``url(escalation_id, recipient)``: the page where an alerted function acknowledges."""
+    """``url(escalation_id, recipient, expires)``: the page where an alerted function
+    acknowledges."""
     return SignedLinks(secret, base_url, purpose="ack", path="/bevestigen")
+
+
+def rsvp_expiry(starts_at: datetime | None, now: datetime) -> datetime:
+    """An answer link works until some hours after the meeting starts (latecomers may still
+    say they come); unknown start: a week."""
+    if starts_at is None:
+        return now + RSVP_VALID_UNKNOWN_START
+    return starts_at + RSVP_VALID_AFTER_START

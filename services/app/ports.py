@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from domain.access import Principal
 from domain.intake import FieldError
 from events.codec import decode
 from events.envelope import AggregateRef, Envelope
@@ -193,3 +194,20 @@ class KeyStore(Protocol):
     async def key_for(self, owner: str, *, create: bool) -> bytes | None: ...
 
     async def destroy(self, owner: str) -> None: ...
+
+
+class Unauthenticated(Exception):
+    """No credential, or one that does not prove who sent it (bad signature, wrong issuer or
+    audience, expired): 401 on HTTP. The message names the reason, never the token."""
+
+    def __init__(self, reason: str, field: str = "Authorization") -> None:
+        super().__init__(reason)
+        self.field = field
+
+
+class Authenticator(Protocol):
+    """Turns a bearer credential into a :class:`domain.access.Principal` (OIDC in production,
+    the built-in issuer locally: the same validation). Raises :class:`Unauthenticated`, or
+    :class:`domain.access.Forbidden` for a valid credential without a role this service knows."""
+
+    async def authenticate(self, token: str) -> Principal: ...

@@ -25,6 +25,9 @@ from services.texts_nl.console import (
 )
 
 T = TypeVar("T")
+Tokens = Callable[[str], Awaitable[str]]
+"""A bearer token for an actor (``role:id``): the demo's credentials, obtained by whoever
+composes it (the CLI mints them with the service's built-in issuer)."""
 API = "/api/v1"
 POLL_S = 0.2
 KEY_REUSED = "idempotency_key_reused"
@@ -64,10 +67,21 @@ class DemoApi:
     """The service's public HTTP API as the demo uses it. Every read passes the position the
     demo's last write answered (``min_position``), so it sees its own writes."""
 
-    def __init__(self, client: httpx.AsyncClient, story: Story) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, story: Story, tokens: Tokens, reader: str
+    ) -> None:
         self.client = client
         self.story = story
         self.position = 0
+        self._tokens = tokens
+        self._held: dict[str, str] = {}
+        self.reader = reader
+        """Who reads when a step names nobody."""
+
+    async def _authorization(self, actor: str) -> dict[str, str]:
+        if actor not in self._held:
+            self._held[actor] = await self._tokens(actor)
+        return {"Authorization": f"Bearer {self._held[actor]}"}
 
     def _reading(self, params: dict[str, str] | None) -> dict[str, str]:
         return {**(params or {}), "min_position": str(self.position)}
@@ -84,10 +98,9 @@ class DemoApi:
         actor: str | None = None,
         key: str | None = None,
     ) -> Any | None:
-        """The JSON answer, or None when the service refused (told in the story)."""
-        headers = {}
-        if actor is not None:
-            headers["X-Actor"] = actor
+        """The JSON answer, or None when the service refused (told in the story). ``actor``
+        acts with its own token (the demo's :attr:`reader` when None)."""
+        headers = await self._authorization(actor or self.reader)
         if key is not None:
             headers["Idempotency-Key"] = key
         if method == "GET":
@@ -114,8 +127,11 @@ class DemoApi:
 
     async def peek(self, path: str, params: dict[str, str] | None = None) -> Any | None:
         """A read whose failure is not worth telling (polling); None if it failed."""
+        headers = await self._authorization(self.reader)
         try:
-            response = await self.client.get(API + path, params=self._reading(params))
+            response = await self.client.get(
+                API + path, params=self._reading(params), headers=headers
+            )
         except httpx.HTTPError:
             return None
         return _json(response) if response.status_code == 200 else None

@@ -9,9 +9,14 @@ STAD = "GM0034-stad"
 POORT = "GM0034-poort"
 STAD_COMMUNITIES = ["youth", "moroccan", "turkish"]
 
-# Who acts in the demo (X-Actor): the municipality's public-order advisor and the police chief.
+# Who acts in the demo, each with its own bearer token: the municipality's public-order
+# advisor, the police chief, the crisis team (reads the call list and the review) and the
+# network coordinator (enters the answers allies phone in, and marks the meeting held).
 OOV = "municipality:oov-almere"
 TEAMCHEF = "police:teamchef-almere"
+CRISIS = "crisis:sgbo-almere"
+COORDINATOR = "coordinator:netwerk-almere"
+ACTORS = (OOV, TEAMCHEF, CRISIS, COORDINATOR)
 
 FORECAST_HOURS = 3
 """After the de-escalation the demo shows the tension map this many hours ahead."""

@@ -189,8 +189,8 @@ async def call_convening(
 
 
 async def collect_answers(api: DemoApi, story: Story, convening_id: str) -> bool:
-    """Answers received by phone, entered by the OOV, until the meeting is quorate; then it
-    is held. True if it was."""
+    """Answers received by phone, entered by the network coordinator, until the meeting is
+    quorate; then it is held. True if it was."""
     for batch in (data.RSVPS_BEFORE_QUORUM, data.RSVPS_TO_QUORUM):
         for ally_id, answer in batch:
             ally = SENTENCES["ally"].format(name=data.ally_name(ally_id), ally_id=ally_id)
@@ -200,7 +200,7 @@ async def collect_answers(api: DemoApi, story: Story, convening_id: str) -> bool
                 "rsvp",
                 ally,
                 body={"ally_id": ally_id, "answer": answer},
-                actor=data.OOV,
+                actor=data.COORDINATOR,
             )
             if done is not None:
                 story.say("rsvp", ally=ally, answer=RSVP_LABELS[answer])
@@ -208,7 +208,11 @@ async def collect_answers(api: DemoApi, story: Story, convening_id: str) -> bool
         if status is not None:
             print_convening(story, status)
     done = await api.send(
-        "POST", f"/convenings/{convening_id}/convened", "convened", convening_id, actor=data.OOV
+        "POST",
+        f"/convenings/{convening_id}/convened",
+        "convened",
+        convening_id,
+        actor=data.COORDINATOR,
     )
     status = await api.convening(convening_id) if done is not None else None
     if status is None or status.convened_at is None:

@@ -77,6 +77,7 @@ async def point_at_a_link(api: DemoApi, story: Story, status: ConveningStatus) -
     invitation = f"inv-{status.convening_id}"  # the notifier's receipts for these invitations
 
     def printed(events: list[Any]) -> set[str]:
+        # The review names recipients by pseudonym only: count them, do not identify them.
         return {
             e["data"].get("recipient")
             for e in events
@@ -88,11 +89,11 @@ async def point_at_a_link(api: DemoApi, story: Story, status: ConveningStatus) -
     review = f"/escalations/{status.escalation_id}/review"
     events = await until(
         lambda: api.peek(review),
-        lambda found: set(status.invited) <= printed(found),
+        lambda found: len(printed(found)) >= len(status.invited),
         DELIVERY_S,
     )
-    delivered = printed(events or [])
-    ally = next((a for a in status.invited if a in delivered), None)
+    everyone = len(printed(events or [])) >= len(status.invited) > 0
+    ally = status.invited[0] if everyone else None
     if ally is None:
         story.say("no_console_link")
         return

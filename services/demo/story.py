@@ -18,7 +18,7 @@ import httpx
 from projections.call_lists import CallList, NetworkHealth
 from projections.tension_map import CellView, TensionMapView
 from services.demo import data
-from services.demo.api import API, DemoApi, Story, until
+from services.demo.api import API, DemoApi, Story, Tokens, until
 from services.demo.escalation import play_escalation
 from services.demo.follow_up import play_follow_up
 from services.demo.views import print_call_list, print_tension_map
@@ -37,14 +37,16 @@ REACH_S = 3.0
 """How long the demo tries to reach the service before it gives up."""
 
 
-async def play_demo(base_url: str, *, out: TextIO | None = None) -> None:
+async def play_demo(base_url: str, tokens: Tokens, *, out: TextIO | None = None) -> None:
     """Play the demo against the service at ``base_url``; the story goes to ``out`` (stdout).
+    Each actor of the demo (police, municipality, crisis team, network coordinator, each
+    reporting ally) acts with its own bearer token from ``tokens``.
 
     Refusals are told and the story goes on; only a bug (an answer of an unexpected shape)
     stops it, said in Dutch and raised to the caller."""
     story = Story(out if out is not None else sys.stdout)
     async with httpx.AsyncClient(base_url=base_url, timeout=15) as client:
-        api = DemoApi(client, story)
+        api = DemoApi(client, story, tokens, reader=data.CRISIS)
         try:
             played = await _play(api, story)
         except Exception as exc:
@@ -185,7 +187,10 @@ async def submit_signals(
     for s in signals:
         body = {k: v for k, v in s.items() if k != "minutes_ago"}
         body["occurred_at"] = (now - timedelta(minutes=s["minutes_ago"])).isoformat()
-        answer = await api.send("POST", "/signals", "signal", s["idempotency_key"], body=body)
+        reporter = f"{body['source_role']}:{body['reporter']}"  # reports in their own name
+        answer = await api.send(
+            "POST", "/signals", "signal", s["idempotency_key"], body=body, actor=reporter
+        )
         if answer is not None:
             sent.append((s, answer))
     new = {a["signal_id"] for _, a in sent if not a.get("duplicate") and a.get("signal_id")}

@@ -6,16 +6,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 from pydantic import ValidationError
 
+from domain.access import Principal, Role, matrix_rows
 from services import bootstrap
+from services.adapters.identity.local import LocalIssuer
 from services.adapters.jetstream.authorization import (
     AUTHORIZATION_FILE,
     INTEGRATION_ROLES,
@@ -32,6 +37,9 @@ from services.settings import Settings
 from services.texts_nl import cli as texts
 
 log = structlog.get_logger(__name__)
+DEMO_TOKEN_TTL = timedelta(hours=8)
+TTL = re.compile(r"^([0-9]{1,6})([smhd])$")
+ROLES = ", ".join(r.value for r in Role if r is not Role.SERVICE)
 
 
 @contextlib.contextmanager
@@ -73,7 +81,9 @@ async def _serve(args: argparse.Namespace, service: bootstrap.Service, stop: asy
     if args.demo:
         from services.demo import play_demo  # the CLI alone composes the demo
 
-        demo = asyncio.ensure_future(play_demo(service.http_url))
+        # The demo obtains its own credentials: a token of the built-in issuer per actor.
+        tokens = functools.partial(service.token_for, ttl=DEMO_TOKEN_TTL, origin="cli demo")
+        demo = asyncio.ensure_future(play_demo(service.http_url, tokens))
         await asyncio.wait({demo, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if not demo.done():
             demo.cancel()
@@ -106,6 +116,54 @@ async def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     for name, position in rebuilt:
         print(texts.REBUILT.format(name=name, position=position))
+    return 0
+
+
+async def _token(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.oidc_issuer is not None:
+        print(texts.ISSUE_EXTERNAL.format(issuer=settings.oidc_issuer), file=sys.stderr)
+        return 2
+    try:
+        principal = Principal(Role(args.role), args.id)
+        ttl = parse_ttl(args.ttl)
+    except ValueError:
+        print(texts.ISSUE_BAD_INPUT, file=sys.stderr)
+        return 2
+    if principal.role is Role.SERVICE:
+        print(texts.ISSUE_BAD_INPUT, file=sys.stderr)
+        return 2
+    issuer = LocalIssuer(settings.data_dir, settings.local_issuer, settings.oidc_audience)
+    token = issuer.mint(principal, datetime.now(UTC), ttl)
+    # A login: kept in the log (the audit trail belongs to the running service).
+    log.info("token.issued", actor=principal.actor, ttl_s=int(ttl.total_seconds()))
+    print(token)
+    return 0
+
+
+def parse_ttl(value: str) -> timedelta:
+    """``8h``, ``30m``, ``2d``, ``90s``: at most 30 days."""
+    match = TTL.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(value)
+    number, unit = int(match.group(1)), match.group(2)
+    ttl = timedelta(seconds=number * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
+    if not timedelta(0) < ttl <= timedelta(days=30):
+        raise ValueError(value)
+    return ttl
+
+
+def matrix_table() -> str:
+    """The role × action matrix as a Markdown table (the README's, generated)."""
+    roles = [r.value for r in Role if r is not Role.SERVICE]
+    lines = ["| action | " + " | ".join(roles) + " |", "|---|" + "---|" * len(roles)]
+    for action, allowed in matrix_rows():
+        marks = ["✓" if r in allowed else "" for r in roles]
+        lines.append(f"| `{action}` | " + " | ".join(marks) + " |")
+    return "\n".join(lines)
+
+
+async def _matrix(args: argparse.Namespace, settings: Settings) -> int:
+    print(matrix_table())
     return 0
 
 
@@ -170,6 +228,13 @@ def _parser() -> argparse.ArgumentParser:
     names = ", ".join(p.name for p in PROJECTIONS)
     rb.add_argument("projection", nargs="*", help=texts.REBUILD_NAMES.format(names=names))
     rb.set_defaults(handler=_rebuild)
+    tk = sub.add_parser("token", help=texts.ISSUE, description=texts.ISSUE)
+    tk.add_argument("--role", required=True, help=texts.ISSUE_ROLE.format(roles=ROLES))
+    tk.add_argument("--id", required=True, help=texts.ISSUE_ID)
+    tk.add_argument("--ttl", default="8h", help=texts.ISSUE_TTL)
+    tk.set_defaults(handler=_token)
+    mx = sub.add_parser("matrix", help=texts.MATRIX, description=texts.MATRIX)
+    mx.set_defaults(handler=_matrix)
     aa = sub.add_parser("asyncapi", help=texts.ASYNCAPI, description=texts.ASYNCAPI)
     aa.set_defaults(handler=_asyncapi)
     nc = sub.add_parser("nats-config", help=texts.NATS_CONFIG, description=texts.NATS_CONFIG)

@@ -65,3 +65,18 @@ NATS_BAD_USER: Final = (
     "Ongeldige naam {id}: alleen kleine letters, cijfers, - en _ (één deel van een"
     " NATS-onderwerp, zonder punten)"
 )
+ISSUE: Final = (
+    "druk een token af van de ingebouwde uitgever (lokaal en voor de demo; met een eigen"
+    " identiteitsprovider geeft die de tokens uit)"
+)
+ISSUE_ROLE: Final = "rol: {roles}"
+ISSUE_ID: Final = "wie: kleine letters, cijfers, - en _ (bijv. sgbo-almere)"
+ISSUE_TTL: Final = "geldigheidsduur, bijv. 30m, 8h of 2d (hoogstens 30 dagen; standaard 8h)"
+ISSUE_BAD_INPUT: Final = (
+    "Ongeldige rol, id of geldigheidsduur. Rollen: ally, police, municipality, coordinator,"
+    " crisis, reviewer, admin; id: kleine letters, cijfers, - en _; duur: bijv. 8h."
+)
+ISSUE_EXTERNAL: Final = (
+    "Tokens komen van de ingestelde identiteitsprovider ({issuer}), niet van deze opdracht."
+)
+MATRIX: Final = "druk de autorisatiematrix af (rol × actie), zoals in de README"

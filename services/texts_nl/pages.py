@@ -33,6 +33,9 @@ THANKS_BODY: Final = """<p>Uw antwoord is doorgegeven: <strong>{answer}</strong>
 UNKNOWN_TITLE: Final = "Link niet geldig"
 UNKNOWN_BODY: Final = """<p>Deze link is onbekend of niet (meer) geldig. Neem contact op met uw
 contactpersoon bij de gemeente.</p>"""
+EXPIRED_TITLE: Final = "Link verlopen"
+EXPIRED_BODY: Final = """<p>Deze persoonlijke link is verlopen en kan niet meer worden gebruikt.
+Neem zo nodig contact op met uw contactpersoon bij de gemeente.</p>"""
 CLOSED_TITLE: Final = "Niet meer nodig"
 CLOSED_BODY: Final = """<p>Deze bijeenkomst gaat niet (meer) door of heeft al plaatsgevonden.
 Dank voor uw betrokkenheid.</p>"""

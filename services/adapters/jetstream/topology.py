@@ -89,6 +89,14 @@ class Topology:
         return f"{self.stream_prefix}_keys"
 
     @property
+    def audit_stream(self) -> str:
+        return f"{self.stream_prefix}_AUDIT"
+
+    def audit_subject(self, action: str) -> str:
+        token = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in action) or "_"
+        return f"{self.subject_prefix}.audit.{token}"
+
+    @property
     def projections_bucket(self) -> str:
         return f"{self.stream_prefix}_projections"
 
@@ -151,6 +159,20 @@ class Topology:
                     duplicate_window=self.duplicate_window_s,
                 ),
                 required={"storage": "file", "allow_msg_schedules": True},
+            ),
+            StreamSpec(
+                StreamConfig(
+                    name=self.audit_stream,
+                    description="Audit trail: every command, denial, login and read of personal "
+                    "data (ids only, no personal data); append-only",
+                    subjects=[f"{self.subject_prefix}.audit.>"],
+                    storage=StorageType.FILE,
+                    retention=RetentionPolicy.LIMITS,
+                    discard=DiscardPolicy.NEW,
+                    deny_delete=True,
+                    deny_purge=True,
+                ),
+                required={"storage": "file", "deny_delete": True, "deny_purge": True},
             ),
         ]
 

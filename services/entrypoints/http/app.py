@@ -17,9 +17,11 @@ from fastapi.staticfiles import StaticFiles
 from domain.policy import EscalationPolicy
 from services.app.handlers import CommandHandlers
 from services.app.links import SignedLinks
+from services.app.need_to_know import Pseudonyms
 from services.app.ports import RejectedInputs
 from services.app.readmodels import ReadModels
-from services.entrypoints.http.commands import add_command_routes, header_actor, register_schemas
+from services.entrypoints.http.auth import Auth
+from services.entrypoints.http.commands import add_command_routes, register_schemas
 from services.entrypoints.http.errors import Problem, install_error_handlers
 from services.entrypoints.http.pages import ack_router, rsvp_router
 from services.entrypoints.http.queries import query_router
@@ -37,6 +39,11 @@ class ApiDeps:
     themes: frozenset[str]
     rsvp_links: SignedLinks
     ack_links: SignedLinks
+    auth: Auth
+    pseudonyms: Pseudonyms
+    issuer: dict[str, Any] | None = None
+    """The built-in issuer's public keys and discovery document (``jwks``,
+    ``openid_configuration``), served under ``/.well-known``; None with an external IdP."""
 
 
 def create_api(deps: ApiDeps) -> FastAPI:
@@ -51,10 +58,28 @@ def create_api(deps: ApiDeps) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app, deps.rejected)
-    add_command_routes(app, API, deps.handlers, header_actor)
-    app.include_router(query_router(deps.read, deps.policies, deps.themes))
-    app.include_router(rsvp_router(deps.handlers, deps.read, deps.rsvp_links))
-    app.include_router(ack_router(deps.handlers, deps.read, deps.ack_links))
+    add_command_routes(app, API, deps.handlers, deps.auth)
+    app.include_router(
+        query_router(deps.read, deps.policies, deps.themes, deps.auth, deps.pseudonyms)
+    )
+    app.include_router(rsvp_router(deps.handlers, deps.read, deps.rsvp_links, deps.auth))
+    app.include_router(ack_router(deps.handlers, deps.read, deps.ack_links, deps.auth))
+    issuer = deps.issuer
+
+    @app.get("/livez", include_in_schema=False)  # liveness for supervisors: no token, no detail
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    if issuer is not None:
+
+        @app.get("/.well-known/jwks.json", include_in_schema=False)
+        async def jwks() -> dict[str, Any]:
+            return dict(issuer["jwks"])
+
+        @app.get("/.well-known/openid-configuration", include_in_schema=False)
+        async def openid_configuration() -> dict[str, Any]:
+            return dict(issuer["openid_configuration"])
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get(f"{API}/docs", include_in_schema=False)

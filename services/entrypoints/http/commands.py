@@ -12,19 +12,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from domain.access import Principal
 from domain.input import load_json
 from domain.intake import FieldError, InvalidInput
-from events.envelope import ACTOR_PATTERN
 from services.app import commands as c
 from services.app.handlers import CommandHandlers, CommandResult
+from services.entrypoints.http.auth import Auth, action_extra, origin_of
 from services.entrypoints.http.errors import ERROR_RESPONSES
 
 KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
-ACTOR = re.compile(ACTOR_PATTERN)
 
 
 class CommandAnswer(BaseModel):
@@ -72,8 +72,6 @@ ROUTES: tuple[Route, ...] = (
     Route(c.RecordCallOutcome, "POST", "/networks/{network_id}/call-outcomes", creates=True),
 )
 
-Actor = Callable[[Request, c.Command], str]
-
 
 def answer(result: CommandResult) -> CommandAnswer:
     return CommandAnswer(
@@ -95,21 +93,11 @@ def idempotency_key(request: Request) -> str | None:
     return key
 
 
-def header_actor(request: Request, command: c.Command) -> str:
-    """Who acts: the reporter of a signal, else the ``X-Actor`` header (``role:id``)."""
-    if isinstance(command, c.SubmitSignal):
-        return f"{command.source_role.value}:{command.reporter}"
-    actor = request.headers.get("X-Actor")
-    if actor is None or not ACTOR.match(actor):
-        message = "required: who acts, as role:id (e.g. police:teamchef-almere)"
-        raise InvalidInput([FieldError("X-Actor", message, "invalid_actor")])
-    return actor
-
-
 def _endpoint(
-    route: Route, handlers: CommandHandlers, actor: Actor
+    route: Route, handlers: CommandHandlers
 ) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def endpoint(request: Request) -> JSONResponse:
+        principal: Principal = request.state.principal  # set by the route's auth dependency
         key = idempotency_key(request)
         raw = await request.body()
         body: Any = {}
@@ -128,7 +116,7 @@ def _endpoint(
                 raise InvalidInput([FieldError(name, message, "conflicts_with_path")])
         command = route.command.model_validate({**body, **fields})
         result = await handlers.handle(
-            command, actor=actor(request, command), key=key, channel="http"
+            command, principal=principal, key=key, channel="http", origin=origin_of(request)
         )
         status = 201 if route.creates and result.event_ids and not result.duplicate else 200
         return JSONResponse(answer(result).model_dump(mode="json"), status_code=status)
@@ -177,22 +165,17 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
             "schema": {"type": "string", "maxLength": 128},
         }
     )
-    if route.command is not c.SubmitSignal:
-        params.append(
-            {
-                "name": "X-Actor",
-                "in": "header",
-                "required": True,
-                "description": "who acts, role:id",
-                "schema": {"type": "string", "pattern": ACTOR_PATTERN},
-            }
-        )
     return params
 
 
-def add_command_routes(app: FastAPI, prefix: str, handlers: CommandHandlers, actor: Actor) -> None:
+def add_command_routes(app: FastAPI, prefix: str, handlers: CommandHandlers, auth: Auth) -> None:
+    """One route per command; who acts comes from the bearer token (the route's dependency
+    authenticates and checks the matrix before the body is read)."""
     for route in ROUTES:
-        extra: dict[str, Any] = {"parameters": copy.deepcopy(_parameters(route))}
+        extra: dict[str, Any] = {
+            "parameters": copy.deepcopy(_parameters(route)),
+            **action_extra(route.command.NAME),
+        }
         if route.method != "DELETE":
             extra["requestBody"] = {
                 "required": True,
@@ -200,8 +183,9 @@ def add_command_routes(app: FastAPI, prefix: str, handlers: CommandHandlers, act
             }
         app.add_api_route(
             prefix + route.path,
-            _endpoint(route, handlers, actor),
+            _endpoint(route, handlers),
             methods=[route.method],
+            dependencies=[Depends(auth.require(route.command.NAME))],
             status_code=201 if route.creates else 200,
             response_model=CommandAnswer,
             responses=ERROR_RESPONSES,

@@ -15,10 +15,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from domain.access import Forbidden
 from domain.errors import ConcurrencyConflict, Conflict, DomainError, NotFound
 from domain.input import UNREADABLE_BODY_CODES, UNSUPPORTED_MEDIA_TYPE, capped_errors
 from domain.intake import CONCURRENT_CHANGE, FieldError, InvalidInput, field_of, pydantic_errors
-from services.app.ports import RejectedInputs
+from services.app.ports import RejectedInputs, Unauthenticated
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +51,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     status: {"model": Problem, "description": text}
     for status, text in {
         400: "unreadable request (not JSON, too deep, number too long)",
+        401: "no bearer token, or an invalid one (signature, issuer, audience, expired)",
+        403: "this role may not do this (the role × action matrix), or not for this person",
         404: "unknown escalation, convening, network or ally",
         409: "conflict: not allowed in this state, changed concurrently, or key reused",
         413: "request too large",
@@ -101,9 +104,20 @@ def install_error_handlers(app: FastAPI, rejected: RejectedInputs) -> None:
     async def _model(request: Request, exc: ValidationError) -> JSONResponse:
         return await refuse(request, 422, pydantic_errors(exc))
 
+    @app.exception_handler(Unauthenticated)
+    async def _unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
+        answer = await refuse(request, 401, [FieldError(exc.field, str(exc), "unauthenticated")])
+        given = request.headers.get("authorization")
+        answer.headers["WWW-Authenticate"] = (
+            'Bearer error="invalid_token"' if given else 'Bearer realm="bondgenoten"'
+        )
+        return answer
+
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 422
+        if isinstance(exc, Forbidden):
+            status = 403
         return await refuse(request, status, [FieldError(exc.field or "$", str(exc), exc.code)])
 
     @app.exception_handler(ConcurrencyConflict)

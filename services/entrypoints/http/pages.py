@@ -14,18 +14,20 @@ from datetime import datetime
 from typing import cast
 
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from domain.access import Principal, Role
 from domain.errors import DomainError
 from domain.escalation import slot_of
 from events.escalation import RsvpAnswer
 from projections.escalations import ConveningRecord, escalation
 from services.app import commands as c
 from services.app.handlers import CommandHandlers
-from services.app.links import SignedLinks
+from services.app.links import LinkExpired, SignedLinks
 from services.app.readmodels import ReadModels
 from services.app.situation import area_name
+from services.entrypoints.http.auth import ANONYMOUS, Auth, origin_of
 from services.texts_nl import pages as texts
 from services.texts_nl.alerts import mode_nl, theme_nl, when_nl
 
@@ -53,26 +55,49 @@ def busy() -> HTMLResponse:
     return _page(texts.BUSY_TITLE, texts.BUSY_BODY, 503)
 
 
-def rsvp_router(handlers: CommandHandlers, read: ReadModels, links: SignedLinks) -> APIRouter:
+def expired() -> HTMLResponse:
+    return _page(texts.EXPIRED_TITLE, texts.EXPIRED_BODY, 410)
+
+
+def _parse(links: SignedLinks, token: str, now: datetime) -> tuple[str, str] | HTMLResponse:
+    """The ids in a link, or the Dutch page for an expired or unknown one."""
+    try:
+        return links.parse(token, now)
+    except LinkExpired:
+        return expired()
+    except DomainError:
+        return unknown()
+
+
+def rsvp_router(
+    handlers: CommandHandlers, read: ReadModels, links: SignedLinks, auth: Auth
+) -> APIRouter:
     r = APIRouter(include_in_schema=False)
 
     def closed() -> HTMLResponse:
         return _page(texts.CLOSED_TITLE, texts.CLOSED_BODY, 410)
 
-    def invited(token: str) -> tuple[str, str, ConveningRecord] | None:
-        """Convening, ally and meeting of a link we issued, for a meeting we know."""
-        try:
-            convening_id, ally_id = links.parse(token)
-        except DomainError:
-            return None
+    async def invited(
+        token: str, request: Request, action: str
+    ) -> tuple[str, str, ConveningRecord] | HTMLResponse:
+        """Convening, ally and meeting of a valid link we issued, for a meeting we know."""
+        ids = _parse(links, token, auth.clock.now())
+        if isinstance(ids, HTMLResponse):  # every use of a link is audited, ids only
+            why = "expired" if ids.status_code == 410 else "unknown link"
+            await auth.record(ANONYMOUS, action, "link:rsvp", "denied", request, why)
+            return ids
+        convening_id, ally_id = ids
         meeting = read.convening(convening_id)
-        return (convening_id, ally_id, meeting) if meeting is not None else None
+        if meeting is None:
+            return unknown()
+        await auth.record(f"ally:{ally_id}", action, f"convening:{convening_id}", "ok", request)
+        return convening_id, ally_id, meeting
 
     @r.get("/rsvp/{token}", response_class=HTMLResponse)
-    async def invitation(token: str) -> HTMLResponse:
-        found = invited(token)
-        if found is None:
-            return unknown()
+    async def invitation(token: str, request: Request) -> HTMLResponse:
+        found = await invited(token, request, "link.rsvp.open")
+        if isinstance(found, HTMLResponse):
+            return found
         convening_id, ally_id, meeting = found
         if meeting.convened_at is not None or meeting.cancelled_at is not None:
             return closed()
@@ -92,10 +117,12 @@ def rsvp_router(handlers: CommandHandlers, read: ReadModels, links: SignedLinks)
         return _page(title, body)
 
     @r.post("/rsvp/{token}", response_class=HTMLResponse)
-    async def answer(token: str, answer: str = "") -> HTMLResponse:
-        found = invited(token)
-        if found is None or answer not in texts.RSVP_ANSWERS:
+    async def answer(token: str, request: Request, answer: str = "") -> HTMLResponse:
+        if answer not in texts.RSVP_ANSWERS:
             return unknown()
+        found = await invited(token, request, "link.rsvp.use")
+        if isinstance(found, HTMLResponse):
+            return found
         convening_id, ally_id, meeting = found
         if meeting.cancelled_at is not None:
             return closed()
@@ -104,7 +131,11 @@ def rsvp_router(handlers: CommandHandlers, read: ReadModels, links: SignedLinks)
         )
         try:
             await handlers.handle(
-                command, actor=f"ally:{ally_id}", key=_key(token, answer), channel="page"
+                command,
+                principal=Principal(Role.ALLY, ally_id),
+                key=_key(token, answer),
+                channel="page",
+                origin=origin_of(request),
             )
         except DomainError:  # the escalation was closed or the meeting took place meanwhile
             return closed()
@@ -117,16 +148,23 @@ def rsvp_router(handlers: CommandHandlers, read: ReadModels, links: SignedLinks)
     return r
 
 
-def ack_router(handlers: CommandHandlers, read: ReadModels, links: SignedLinks) -> APIRouter:
+def ack_router(
+    handlers: CommandHandlers, read: ReadModels, links: SignedLinks, auth: Auth
+) -> APIRouter:
     r = APIRouter(include_in_schema=False)
 
-    def found(token: str) -> tuple[str, str] | None:
-        try:
-            escalation_id, recipient = links.parse(token)
-        except DomainError:
-            return None
-        known = escalation(read.escalations.state, escalation_id) is not None
-        return (escalation_id, recipient) if known else None
+    async def found(token: str, request: Request, action: str) -> tuple[str, str] | HTMLResponse:
+        ids = _parse(links, token, auth.clock.now())
+        if isinstance(ids, HTMLResponse):
+            why = "expired" if ids.status_code == 410 else "unknown link"
+            await auth.record(ANONYMOUS, action, "link:ack", "denied", request, why)
+            return ids
+        escalation_id, recipient = ids
+        if escalation(read.escalations.state, escalation_id) is None:
+            return unknown()
+        who = f"{Role.CRISIS.value}:{recipient}"
+        await auth.record(who, action, f"escalation:{escalation_id}", "ok", request)
+        return escalation_id, recipient
 
     def described(escalation_id: str, template: str, **extra: str) -> str:
         record = escalation(read.escalations.state, escalation_id)
@@ -140,22 +178,28 @@ def ack_router(handlers: CommandHandlers, read: ReadModels, links: SignedLinks) 
         )
 
     @r.get("/bevestigen/{token}", response_class=HTMLResponse)
-    async def confirm(token: str) -> HTMLResponse:
-        ids = found(token)
-        if ids is None:
-            return unknown()
+    async def confirm(token: str, request: Request) -> HTMLResponse:
+        ids = await found(token, request, "link.ack.open")
+        if isinstance(ids, HTMLResponse):
+            return ids
         return _page(texts.ACK_TITLE, described(ids[0], texts.ACK_BODY))
 
     @r.post("/bevestigen/{token}", response_class=HTMLResponse)
-    async def acknowledge(token: str) -> HTMLResponse:
-        ids = found(token)
-        if ids is None:
-            return unknown()
+    async def acknowledge(token: str, request: Request) -> HTMLResponse:
+        ids = await found(token, request, "link.ack.use")
+        if isinstance(ids, HTMLResponse):
+            return ids
         escalation_id, recipient = ids
-        actor = f"crisis:{recipient}"
+        principal = Principal(Role.CRISIS, recipient)  # the alerted function (piket)
         command = c.AcknowledgeEscalation(escalation_id=escalation_id)
         try:
-            await handlers.handle(command, actor=actor, key=_key(token, "ack"), channel="page")
+            await handlers.handle(
+                command,
+                principal=principal,
+                key=_key(token, "ack"),
+                channel="page",
+                origin=origin_of(request),
+            )
         except DomainError:  # acknowledged by someone else meanwhile, or already closed
             return _page(texts.ACK_ALREADY_TITLE, described(escalation_id, texts.ACK_ALREADY_BODY))
         except Exception:

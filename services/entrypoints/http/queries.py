@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
+from domain.access import Principal
 from domain.errors import NotFound
 from domain.input import InputDatetime
 from domain.intake import FieldError, InvalidInput
@@ -23,8 +24,15 @@ from projections.escalations import (
     list_escalations,
 )
 from projections.tension_map import TensionMapView
+from services.app.need_to_know import (
+    Pseudonyms,
+    call_list_for,
+    pseudonymised,
+    sees_contact_details,
+)
 from services.app.readmodels import ReadModels
 from services.app.situation import convening_proposal, escalation_record
+from services.entrypoints.http.auth import Auth, action_extra
 from services.entrypoints.http.errors import ERROR_RESPONSES, NotCaughtUp
 from services.texts_nl.labels import THEME_LABELS
 
@@ -62,6 +70,21 @@ class ConveningProposalOut(BaseModel):
     )
 
 
+AUDIT_MAX = 1000
+
+
+class AuditOut(BaseModel):
+    """One line of the audit trail (BIO logging fields)."""
+
+    actor: str
+    action: str
+    object: str
+    result: str
+    origin: str
+    at: datetime
+    detail: str
+
+
 class ReviewEntry(BaseModel):
     position: int | None
     occurred_at: datetime
@@ -90,16 +113,36 @@ def moment(name: str, value: str | None) -> datetime | None:
 
 
 def query_router(
-    read: ReadModels, policies: dict[str, EscalationPolicy], themes: frozenset[str]
+    read: ReadModels,
+    policies: dict[str, EscalationPolicy],
+    themes: frozenset[str],
+    auth: Auth,
+    pseudonym: Pseudonyms,
 ) -> APIRouter:
     r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+    # Who may read what (domain.access.MATRIX): each route's dependency authenticates and checks.
+    AS_AUDIT = Depends(auth.require("read.audit"))
+    AS_CALL_LIST = Depends(auth.require("read.call-list"))
+    AS_ESCALATIONS = Depends(auth.require("read.escalations"))
+    AS_HEALTH = Depends(auth.require("read.health"))
+    AS_NETWORKS = Depends(auth.require("read.networks"))
+    AS_REFERENCE = Depends(auth.require("read.reference"))
+    AS_REVIEW = Depends(auth.require("read.review"))
+    AS_TENSION_MAP = Depends(auth.require("read.tension-map"))
 
     async def caught_up(position: int | None) -> None:
         if position is not None and not await read.caught_up(position, MIN_POSITION_WAIT_S):
             raise NotCaughtUp(f"read models have not reached position {position} yet")
 
-    @r.get("/themes", summary="Theme vocabulary with Dutch labels", tags=["reference"])
-    async def themes_() -> dict[str, str]:
+    @r.get(
+        "/themes",
+        summary="Theme vocabulary with Dutch labels",
+        tags=["reference"],
+        openapi_extra=action_extra("read.reference"),
+    )
+    async def themes_(
+        principal: Principal = AS_REFERENCE,
+    ) -> dict[str, str]:
         return {t: THEME_LABELS.get(t, t) for t in sorted(themes)}
 
     @r.get(
@@ -107,6 +150,7 @@ def query_router(
         response_model=TensionMapView,
         summary="Tension map (spanningsbeeld)",
         tags=["signal"],
+        openapi_extra=action_extra("read.tension-map"),
     )
     async def tension_map(
         at: Annotated[
@@ -115,26 +159,46 @@ def query_router(
         area: Annotated[str | None, Query(description="area or municipality code")] = None,
         theme: str | None = None,
         min_position: MinPosition = None,
+        principal: Principal = AS_TENSION_MAP,
     ) -> TensionMapView:
         await caught_up(min_position)
         return await read.tension_map(moment("at", at), area=area, theme=theme)
 
     @r.get(
-        "/call-lists", response_model=CallList, summary="Whom to call (bellijst)", tags=["network"]
+        "/call-lists",
+        response_model=CallList,
+        summary="Whom to call (bellijst); contact details only for the roles that call",
+        tags=["network"],
+        openapi_extra=action_extra("read.call-list"),
     )
     async def call_lists(
+        request: Request,
         area: AreaCode,
         themes: Annotated[str, Query(description="comma-separated theme codes")] = "",
         communities: Annotated[str, Query(description="comma-separated community codes")] = "",
         min_position: MinPosition = None,
+        principal: Principal = AS_CALL_LIST,
     ) -> CallList:
         await caught_up(min_position)
-        return read.call_list(area, _csv(themes), _csv(communities))
+        found = read.call_list(area, _csv(themes), _csv(communities))
+        result = "revealed" if sees_contact_details(principal) else "pseudonymised"
+        allies = len(found.entries)
+        await auth.record(
+            principal.actor, "read.call-list", f"area:{area}", result, request, f"{allies} allies"
+        )
+        return call_list_for(principal, found, pseudonym)
 
     @r.get(
-        "/networks", response_model=list[NetworkHealth], summary="Network health", tags=["network"]
+        "/networks",
+        response_model=list[NetworkHealth],
+        summary="Network health",
+        tags=["network"],
+        openapi_extra=action_extra("read.networks"),
     )
-    async def networks(min_position: MinPosition = None) -> list[NetworkHealth]:
+    async def networks(
+        min_position: MinPosition = None,
+        principal: Principal = AS_NETWORKS,
+    ) -> list[NetworkHealth]:
         await caught_up(min_position)
         return list(network_health(read.networks, at=read.clock.now()))
 
@@ -143,8 +207,13 @@ def query_router(
         response_model=list[EscalationRecord],
         response_model_exclude={"__all__": NOT_SERVED},
         tags=["escalation"],
+        openapi_extra=action_extra("read.escalations"),
     )
-    async def escalations(open: bool = False, min_position: MinPosition = None) -> Any:
+    async def escalations(
+        open: bool = False,
+        min_position: MinPosition = None,
+        principal: Principal = AS_ESCALATIONS,
+    ) -> Any:
         await caught_up(min_position)
         return list_escalations(read.escalations.state, open_only=open)
 
@@ -153,8 +222,13 @@ def query_router(
         response_model=EscalationRecord,
         response_model_exclude=NOT_SERVED,
         tags=["escalation"],
+        openapi_extra=action_extra("read.escalations"),
     )
-    async def get_escalation(escalation_id: str, min_position: MinPosition = None) -> Any:
+    async def get_escalation(
+        escalation_id: str,
+        min_position: MinPosition = None,
+        principal: Principal = AS_ESCALATIONS,
+    ) -> Any:
         await caught_up(min_position)
         return escalation_record(read, escalation_id)
 
@@ -163,14 +237,28 @@ def query_router(
         response_model=ConveningProposalOut,
         summary="The convening the workflow proposes (time, place or call, invitees, quorum)",
         tags=["escalation"],
+        openapi_extra=action_extra("read.escalations"),
     )
-    async def proposal(escalation_id: str, min_position: MinPosition = None) -> Any:
+    async def proposal(
+        escalation_id: str,
+        min_position: MinPosition = None,
+        principal: Principal = AS_ESCALATIONS,
+    ) -> Any:
         await caught_up(min_position)
         p, _ = convening_proposal(read, policies, escalation_id, read.clock.now())
         return ConveningProposalOut.model_validate(p, from_attributes=True)
 
-    @r.get("/convenings/{convening_id}", response_model=ConveningStatus, tags=["escalation"])
-    async def get_convening(convening_id: str, min_position: MinPosition = None) -> Any:
+    @r.get(
+        "/convenings/{convening_id}",
+        response_model=ConveningStatus,
+        tags=["escalation"],
+        openapi_extra=action_extra("read.escalations"),
+    )
+    async def get_convening(
+        convening_id: str,
+        min_position: MinPosition = None,
+        principal: Principal = AS_ESCALATIONS,
+    ) -> Any:
         await caught_up(min_position)
         status = convening_status(read.escalations.state, convening_id)
         if status is None:
@@ -180,12 +268,32 @@ def query_router(
     @r.get(
         "/escalations/{escalation_id}/review",
         response_model=list[ReviewEntry],
-        summary="After-action review: every event of the incident, replayed from the log",
+        summary="After-action review: every event of the incident, replayed from the log, "
+        "with pseudonyms instead of allies' ids and never contact details",
         tags=["escalation"],
+        openapi_extra=action_extra("read.review"),
     )
-    async def review(escalation_id: str, min_position: MinPosition = None) -> Any:
+    async def review(
+        request: Request,
+        escalation_id: str,
+        min_position: MinPosition = None,
+        principal: Principal = AS_REVIEW,
+    ) -> Any:
         await caught_up(min_position)
         escalation_record(read, escalation_id)  # 404 for an unknown id
+        events = [
+            e
+            async for e in read.store.read(
+                kinds=["escalation", "notification"], skip_undecodable=True
+            )
+            if e.correlation_id == escalation_id
+        ]
+        allies = frozenset(
+            a for e in events for a in getattr(e.data, "invited", ()) if isinstance(a, str)
+        )
+        await auth.record(
+            principal.actor, "read.review", f"escalation:{escalation_id}", "pseudonymised", request
+        )
         return [
             ReviewEntry(
                 position=e.position,
@@ -194,23 +302,67 @@ def query_router(
                 type=e.type.removeprefix("nl.bondgenoten."),
                 actor=e.actor,
                 subject=e.subject,
-                data=e.data.model_dump(mode="json", exclude=REVIEW_OMITS),
+                data=pseudonymised(
+                    e.data.model_dump(mode="json", exclude=REVIEW_OMITS), pseudonym, allies
+                ),
             )
-            async for e in read.store.read(
-                kinds=["escalation", "notification"], skip_undecodable=True
-            )
-            if e.correlation_id == escalation_id
+            for e in events
         ]
 
-    @r.get("/health", summary="Liveness and projection positions", tags=["operations"])
-    async def health() -> dict[str, Any]:
+    @r.get(
+        "/health",
+        summary="Health and projection positions (`/livez`: liveness without a token)",
+        tags=["operations"],
+        openapi_extra=action_extra("read.health"),
+    )
+    async def health(principal: Principal = AS_HEALTH) -> dict[str, Any]:
         return {
             "status": "ok",
             "log_position": await read.store.last_position(),
             "projections": {x.name: {"checkpoint": x.checkpoint} for x in read.runners},
         }
 
+    @r.get(
+        "/audit",
+        response_model=list[AuditOut],
+        summary="The audit trail (who did what to which object, with what result, from where "
+        "and when); ids only, no personal data",
+        tags=["operations"],
+        openapi_extra=action_extra("read.audit"),
+    )
+    async def audit(
+        since: Annotated[
+            str | None, Query(description="from this ISO 8601 time with offset")
+        ] = None,
+        actor: Annotated[
+            str | None, Query(description="only this actor (role:id)", max_length=80)
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=AUDIT_MAX)] = AUDIT_MAX,
+        principal: Principal = AS_AUDIT,
+    ) -> Any:
+        start = _since("since", since)
+        found: list[AuditOut] = []
+        async for entry in auth.audit.entries(since=start, actor=actor):
+            found.append(AuditOut.model_validate(entry, from_attributes=True))
+            if len(found) >= limit:
+                break
+        return found
+
     return r
+
+
+def _since(name: str, value: str | None) -> datetime | None:
+    """An ISO 8601 time with offset, past or present (no calendar checks for a query)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        message = "an ISO 8601 date and time with offset, e.g. 2026-03-14T21:05:00+01:00"
+        raise InvalidInput([FieldError(name, message, "invalid_datetime")])
+    return parsed
 
 
 def _csv(value: str) -> list[str]:

@@ -1,0 +1,53 @@
+"""The audit trail's contract, for the in-memory and the JetStream adapter alike: append-only,
+in order, filtered by time and actor."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from services.adapters.jetstream.audit import JetStreamAuditTrail
+from services.adapters.jetstream.topology import Topology, ensure_streams
+from services.adapters.memory import InMemoryAuditTrail
+from services.app.ports import AuditEntry, AuditTrail
+from tests.factories import T0
+
+
+@pytest.fixture(params=["memory", "jetstream"])
+async def trail(request: pytest.FixtureRequest, topology: Topology, nc: NatsClient) -> AuditTrail:
+    if request.param == "memory":
+        return InMemoryAuditTrail()
+    await ensure_streams(nc.jetstream(), topology)
+    return JetStreamAuditTrail(nc.jetstream(), topology)
+
+
+def entry(minutes: int, actor: str = "crisis:sgbo", result: str = "ok") -> AuditEntry:
+    return AuditEntry(
+        actor=actor,
+        action="escalation.declare",
+        object="escalation:GM0034-stad_demonstration-1",
+        result=result,
+        origin="http 127.0.0.1",
+        at=T0 + timedelta(minutes=minutes),
+        detail="",
+    )
+
+
+async def test_the_trail_keeps_every_entry_in_order_and_filters(trail: AuditTrail) -> None:
+    assert [e async for e in trail.entries()] == []
+    written = [entry(0), entry(1, "reviewer:x", "denied"), entry(2)]
+    for e in written:
+        await trail.record(e)
+    assert [e async for e in trail.entries()] == written
+    assert [e async for e in trail.entries(actor="reviewer:x")] == [written[1]]
+    assert [e async for e in trail.entries(since=T0 + timedelta(minutes=1))] == written[1:]
+
+
+async def test_the_jetstream_trail_cannot_be_deleted_or_purged(
+    nc: NatsClient, topology: Topology
+) -> None:
+    await ensure_streams(nc.jetstream(), topology)
+    info = await nc.jetstream().stream_info(topology.audit_stream)
+    assert info.config.deny_delete and info.config.deny_purge
