@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from domain import network as nw
-from domain.access import Principal, Role
 from domain.errors import Conflict, NotFound
 from events.codec import SEALED_KID_HEADER, DecodeError, decode, encode
 from events.envelope import AggregateRef, new_envelope
@@ -22,7 +21,7 @@ from projections.call_lists import CallListProjection, call_list, network_health
 from projections.escalations import ConveningRecord
 from services.adapters.memory.eventstore import InMemoryEventStore
 from services.adapters.memory.keystore import InMemoryKeyStore
-from services.app.personal import Keyring, call_list_view, pseudonym
+from services.app.personal import Keyring
 from services.app.ports import AuditEntry
 from tests.builders_network import (
     NETWORK_AREA,
@@ -228,40 +227,6 @@ class FakeAudit:
     ) -> AsyncIterator[AuditEntry]:
         for e in self.kept:
             yield e
-
-
-async def test_call_list_shows_pseudonyms_to_those_who_do_not_call_and_audits_reveals() -> None:
-    formed, env = envelope(network_formed()), enrolled()
-    dc = envelope(duty_contact(DutyRole.POLICE, "wijkagent-3", name="Jan Wachter"))
-    state = fold(CallListProjection(), [formed, env, dc])
-    lst = call_list(state, area=NETWORK_AREA, themes=(), communities=("moroccan",), at=at(5))
-    audit, secret = FakeAudit(), b"s" * 32
-
-    municipality = Principal(Role.MUNICIPALITY, "oov")
-    seen = await call_list_view(
-        lst, principal=municipality, audit=audit, secret=secret, at=at(5), origin="http"
-    )
-    text = seen.model_dump_json()
-    assert NAME not in text and "5555" not in text and "Wachter" not in text
-    (entry,) = seen.entries
-    assert entry.name == pseudonym(secret, "ally-1") == pseudonym(secret, "ally-1")
-    assert entry.name.startswith("Bondgenoot ") and entry.communities == ()
-    assert pseudonym(secret, "ally-1") != pseudonym(b"t" * 32, "ally-1")
-    assert [(a.result, a.object) for a in audit.kept] == [("pseudonymised", f"area:{lst.area}")]
-
-    crisis = Principal(Role.CRISIS, "sgbo")
-    shown = await call_list_view(
-        lst, principal=crisis, audit=audit, secret=secret, at=at(5), origin="http"
-    )
-    assert shown.entries[0].name == NAME
-    revealed = [(a.actor, a.object) for a in audit.kept if a.result == "revealed"]
-    assert revealed == [("crisis:sgbo", "ally:ally-1"), ("crisis:sgbo", "contact:wijkagent-3")]
-    assert all(NAME not in repr(a) and "5555" not in repr(a) for a in audit.kept)
-    # reveal=False: even a role that may see them gets pseudonyms (e.g. an export).
-    export = await call_list_view(
-        lst, principal=crisis, audit=audit, secret=secret, at=at(5), origin="x", reveal=False
-    )
-    assert NAME not in export.model_dump_json()
 
 
 def test_refused_input_is_kept_without_its_personal_part() -> None:

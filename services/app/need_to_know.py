@@ -45,7 +45,14 @@ def call_list_for(principal: Principal, found: CallList, pseudonym: Pseudonyms) 
         return found
     entries = tuple(
         e.model_copy(
-            update={"name": pseudonym(e.ally_id), "phone": "", "email": None, "communities": ()}
+            update={
+                "name": "" if e.erased else pseudonym(e.ally_id),
+                "phone": "",
+                "email": None,
+                "communities": (),
+                # "covers:<community>" would tell a person's community all the same
+                "reasons": tuple(r for r in e.reasons if not r.startswith("covers:")),
+            }
         )
         for e in found.entries
     )

@@ -10,31 +10,24 @@
   event's type and id as associated data.
 * Erasure (:meth:`Keyring.destroy`): the key is removed from the key store (securely erased
   there) and from memory; every sealed part under it reads as erased from then on.
-* Need to know: :func:`pseudonym` and :func:`call_list_view` show a stable keyed pseudonym
-  instead of contact details to roles outside ``domain.access.SEES_CONTACT_DETAILS``; every
-  read that reveals contact details is recorded in the :class:`AuditTrail`.
+* Who sees the decrypted data is decided in :mod:`services.app.need_to_know`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from domain.access import SEES_CONTACT_DETAILS, Principal
 from events.codec import SEALED_KID_HEADER
 from events.envelope import Envelope
 from events.personal import ALG, KeyNotLoaded, b64, kid_of, owner_kid, unb64
-from projections.call_lists import CallList, CallListEntry, DutyContactView
-from services.app.ports import AuditEntry, AuditTrail, KeyStore, RawEvent
+from services.app.ports import KeyStore, RawEvent
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -128,84 +121,6 @@ class Keyring:
 
 def new_data_key() -> bytes:
     return AESGCM.generate_key(bit_length=KEY_BYTES * 8)
-
-
-# ---------------------------------------------------------------- need to know
-
-
-def pseudonym(secret: bytes, ally_id: str) -> str:
-    """A stable pseudonym (``Bondgenoot 3f9a1c``) from a keyed hash of the id: the same ally
-    always gets the same one, nobody without the service's secret can link it back."""
-    digest = hmac.new(secret, f"ally|{ally_id}".encode(), hashlib.sha256).hexdigest()
-    return f"Bondgenoot {digest[:6]}"
-
-
-def sees_contact_details(principal: Principal, *, reveal: bool = True) -> bool:
-    return reveal and principal.role in SEES_CONTACT_DETAILS
-
-
-async def call_list_view(
-    lst: CallList,
-    *,
-    principal: Principal,
-    audit: AuditTrail,
-    secret: bytes,
-    at: datetime,
-    origin: str,
-    reveal: bool = True,
-) -> CallList:
-    """The call list as ``principal`` may see it: with contact details (audited, one entry
-    per ally shown) for the roles that call, otherwise with pseudonyms and no contact details
-    and no communities of a person (the list's coverage gaps stay)."""
-    if sees_contact_details(principal, reveal=reveal):
-        for entry in lst.entries:
-            if not entry.erased:
-                await audit.record(
-                    AuditEntry(
-                        principal.actor, "read.call-list", f"ally:{entry.ally_id}", "revealed",
-                        origin, at, detail=f"area {lst.area}",
-                    )
-                )  # fmt: skip
-        for dc in lst.duty_contacts:
-            await audit.record(
-                AuditEntry(
-                    principal.actor, "read.call-list", f"contact:{dc.contact_id}", "revealed",
-                    origin, at, detail=f"area {lst.area}",
-                )
-            )  # fmt: skip
-        return lst
-    await audit.record(
-        AuditEntry(
-            principal.actor, "read.call-list", f"area:{lst.area}", "pseudonymised", origin, at
-        )
-    )
-    return lst.model_copy(
-        update={
-            "entries": tuple(_pseudonymous(e, secret) for e in lst.entries),
-            "duty_contacts": tuple(_no_contact(d) for d in lst.duty_contacts),
-        }
-    )
-
-
-def _pseudonymous(entry: CallListEntry, secret: bytes) -> CallListEntry:
-    return entry.model_copy(
-        update={
-            "name": "" if entry.erased else pseudonym(secret, entry.ally_id),
-            "phone": "",
-            "email": None,
-            "communities": (),
-            "reasons": tuple(r for r in entry.reasons if not r.startswith("covers:")),
-        }
-    )
-
-
-def _no_contact(dc: DutyContactView) -> DutyContactView:
-    return dc.model_copy(update={"name": "", "phone": "", "email": None})
-
-
-def pseudonymise_ids(ids: Iterable[str], secret: bytes) -> dict[str, str]:
-    """For reviews and exports: ally id -> pseudonym."""
-    return {i: pseudonym(secret, i) for i in ids}
 
 
 WITHHELD = {"withheld": "personal data is not kept with refused input"}
