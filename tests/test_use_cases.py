@@ -129,3 +129,37 @@ async def test_a_declaration_is_acknowledged_once_and_closed() -> None:
         await app.do(c.AcknowledgeEscalation(escalation_id=eid))
     await app.do(c.CloseEscalation(escalation_id=eid, reason="rust"))
     assert app.read.escalations.state.escalations[eid].status == "closed"
+
+
+async def test_beyond_the_in_flight_limit_a_command_is_refused_not_queued(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Back-pressure: an overloaded service answers at once (503 / unavailable, retry) instead
+    of letting every answer, the urgent ones too, wait in an unbounded queue."""
+    import asyncio
+
+    from services.app import handlers as h
+    from services.app.ports import Overloaded
+
+    app = App()
+    await app.seed()
+    monkeypatch.setattr(h, "MAX_IN_FLIGHT", 2)
+    gate = asyncio.Event()
+    append = app.store.append
+
+    async def slow_append(*args: Any, **kw: Any) -> Any:
+        await gate.wait()
+        return await append(*args, **kw)
+
+    monkeypatch.setattr(app.store, "append", slow_append)
+    held = [
+        asyncio.create_task(app.do(app.signal(idempotency_key=f"k{i}"), actor="ally:a1"))
+        for i in range(2)
+    ]
+    while app.handlers._in_flight < 2:  # noqa: ASYNC110 - the tasks above set no event
+        await asyncio.sleep(0)
+    with pytest.raises(Overloaded):
+        await app.do(app.signal(idempotency_key="k3"), actor="ally:a1")
+    gate.set()
+    assert all(r.event_ids for r in await asyncio.gather(*held))
+    assert (await app.do(app.signal(idempotency_key="k3"), actor="ally:a1")).event_ids

@@ -44,13 +44,15 @@ from events.signals import SourceRole
 from services.app import commands as c
 from services.app.execute import CommandMeta, Outcome, execute
 from services.app.personal import Keyring
-from services.app.ports import AuditEntry, AuditTrail, Clock, EventStore
+from services.app.ports import AuditEntry, AuditTrail, Clock, EventStore, Overloaded
 from services.app.readmodels import ReadModelLagging, ReadModels
 from services.app.situation import convening_proposal, situation
 
 log = structlog.get_logger(__name__)
 SOURCE = "/bondgenoten"
 FRESH_WAIT_S = 5.0
+MAX_IN_FLIGHT = 1024
+"""Commands decided at once (both channels); concurrent appends share group commits."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class CommandHandlers:
         self.store = store
         self.keys = keys
         self.audit = audit
+        self._in_flight = 0
         self.clock = clock
         self.read = read
         self.policies = policies
@@ -137,7 +140,19 @@ class CommandHandlers:
         """Decide ``command`` for ``principal`` (who may do it: :mod:`domain.access`; the actor
         of every event it records). ``key``: the client's idempotency key (a retry with the
         same key and command answers as before; a new key when ``None``). Every outcome is
-        recorded in the audit trail, from ``channel`` and ``origin`` (the client's address)."""
+        recorded in the audit trail, from ``channel`` and ``origin`` (the client's address).
+        Raises :class:`Overloaded` beyond ``MAX_IN_FLIGHT`` commands at once."""
+        if self._in_flight >= MAX_IN_FLIGHT:
+            raise Overloaded(f"{self._in_flight} commands in flight")
+        self._in_flight += 1
+        try:
+            return await self._audited(command, principal, key, channel, origin)
+        finally:
+            self._in_flight -= 1
+
+    async def _audited(
+        self, command: c.Command, principal: Principal, key: str | None, channel: str, origin: str
+    ) -> CommandResult:
         where = f"{channel} {origin}".strip()
         try:
             result = await self._handle(command, principal, key, channel)

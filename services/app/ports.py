@@ -63,6 +63,12 @@ class StoreUnavailable(TimeoutError):
     be unknown. Transient: retrying the same command (same ids) is safe."""
 
 
+class Overloaded(Exception):
+    """More commands in flight than the service takes at once: answered 503 / ``unavailable``
+    with a hint to retry, rather than queued without bound (a queue would only delay every
+    answer, the urgent ones too)."""
+
+
 class EventStore(Protocol):
     """The log. One aggregate is one consistency boundary with its own version.
 

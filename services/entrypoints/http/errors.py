@@ -19,7 +19,7 @@ from domain.access import Forbidden
 from domain.errors import ConcurrencyConflict, Conflict, DomainError, NotFound
 from domain.input import UNREADABLE_BODY_CODES, UNSUPPORTED_MEDIA_TYPE, capped_errors
 from domain.intake import CONCURRENT_CHANGE, FieldError, InvalidInput, field_of, pydantic_errors
-from services.app.ports import RejectedInputs, Unauthenticated
+from services.app.ports import Overloaded, RejectedInputs, Unauthenticated
 
 log = structlog.get_logger(__name__)
 
@@ -138,6 +138,11 @@ def install_error_handlers(app: FastAPI, rejected: RejectedInputs) -> None:
     async def _lagging(request: Request, exc: NotCaughtUp) -> JSONResponse:
         error = FieldError("min_position", str(exc), "not_caught_up")
         return problem(503, [error], headers={"Retry-After": "1"})
+
+    @app.exception_handler(Overloaded)
+    async def _overloaded(request: Request, exc: Overloaded) -> JSONResponse:
+        message = "too many requests at once; try again shortly with the same Idempotency-Key"
+        return problem(503, [FieldError("$", message, "unavailable")], {"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:

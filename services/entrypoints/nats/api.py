@@ -39,7 +39,7 @@ from domain.input import load_json
 from domain.intake import CONCURRENT_CHANGE, FieldError, InvalidInput, pydantic_errors
 from services.app import commands as c
 from services.app.handlers import CommandHandlers
-from services.app.ports import RejectedInputs
+from services.app.ports import Overloaded, RejectedInputs
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -123,6 +123,10 @@ def principal_of(role: str, identity: str) -> Principal:
     return principal
 
 
+MAX_WORKERS = 256
+"""Concurrent requests per command subject."""
+
+
 def create_broker(
     url: str,
     subject_prefix: str,
@@ -165,6 +169,11 @@ def create_broker(
     async def _busy(exc: ConcurrencyConflict, message: NatsMessage) -> dict[str, Any]:
         return await refuse(message, [CONCURRENT_CHANGE])
 
+    @errors.add_handler(Overloaded, publish=True)
+    async def _overloaded(exc: Overloaded) -> dict[str, Any]:
+        message = "too many requests at once; try again shortly with the same command_id"
+        return failed([FieldError("$", message, "unavailable")])
+
     @errors.add_handler(Exception, publish=True)
     async def _unavailable(exc: Exception) -> dict[str, Any]:
         # Always answer: a requester left waiting cannot tell a slow system from a lost one.
@@ -185,6 +194,10 @@ def create_broker(
             title=command.NAME,
             description=(command.__doc__ or command.NAME).strip(),
             decoder=decode,
+            # Requests are decided concurrently (their appends share group commits); urgent
+            # commands (declare, acknowledge) have subscribers of their own, so they never
+            # wait behind a queue of routine signals.
+            max_workers=MAX_WORKERS,
         )
         subscriber(_handler(command, handlers))
     return broker
