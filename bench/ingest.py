@@ -28,6 +28,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from domain.access import Principal, Role
 from domain.intake import KnownNetwork
 from events.signals import DEFAULT_THEMES, SignalReceived
 from projections.tension_map import TensionMapProjection
@@ -100,7 +101,8 @@ async def ingest(store: JetStreamEventStore, n: int, concurrency: int) -> float:
 
     async def worker() -> None:
         for body in queue:
-            await handlers.handle(body, actor=f"ally:{body.reporter}", key=None, channel="bench")
+            who = Principal(Role.ALLY, body.reporter)
+            await handlers.handle(body, principal=who, key=None, channel="bench")
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
