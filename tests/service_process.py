@@ -27,6 +27,17 @@ def service_env(settings: Settings, **extra: str) -> dict[str, str]:
     }
 
 
+async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """``bondgenoten <args>`` to completion: its exit code, stdout and stderr."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
 async def start_service(
     settings: Settings, policy: Path, log: Path, **env_extra: str
 ) -> asyncio.subprocess.Process:

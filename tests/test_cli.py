@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 
 from nats.js import JetStreamContext
 
@@ -15,18 +13,12 @@ from services.adapters.jetstream.projection_runner import decode_snapshot, snaps
 from services.bootstrap import Service
 from services.settings import Settings
 from tests.factories import signal_envelope
+from tests.service_process import run_cli as run_process
 from tests.service_process import service_env
 
 
 async def run_cli(settings: Settings, *args: str) -> tuple[int, str, str]:
-    env = service_env(settings)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_process(service_env(settings), *args)
 
 
 async def bondgenoten(settings: Settings, *args: str) -> str:

@@ -8,10 +8,8 @@ surfaces the server's permission denials (nats-py reports them only to ``error_c
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +33,7 @@ from services.settings import Settings
 from tests.api_helpers import AREA, NETWORK, client_for, signal_body
 from tests.conftest import DATA, eventually, serve_in_background, settled, stream_messages
 from tests.factories import signal
+from tests.service_process import run_cli
 
 IDENTITIES = {
     Role.ALLY: "a1",
@@ -122,13 +121,7 @@ def test_the_generated_configuration_is_private_and_idempotent(tmp_path: Path) -
 async def cli(data_dir: Path, *args: str) -> tuple[int, str, str]:
     env = {**os.environ, "BONDGENOTEN_DATA_DIR": str(data_dir), "BONDGENOTEN_LOG_LEVEL": "WARNING"}
     env.pop("NATS_URL", None)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await run_cli(env, *args)
 
 
 async def test_the_cli_creates_an_integration_and_refuses_the_service_role(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -22,7 +20,6 @@ from projections.escalations import ConveningRecord
 from services.adapters.memory.eventstore import InMemoryEventStore
 from services.adapters.memory.keystore import InMemoryKeyStore
 from services.app.personal import Keyring
-from services.app.ports import AuditEntry
 from tests.builders_network import (
     NETWORK_AREA,
     ally_enrolled,
@@ -210,23 +207,6 @@ async def test_rsvp_communities_are_sealed_in_the_escalations_snapshot() -> None
     assert ConveningRecord.model_validate_json(blob, context=ctx).communities_by_ally == {
         "ally-1": []
     }
-
-
-# ---------------------------------------------------------------- need to know
-
-
-class FakeAudit:
-    def __init__(self) -> None:
-        self.kept: list[AuditEntry] = []
-
-    async def record(self, entry: AuditEntry) -> None:
-        self.kept.append(entry)
-
-    async def entries(
-        self, *, since: datetime | None = None, actor: str | None = None
-    ) -> AsyncIterator[AuditEntry]:
-        for e in self.kept:
-            yield e
 
 
 def test_refused_input_is_kept_without_its_personal_part() -> None:
