@@ -28,6 +28,7 @@ for times well before the watermark may miss pruned signals (use an as-of rebuil
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -348,6 +349,26 @@ def cell_score(
     return 0.0 if cell is None else _score(cell, at, config).score
 
 
+def cell_facts(
+    state: TensionState,
+    area: str,
+    theme: str,
+    at: datetime,
+    config: TensionConfig = DEFAULT_TENSION_CONFIG,
+) -> tuple[Band, int, int] | None:
+    """Band, distinct reporters and roles of one cell at ``at``, as its :class:`CellView`
+    would show them (``None`` where the map shows no cell), without the trend and the top
+    signals: what the workflow judges on every signal."""
+    cell = state.cells.get(cell_key(area, theme))
+    if cell is None:
+        return None
+    now = _score(cell, at, config)
+    score = round(now.score, 2)
+    if score < config.min_visible_score:
+        return None
+    return band_of(score, config), now.reporters, now.roles
+
+
 def in_area(area: str, prefix: str) -> bool:
     """``GM0034`` matches ``GM0034`` and ``GM0034-haven``, but ``GM0034-haven`` does not match
     ``GM0034-havenkwartier``: prefixes match on whole area segments."""
@@ -395,8 +416,9 @@ def _view(cell: Cell, at: datetime, config: TensionConfig) -> CellView | None:
 def _top_signals(
     values: Iterable[tuple[Contribution, float]], limit: int
 ) -> tuple[ContributingSignal, ...]:
-    ranked = sorted(
-        values, key=lambda cv: (-cv[1], -cv[0].occurred_at.timestamp(), cv[0].signal_id)
+    # The few highest of a busy cell, without sorting all of it.
+    ranked = heapq.nsmallest(
+        limit, values, key=lambda cv: (-cv[1], -cv[0].occurred_at.timestamp(), cv[0].signal_id)
     )
     return tuple(
         ContributingSignal(
@@ -408,5 +430,5 @@ def _top_signals(
             occurred_at=c.occurred_at,
             communities=c.communities,
         )
-        for c, v in ranked[:limit]
+        for c, v in ranked
     )

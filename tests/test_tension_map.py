@@ -17,6 +17,7 @@ from projections.tension_map import (
     TensionState,
     Trend,
     band_of,
+    cell_facts,
     cell_score,
     tension_view,
 )
@@ -280,3 +281,17 @@ def test_other_event_types_are_ignored() -> None:
 def test_config_rejects_unordered_bands() -> None:
     with pytest.raises(ValueError, match="band thresholds"):
         TensionConfig(elevated_from=8, high_from=4)
+
+
+def test_cell_facts_are_what_the_map_shows_for_that_cell_at_every_hour() -> None:
+    """The workflow's cheap judgement (no trend, no top signals) agrees with the map, also
+    where the map shows no cell at all."""
+    events = azc_events()
+    state = fold(TensionMapProjection(), [e for _, e in events])
+    for hour in range(0, 24 * 6, 3):
+        shown = tension_view(state, at(hour * H), area=AREA, theme=AZC).cells
+        expected = (
+            (shown[0].band, shown[0].distinct_reporters, shown[0].distinct_roles) if shown else None
+        )
+        assert cell_facts(state, AREA, AZC, at(hour * H)) == expected
+    assert cell_facts(state, AREA, "demonstration", at(0)) is None

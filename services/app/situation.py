@@ -14,7 +14,7 @@ from domain.workflow import CellFacts
 from events.escalation import CallListSummary, ContributingSignal, SituationPicture
 from events.network import DutyRole
 from projections.escalations import EscalationRecord, escalation, list_escalations
-from projections.tension_map import CellView, tension_view
+from projections.tension_map import CellView, cell_facts, tension_view
 from services.app.readmodels import ReadModels
 
 
@@ -84,10 +84,13 @@ class LiveView:
         return policy_for(self.policies, area)
 
     def cell(self, area: str, theme: str) -> CellFacts | None:
-        cell = cell_now(self.read, area, theme, self.now)
-        if cell is None:
+        facts = cell_facts(
+            self.read.tension.state, area, theme, self.now, self.read.tension_projection.config
+        )
+        if facts is None:
             return None
-        return CellFacts(cell.band.value, cell.distinct_reporters, cell.distinct_roles)
+        band, reporters, roles = facts
+        return CellFacts(band.value, reporters, roles)
 
     def is_open(self, area: str, theme: str) -> bool:
         return any(
