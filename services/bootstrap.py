@@ -159,6 +159,7 @@ async def infrastructure(
     errors = NatsErrors()
     try:
         nc = await connect(url, errors=errors, **credential)
+        store: JetStreamEventStore | None = None
         try:
             retention = settings.signal_retention_days
             topology = Topology(
@@ -186,8 +187,9 @@ async def infrastructure(
                 errors=errors,
             )
         finally:
-            with contextlib.suppress(Exception):
-                await store.close()
+            if store is not None:
+                with contextlib.suppress(Exception):
+                    await store.close()
             with contextlib.suppress(Exception):
                 await nc.drain()
     finally:

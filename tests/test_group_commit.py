@@ -73,3 +73,27 @@ async def test_two_appends_to_one_aggregate_never_share_a_batch(
         ),
     )
     assert len({p for o in outcomes for p in o.positions}) == n + 10
+
+
+async def test_closing_fails_the_appends_of_a_commit_in_flight(
+    store: JetStreamEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nobody waits for ever on a store that closed mid-commit: they get an error to retry."""
+    from services.adapters.jetstream import group_commit
+
+    entered = asyncio.Event()
+
+    async def stuck(*_a: object, **_k: object) -> None:
+        entered.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(group_commit, "publish_atomic_batch", stuck)
+    monkeypatch.setattr(store, "_alone", stuck)
+    store._committer._alone = stuck  # type: ignore[assignment]
+    pending = [
+        asyncio.create_task(store.append([signal_envelope(signal_id=f"c{i}")], 0)) for i in range(3)
+    ]
+    await entered.wait()
+    await store.close()
+    outcomes = await asyncio.gather(*pending, return_exceptions=True)
+    assert all(isinstance(o, ConnectionError) for o in outcomes)

@@ -59,6 +59,7 @@ class GroupCommitter:
         self._timeout = timeout_s
         self._queue: asyncio.Queue[_Append] = asyncio.Queue()
         self._held: list[_Append] = []  # same aggregate as one in the last group: next time
+        self._committing: list[_Append] = []
         self._task: asyncio.Task[None] | None = None
         self.groups = 0
         self.grouped = 0
@@ -77,7 +78,7 @@ class GroupCommitter:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for item in [*self._held, *_drain(self._queue)]:
+        for item in [*self._committing, *self._held, *_drain(self._queue)]:
             if not item.done.done():
                 item.done.set_exception(ConnectionError("event store closed"))
         self._held = []
@@ -97,9 +98,11 @@ class GroupCommitter:
                 group.append(item)
                 subjects.add(item.subject)
                 size += len(item.messages)
-            group = [g for g in group if not g.done.done()]  # a caller gave up (cancelled)
-            if group:
-                await self._commit(group)
+            # A caller that gave up (cancelled) is left out; close() fails the ones committing.
+            self._committing = [g for g in group if not g.done.done()]
+            if self._committing:
+                await self._commit(self._committing)
+            self._committing = []
 
     async def _commit(self, group: list[_Append]) -> None:
         if len(group) == 1:
