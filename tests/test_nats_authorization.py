@@ -8,6 +8,7 @@ surfaces the server's permission denials (nats-py reports them only to ``error_c
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -295,6 +296,12 @@ async def test_a_denied_request_ends_with_a_clear_message_not_a_hang(secured: Se
     async with await as_identity(secured, Role.POLICE) as police:
         with pytest.raises(PermissionDenied, match="permission denied: publish"):
             await police.request_raw("bg.ev.signal.x", b"{}", timeout=30)
+        # Several requests denied on one subject at once: each hears of it (none hangs).
+        many = await asyncio.gather(
+            *(police.request_raw("bg.ev.signal.y", b"{}", timeout=30) for _ in range(5)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(o, PermissionDenied) for o in many), many
         # A subject nobody answers: a clear NoReply, not a bare timeout.
         with pytest.raises(NoReply, match="no responder"):
             await police.request("no.such-command", {}, timeout=1)

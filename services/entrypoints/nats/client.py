@@ -61,7 +61,7 @@ class IntegrationClient:
         """Every denial the server reported on this connection, in order."""
         self.errors: list[Exception] = []
         """Every other asynchronous error nats-py reported."""
-        self._waiting: dict[str, asyncio.Future[PermissionDenied]] = {}
+        self._waiting: dict[str, set[asyncio.Future[PermissionDenied]]] = {}
 
     @classmethod
     async def connect(
@@ -112,9 +112,10 @@ class IntegrationClient:
         denied = PermissionDenied(found.group(1).lower(), found.group(2))
         self.denials.append(denied)
         # nats-py lower-cases the server's message: compare subjects case-insensitively.
-        future = self._waiting.pop(denied.subject.lower(), None)
-        if future is not None and not future.done():
-            future.set_result(denied)
+        # A denial names a subject, not a request: every request waiting on it is denied.
+        for future in self._waiting.pop(denied.subject.lower(), set()):
+            if not future.done():
+                future.set_result(denied)
 
     def subject(self, command: str) -> str:
         return command_subject(self.subject_prefix, command, self.principal)
@@ -150,7 +151,7 @@ class IntegrationClient:
         the server refuses it, or :class:`NoReply`."""
         loop = asyncio.get_running_loop()
         denied: asyncio.Future[PermissionDenied] = loop.create_future()
-        self._waiting[subject.lower()] = denied
+        self._wait(subject, denied)
         ask: asyncio.Future[Any] = asyncio.ensure_future(
             self.nc.request(subject, data, timeout, headers=headers)
         )
@@ -172,7 +173,7 @@ class IntegrationClient:
                     " (retry with the same command_id), or the request was not delivered"
                 ) from None
         finally:
-            self._waiting.pop(subject.lower(), None)
+            self._unwait(subject, denied)
             if not denied.done():
                 denied.cancel()
 
@@ -182,11 +183,21 @@ class IntegrationClient:
             if seen.subject.lower() == subject.lower():
                 return seen
         future: asyncio.Future[PermissionDenied] = asyncio.get_running_loop().create_future()
-        self._waiting[subject.lower()] = future
+        self._wait(subject, future)
         try:
             return await asyncio.wait_for(future, timeout)
         finally:
-            self._waiting.pop(subject.lower(), None)
+            self._unwait(subject, future)
+
+    def _wait(self, subject: str, future: asyncio.Future[PermissionDenied]) -> None:
+        self._waiting.setdefault(subject.lower(), set()).add(future)
+
+    def _unwait(self, subject: str, future: asyncio.Future[PermissionDenied]) -> None:
+        waiting = self._waiting.get(subject.lower())
+        if waiting is not None:
+            waiting.discard(future)
+            if not waiting:
+                del self._waiting[subject.lower()]
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
