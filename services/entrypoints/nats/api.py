@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from faststream import ExceptionMiddleware, Path
+from faststream import ContextRepo, ExceptionMiddleware
 from faststream.nats import NatsBroker
 from faststream.nats.annotations import NatsMessage
 from faststream.nats.message import NatsMessage as NatsStreamMessage
@@ -199,26 +199,30 @@ def create_broker(
             # wait behind a queue of routine signals.
             max_workers=MAX_WORKERS,
         )
-        subscriber(_handler(command, handlers))
+        subscriber(_handler(command, handlers, broker.context))
     return broker
 
 
 def _handler(
-    command: type[c.Command], handlers: CommandHandlers
+    command: type[c.Command], handlers: CommandHandlers, context: ContextRepo
 ) -> Callable[..., Awaitable[Reply]]:
     request = request_model(command)
 
-    async def handle(body: Any, role: str = Path(), id: str = Path()) -> Reply:
-        principal = principal_of(role, id)
+    async def handle(body: Any) -> Reply:
+        # Who sends it: the subject, read from the message itself. (FastStream's Path()
+        # parameters are resolved in a worker thread per request: two thread hops per
+        # command, queueing behind the thread limit under load.)
+        tokens = context.get_local("message").raw_message.subject.split(".")
+        principal = principal_of(tokens[2], tokens[3])
         cmd = command.model_validate(body.model_dump(exclude=PROTOCOL_FIELDS))
         result = await handlers.handle(
             cmd, principal=principal, key=body.command_id, channel="nats", origin="nats"
         )
         return Reply(ok=True, **result.__dict__)
 
-    # FastStream reads the annotations to validate the body and to write the AsyncAPI schema;
-    # ``role`` and ``id`` are the subject's path parameters.
-    handle.__annotations__ = {"body": request, "role": str, "id": str, "return": Reply}
+    # FastStream reads the annotations to validate the body and to write the AsyncAPI schema
+    # (the subject's ``{role}`` and ``{id}`` stay documented as its parameters).
+    handle.__annotations__ = {"body": request, "return": Reply}
     handle.__name__ = command.NAME.replace(".", "_").replace("-", "_")
     return handle
 
