@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -74,6 +75,55 @@ async def test_destroyed_key_reads_as_erased_and_the_rest_of_the_event_stays() -
     await ring.prepare_events([env])
     _, again = encode(env, ring)
     assert json.loads(again)["personal"] == {"erased": True}
+
+
+class GatedKeyStore(InMemoryKeyStore):
+    """Holds ``key_for`` until ``release`` is set (to destroy a key while it is fetched) and
+    counts the calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.fetching = asyncio.Event()
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def key_for(self, owner: str, *, create: bool) -> bytes | None:
+        self.calls += 1
+        key = await super().key_for(owner, create=create)
+        self.fetching.set()
+        await self.release.wait()
+        return key
+
+
+async def test_a_key_destroyed_while_it_is_fetched_does_not_come_back() -> None:
+    env = enrolled()
+    keys = GatedKeyStore()
+    ring = Keyring(keys)
+    await ring.prepare_events([env])
+    headers, body = encode(env, ring)
+    reader = Keyring(keys)  # another keyring: fetches the key to read the event
+    keys.release.clear()
+    keys.fetching.clear()
+    fetch = asyncio.create_task(reader.prepare(["ally.ally-1"], create=False))
+    await keys.fetching.wait()  # the key was read from the store, the fetch not yet done
+    await reader.destroy_ally("ally-1")
+    keys.release.set()
+    await fetch
+    assert isinstance(decode(headers, body, cipher=reader).data.personal, ErasedPersonal)
+
+
+async def test_an_erased_owner_is_not_asked_of_the_key_store_again() -> None:
+    env = enrolled()
+    keys = GatedKeyStore()
+    await keys.destroy("ally.ally-1")  # erased by another instance
+    ring = Keyring(keys)
+    await ring.prepare_events([env])
+    asked = keys.calls
+    await ring.prepare_events([env])
+    await ring.prepare(["ally.ally-1"], create=False)
+    assert keys.calls == asked
+    assert json.loads(encode(env, ring)[1])["personal"] == {"erased": True}
 
 
 async def test_a_sealed_part_cannot_be_moved_to_another_event() -> None:

@@ -38,7 +38,8 @@ class Keyring:
 
     def __init__(self, keys: KeyStore) -> None:
         self._store = keys
-        self._keys: dict[str, bytes | None] = {}  # kid -> key, None: destroyed
+        self._keys: dict[str, bytes | None] = {}  # kid -> key, None: none found on a read
+        self._destroyed: set[str] = set()  # destroyed for certain: never fetched or cached again
         self._wanted: set[str] | None = None
 
     # ------------------------------------------------------------ fetching (async)
@@ -47,11 +48,17 @@ class Keyring:
         """Have the keys of ``kids`` at hand; with ``create``, make the missing ones (an
         append). A destroyed key stays destroyed: nothing can be sealed for that owner."""
         for kid in dict.fromkeys(kids):
+            if kid in self._destroyed:
+                continue
             known = kid in self._keys
             if known and (self._keys[kid] is not None or not create):
                 continue
             key = await self._store.key_for(kid, create=create)
-            if key is not None or create or not known:
+            if kid in self._destroyed:
+                continue  # destroyed while we fetched: the key must not come back
+            if key is None and create:
+                self._forget(kid)  # the store refuses to create it: destroyed
+            elif key is not None or not known:
                 self._keys[kid] = key
 
     async def prepare_events(self, events: Sequence[Envelope[Any]]) -> None:
@@ -68,6 +75,10 @@ class Keyring:
     async def destroy(self, kid: str) -> None:
         """Erase the owner's key for good (key store first, then memory). Safe to repeat."""
         await self._store.destroy(kid)
+        self._forget(kid)
+
+    def _forget(self, kid: str) -> None:
+        self._destroyed.add(kid)
         self._keys[kid] = None
 
     async def destroy_ally(self, ally_id: str) -> None:
