@@ -269,3 +269,11 @@ def test_refused_input_is_kept_without_its_personal_part() -> None:
     assert NAME.encode() not in withhold_personal(b'{"personal": {"name": "' + NAME.encode())
     deep = b"[" * 5000 + b'"personal"' + b"]" * 5000
     assert withhold_personal(deep) != deep
+    escaped = b'{"ally_id": "a9", "\\u0070ersonal": {"name": "' + NAME.encode() + b'"}}'
+    assert NAME.encode() not in withhold_personal(escaped)
+    assert json.loads(withhold_personal(escaped))["ally_id"] == "a9"
+    unicode = b'{"summary": "caf\\u00e9"}'
+    assert withhold_personal(unicode) == unicode  # escapes alone withhold nothing
+    listed = b'["caf\\u00e9", {"\\u0070ersonal": "' + NAME.encode() + b'"}]'
+    assert NAME.encode() not in withhold_personal(listed)
+    assert withhold_personal(b'["caf\\u00e9"]') == b'["caf\\u00e9"]'

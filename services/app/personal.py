@@ -141,13 +141,16 @@ def withhold_personal(body: bytes) -> bytes:
     """Refused input as it may be kept: a JSON object's ``personal`` part (an enrolment's or a
     duty contact's name, phone, e-mail, communities) replaced by a note. The rejected-input
     stream is outside the reach of erasure (no key seals it), so it never holds that part."""
-    if b'"personal"' not in body:
-        return body
+    named = b'"personal"' in body
+    if not named and b"\\u" not in body:
+        return body  # no such key, not even spelled with JSON escapes ("\\u0070ersonal")
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
-        data = None  # unreadable, and it names a personal part: keep none of it
+        data = None  # unreadable, and it may name a personal part: keep none of it
     if not isinstance(data, dict):
+        if data is not None and not named and '"personal"' not in json.dumps(data):
+            return body  # only escapes, and no personal part behind them
         return json.dumps(WITHHELD).encode()
     if "personal" not in data:
         return body
