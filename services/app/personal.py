@@ -29,7 +29,6 @@ from events.envelope import Envelope
 from events.personal import ALG, KeyNotLoaded, b64, kid_of, owner_kid, unb64
 from services.app.ports import KeyStore, RawEvent
 
-KEY_BYTES = 32
 NONCE_BYTES = 12
 
 
@@ -128,10 +127,6 @@ class Keyring:
             )
         except (InvalidTag, KeyError, ValueError) as exc:
             raise ValueError(f"sealed part under {kid} does not open (tampered or moved)") from exc
-
-
-def new_data_key() -> bytes:
-    return AESGCM.generate_key(bit_length=KEY_BYTES * 8)
 
 
 WITHHELD = {"withheld": "personal data is not kept with refused input"}
