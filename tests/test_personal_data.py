@@ -126,6 +126,31 @@ async def test_an_erased_owner_is_not_asked_of_the_key_store_again() -> None:
     assert json.loads(encode(env, ring)[1])["personal"] == {"erased": True}
 
 
+async def test_a_snapshots_keys_are_fetched_at_once_and_a_failure_is_raised_as_is() -> None:
+    class CountingKeys(InMemoryKeyStore):
+        in_flight = most = 0
+        fail = False
+
+        async def key_for(self, owner: str, *, create: bool) -> bytes | None:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+            try:
+                await asyncio.sleep(0)
+                if self.fail:
+                    raise TimeoutError("key store unavailable")
+                return await super().key_for(owner, create=create)
+            finally:
+                self.in_flight -= 1
+
+    keys = CountingKeys()
+    ring = Keyring(keys)
+    await ring.prepare([f"ally.a{i}" for i in range(5)], create=True)
+    assert keys.most > 1 and all(keys.holds(f"ally.a{i}") for i in range(5))
+    keys.fail = True
+    with pytest.raises(TimeoutError):  # not wrapped: reactors tell transient errors apart
+        await ring.prepare(["ally.b1", "ally.b2"], create=True)
+
+
 async def test_a_sealed_part_cannot_be_moved_to_another_event() -> None:
     first, second = enrolled(), enrolled()
     ring, _ = await keyring_for(first, second)

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -30,6 +31,7 @@ from events.personal import ALG, KeyNotLoaded, b64, kid_of, owner_kid, unb64
 from services.app.ports import KeyStore, RawEvent
 
 NONCE_BYTES = 12
+PREPARE_CONCURRENCY = 32
 
 
 class Keyring:
@@ -45,20 +47,42 @@ class Keyring:
 
     async def prepare(self, kids: Iterable[str], *, create: bool) -> None:
         """Have the keys of ``kids`` at hand; with ``create``, make the missing ones (an
-        append). A destroyed key stays destroyed: nothing can be sealed for that owner."""
-        for kid in dict.fromkeys(kids):
-            if kid in self._destroyed:
-                continue
-            known = kid in self._keys
-            if known and (self._keys[kid] is not None or not create):
-                continue
-            key = await self._store.key_for(kid, create=create)
-            if kid in self._destroyed:
-                continue  # destroyed while we fetched: the key must not come back
-            if key is None and create:
-                self._forget(kid)  # the store refuses to create it: destroyed
-            elif key is not None or not known:
-                self._keys[kid] = key
+        append). A destroyed key stays destroyed: nothing can be sealed for that owner. Several
+        keys are fetched at once (a snapshot's owners), not one round trip after another."""
+        missing = [kid for kid in dict.fromkeys(kids) if self._to_fetch(kid, create=create)]
+        if len(missing) <= 1:
+            for kid in missing:
+                await self._fetch(kid, create=create)
+            return
+        slots = asyncio.Semaphore(PREPARE_CONCURRENCY)
+
+        async def fetch(kid: str) -> None:
+            async with slots:
+                await self._fetch(kid, create=create)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for kid in missing:
+                    group.create_task(fetch(kid))
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # as one fetch would: callers judge the error
+
+    def _to_fetch(self, kid: str, *, create: bool) -> bool:
+        if kid in self._destroyed:
+            return False
+        return kid not in self._keys or (self._keys[kid] is None and create)
+
+    async def _fetch(self, kid: str, *, create: bool) -> None:
+        if not self._to_fetch(kid, create=create):
+            return
+        known = kid in self._keys
+        key = await self._store.key_for(kid, create=create)
+        if kid in self._destroyed:
+            return  # destroyed while we fetched: the key must not come back
+        if key is None and create:
+            self._forget(kid)  # the store refuses to create it: destroyed
+        elif key is not None or not known:
+            self._keys[kid] = key
 
     async def prepare_events(self, events: Sequence[Envelope[Any]]) -> None:
         """Before an append: the keys of every owner whose personal part will be sealed."""
