@@ -41,6 +41,7 @@ class Keyring:
         self._store = keys
         self._keys: dict[str, bytes | None] = {}  # kid -> key, None: none found on a read
         self._destroyed: set[str] = set()  # destroyed for certain: never fetched or cached again
+        self._aead: dict[str, AESGCM] = {}  # kid -> the cipher of its key, made once
         self._wanted: set[str] | None = None
 
     # ------------------------------------------------------------ fetching (async)
@@ -103,6 +104,7 @@ class Keyring:
     def _forget(self, kid: str) -> None:
         self._destroyed.add(kid)
         self._keys[kid] = None
+        self._aead.pop(kid, None)
 
     async def destroy_ally(self, ally_id: str) -> None:
         await self.destroy(owner_kid("ally", ally_id))
@@ -130,23 +132,32 @@ class Keyring:
                 return None
             raise KeyNotLoaded(kid) from None
 
-    def seal(self, kid: str, plaintext: bytes, aad: bytes) -> Mapping[str, str] | None:
+    def _cipher(self, kid: str) -> AESGCM | None:
         key = self._key(kid)
         if key is None:
             return None
+        aead = self._aead.get(kid)
+        if aead is None:
+            aead = self._aead[kid] = AESGCM(key)
+        return aead
+
+    def seal(self, kid: str, plaintext: bytes, aad: bytes) -> Mapping[str, str] | None:
+        aead = self._cipher(kid)
+        if aead is None:
+            return None
         nonce = os.urandom(NONCE_BYTES)
-        ct = AESGCM(key).encrypt(nonce, plaintext, kid.encode() + b"|" + aad)
+        ct = aead.encrypt(nonce, plaintext, kid.encode() + b"|" + aad)
         return {"kid": kid, "alg": ALG, "nonce": b64(nonce), "ct": b64(ct)}
 
     def open(self, sealed: Mapping[str, Any], aad: bytes) -> bytes | None:
         kid = sealed.get("kid")
         if not isinstance(kid, str) or sealed.get("alg") != ALG:
             raise ValueError("a sealed part without a known key id or algorithm")
-        key = self._key(kid)
-        if key is None:
+        aead = self._cipher(kid)
+        if aead is None:
             return None
         try:
-            return AESGCM(key).decrypt(
+            return aead.decrypt(
                 unb64(str(sealed["nonce"])), unb64(str(sealed["ct"])), kid.encode() + b"|" + aad
             )
         except (InvalidTag, KeyError, ValueError) as exc:
