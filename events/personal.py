@@ -150,6 +150,26 @@ def snapshot_aad(kid: str) -> bytes:
     return f"bondgenoten-snapshot|{kid}".encode()
 
 
+def snapshot_context(cipher: PersonalCipher | None) -> dict[str, Any]:
+    """The serialization/validation context of a read model's snapshot (dump and load)."""
+    return {SNAPSHOT_CONTEXT: cipher}
+
+
+def seal_snapshot_part(
+    cipher: PersonalCipher, kind: str, owner_id: str, part: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A personal part of a snapshot as stored: sealed under its owner's key (or erased)."""
+    kid = owner_kid(kind, owner_id)
+    return seal_part(cipher, kid, part, snapshot_aad(kid))
+
+
+def open_snapshot_part(cipher: PersonalCipher | None, kind: str, owner_id: str, part: Any) -> Any:
+    """A stored personal part of a snapshot, readable: opened, erased, or as it was when it is
+    not sealed (legacy plaintext, already erased)."""
+    kid = owner_kid(kind, owner_id)
+    return open_part(cipher, part, snapshot_aad(kid))
+
+
 def cipher_of(context: Any) -> PersonalCipher | None:
     if isinstance(context, Mapping):
         found: PersonalCipher | None = context.get(SNAPSHOT_CONTEXT)

@@ -49,15 +49,13 @@ from events.network import (
     NetworkFormed,
 )
 from events.personal import (
-    SNAPSHOT_CONTEXT,
     ErasedPersonal,
     PersonalCipher,
     cipher_of,
     is_sealed,
-    open_part,
-    owner_kid,
-    seal_part,
-    snapshot_aad,
+    open_snapshot_part,
+    seal_snapshot_part,
+    snapshot_context,
 )
 
 RECENT_ATTEMPT_WINDOW = timedelta(hours=1)
@@ -80,8 +78,8 @@ class _SealsPersonal(BaseModel):
         cipher = cipher_of(info.context)
         if cipher is not None and isinstance(data, dict) and "personal" in data:
             kind, field = self.OWNER
-            kid = owner_kid(kind, str(getattr(self, field)))
-            data["personal"] = seal_part(cipher, kid, data["personal"], snapshot_aad(kid))
+            owner_id = str(getattr(self, field))
+            data["personal"] = seal_snapshot_part(cipher, kind, owner_id, data["personal"])
         return data
 
     @model_validator(mode="before")
@@ -89,8 +87,8 @@ class _SealsPersonal(BaseModel):
     def _open(cls, data: Any, info: ValidationInfo) -> Any:
         if isinstance(data, dict) and is_sealed(data.get("personal")):
             kind, field = cls.OWNER
-            kid = owner_kid(kind, str(data.get(field)))
-            opened = open_part(cipher_of(info.context), data["personal"], snapshot_aad(kid))
+            cipher = cipher_of(info.context)
+            opened = open_snapshot_part(cipher, kind, str(data.get(field)), data["personal"])
             data = {**data, "personal": opened}
         return data
 
@@ -189,10 +187,10 @@ class CallListProjection:
         return state
 
     def dump(self, state: CallListState) -> bytes:
-        return state.model_dump_json(context={SNAPSHOT_CONTEXT: self.cipher}).encode()
+        return state.model_dump_json(context=snapshot_context(self.cipher)).encode()
 
     def load(self, data: bytes) -> CallListState:
-        return CallListState.model_validate_json(data, context={SNAPSHOT_CONTEXT: self.cipher})
+        return CallListState.model_validate_json(data, context=snapshot_context(self.cipher))
 
 
 def _formed(state: CallListState, e: NetworkFormed) -> None:

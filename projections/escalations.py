@@ -53,14 +53,11 @@ from events.escalation import (
     SignalJoined,
 )
 from events.personal import (
-    SNAPSHOT_CONTEXT,
     PersonalCipher,
     cipher_of,
-    is_sealed,
-    open_part,
-    owner_kid,
-    seal_part,
-    snapshot_aad,
+    open_snapshot_part,
+    seal_snapshot_part,
+    snapshot_context,
 )
 
 Status = Literal["alerted", "acknowledged", "de_escalated", "resolved", "closed"]
@@ -130,9 +127,8 @@ class ConveningRecord(BaseModel):
             return handler(value)
         sealed = {}
         for ally, communities in value.items():
-            kid = owner_kid("ally", ally)
             part = {"communities": list(communities)}
-            sealed[ally] = seal_part(cipher, kid, part, snapshot_aad(kid))
+            sealed[ally] = seal_snapshot_part(cipher, "ally", ally, part)
         return sealed
 
     @field_validator("communities_by_ally", mode="before")
@@ -140,14 +136,13 @@ class ConveningRecord(BaseModel):
     def _open(cls, value: Any, info: ValidationInfo) -> Any:
         if not isinstance(value, dict):
             return value
+        cipher = cipher_of(info.context)
         opened = {}
         for ally, part in value.items():
             if isinstance(part, list):
                 opened[ally] = part  # legacy snapshot, plaintext
                 continue
-            kid = owner_kid("ally", ally)
-            if is_sealed(part):
-                part = open_part(cipher_of(info.context), part, snapshot_aad(kid))
+            part = open_snapshot_part(cipher, "ally", ally, part)
             opened[ally] = [] if part.get("erased") else list(part.get("communities", []))
         return opened
 
@@ -249,10 +244,10 @@ class EscalationsProjection:
         return state
 
     def dump(self, state: EscalationsState) -> bytes:
-        return state.model_dump_json(context={SNAPSHOT_CONTEXT: self.cipher}).encode()
+        return state.model_dump_json(context=snapshot_context(self.cipher)).encode()
 
     def load(self, data: bytes) -> EscalationsState:
-        return EscalationsState.model_validate_json(data, context={SNAPSHOT_CONTEXT: self.cipher})
+        return EscalationsState.model_validate_json(data, context=snapshot_context(self.cipher))
 
 
 def _apply(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -74,6 +75,80 @@ async def test_destroyed_key_reads_as_erased_and_the_rest_of_the_event_stays() -
     await ring.prepare_events([env])
     _, again = encode(env, ring)
     assert json.loads(again)["personal"] == {"erased": True}
+
+
+class GatedKeyStore(InMemoryKeyStore):
+    """Holds ``key_for`` until ``release`` is set (to destroy a key while it is fetched) and
+    counts the calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.fetching = asyncio.Event()
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def key_for(self, owner: str, *, create: bool) -> bytes | None:
+        self.calls += 1
+        key = await super().key_for(owner, create=create)
+        self.fetching.set()
+        await self.release.wait()
+        return key
+
+
+async def test_a_key_destroyed_while_it_is_fetched_does_not_come_back() -> None:
+    env = enrolled()
+    keys = GatedKeyStore()
+    ring = Keyring(keys)
+    await ring.prepare_events([env])
+    headers, body = encode(env, ring)
+    reader = Keyring(keys)  # another keyring: fetches the key to read the event
+    keys.release.clear()
+    keys.fetching.clear()
+    fetch = asyncio.create_task(reader.prepare(["ally.ally-1"], create=False))
+    await keys.fetching.wait()  # the key was read from the store, the fetch not yet done
+    await reader.destroy_ally("ally-1")
+    keys.release.set()
+    await fetch
+    assert isinstance(decode(headers, body, cipher=reader).data.personal, ErasedPersonal)
+
+
+async def test_an_erased_owner_is_not_asked_of_the_key_store_again() -> None:
+    env = enrolled()
+    keys = GatedKeyStore()
+    await keys.destroy("ally.ally-1")  # erased by another instance
+    ring = Keyring(keys)
+    await ring.prepare_events([env])
+    asked = keys.calls
+    await ring.prepare_events([env])
+    await ring.prepare(["ally.ally-1"], create=False)
+    assert keys.calls == asked
+    assert json.loads(encode(env, ring)[1])["personal"] == {"erased": True}
+
+
+async def test_a_snapshots_keys_are_fetched_at_once_and_a_failure_is_raised_as_is() -> None:
+    class CountingKeys(InMemoryKeyStore):
+        in_flight = most = 0
+        fail = False
+
+        async def key_for(self, owner: str, *, create: bool) -> bytes | None:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+            try:
+                await asyncio.sleep(0)
+                if self.fail:
+                    raise TimeoutError("key store unavailable")
+                return await super().key_for(owner, create=create)
+            finally:
+                self.in_flight -= 1
+
+    keys = CountingKeys()
+    ring = Keyring(keys)
+    await ring.prepare([f"ally.a{i}" for i in range(5)], create=True)
+    assert keys.most > 1 and all(keys.holds(f"ally.a{i}") for i in range(5))
+    keys.fail = True
+    with pytest.raises(TimeoutError):  # not wrapped: reactors tell transient errors apart
+        await ring.prepare(["ally.b1", "ally.b2"], create=True)
 
 
 async def test_a_sealed_part_cannot_be_moved_to_another_event() -> None:
@@ -219,3 +294,11 @@ def test_refused_input_is_kept_without_its_personal_part() -> None:
     assert NAME.encode() not in withhold_personal(b'{"personal": {"name": "' + NAME.encode())
     deep = b"[" * 5000 + b'"personal"' + b"]" * 5000
     assert withhold_personal(deep) != deep
+    escaped = b'{"ally_id": "a9", "\\u0070ersonal": {"name": "' + NAME.encode() + b'"}}'
+    assert NAME.encode() not in withhold_personal(escaped)
+    assert json.loads(withhold_personal(escaped))["ally_id"] == "a9"
+    unicode = b'{"summary": "caf\\u00e9"}'
+    assert withhold_personal(unicode) == unicode  # escapes alone withhold nothing
+    listed = b'["caf\\u00e9", {"\\u0070ersonal": "' + NAME.encode() + b'"}]'
+    assert NAME.encode() not in withhold_personal(listed)
+    assert withhold_personal(b'["caf\\u00e9"]') == b'["caf\\u00e9"]'

@@ -10,6 +10,7 @@ from typing import Any
 
 import nats.errors
 import pytest
+from nats.aio.msg import Msg
 
 from services.adapters.jetstream import eventstore as eventstore_module
 from services.adapters.jetstream import reactor as reactor_module
@@ -17,7 +18,10 @@ from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.extensions import BatchOutcomeUnknown
 from services.adapters.jetstream.reactor import Reactor
 from services.adapters.jetstream.topology import Topology
+from services.adapters.memory.keystore import InMemoryKeyStore
+from services.app.personal import Keyring
 from services.app.ports import RawEvent
+from tests.builders_network import ally_enrolled, envelope
 from tests.conftest import eventually, stream_messages
 from tests.factories import signal_envelope
 
@@ -186,3 +190,83 @@ async def test_a_concurrent_reactor_keeps_the_order_within_one_aggregate(
     for subject in {s for s, _ in finished}:
         positions = [p for s, p in finished if s == subject]
         assert positions == sorted(positions)
+
+
+async def test_messages_waiting_for_their_turn_are_kept_alive_and_handled_once(
+    store: JetStreamEventStore, nc: nats.NATS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message waiting behind a slow one of its aggregate tells JetStream it is at work, so
+    it is not redelivered after the ack wait (and handled twice)."""
+    monkeypatch.setattr(reactor_module, "ACK_WAIT_S", 0.6)
+    kept_alive: list[int] = []
+    real_in_progress = Msg.in_progress
+
+    async def in_progress(msg: Msg) -> None:
+        kept_alive.append(int(msg.metadata.sequence.stream))
+        await real_in_progress(msg)
+
+    monkeypatch.setattr(Msg, "in_progress", in_progress)
+    ref = signal_envelope(signal_id="agg").aggregate
+    for i in range(2):
+        one = signal_envelope(signal_id=f"s{i}")
+        await store.append([one.model_copy(update={"aggregate": ref})], expected_version=None)
+    handled: list[int] = []
+    release = asyncio.Event()
+
+    async def handle(raw: RawEvent) -> None:
+        handled.append(raw.position)
+        if raw.position == 1:
+            await release.wait()
+
+    t = store.topology
+    r = Reactor(
+        nc.jetstream(), t, name="r5", stream=t.events_stream, filter_subjects=SIGNALS(t),
+        handle=handle, concurrency=2,
+    )  # fmt: skip
+    async with running(r):
+        # Longer than the ack wait: the waiting message is kept alive all along.
+        await eventually(lambda: kept_alive.count(2) >= 4, what="message 2 kept alive")
+        release.set()
+        await eventually(lambda: r.handled == 2)
+        assert handled == [1, 2]
+        info = await nc.jetstream().consumer_info(t.events_stream, "r5")
+        assert info.num_redelivered == 0
+
+
+async def test_a_key_store_outage_is_waited_out_in_order(
+    store: JetStreamEventStore, nc: nats.NATS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fetching the key of a sealed event fails for a moment: the message is retried in
+    place, and the next one of its aggregate still comes after it."""
+    monkeypatch.setattr(reactor_module, "MAX_DELAY_S", 0.05)
+    keystore = InMemoryKeyStore()
+    sealed = JetStreamEventStore(nc, store.topology, keys=Keyring(keystore))
+    try:
+        first = envelope(ally_enrolled("ally-1"))
+        await sealed.append([first], expected_version=0)
+        await sealed.append([envelope(ally_enrolled("ally-2"))], expected_version=None)
+    finally:
+        await sealed.close()
+    failures = {"left": 3}
+
+    class FlakyKeys(InMemoryKeyStore):
+        async def key_for(self, owner: str, *, create: bool) -> bytes | None:
+            if failures["left"]:
+                failures["left"] -= 1
+                raise nats.errors.TimeoutError  # the key bucket briefly unavailable
+            return await keystore.key_for(owner, create=create)
+
+    seen: list[int] = []
+
+    async def handle(raw: RawEvent) -> None:
+        seen.append(raw.position)
+
+    t = store.topology
+    r = Reactor(
+        nc.jetstream(), t, name="r6", stream=t.events_stream,
+        filter_subjects=[t.kind_filter("network")], handle=handle, concurrency=2,
+        keys=Keyring(FlakyKeys()),
+    )  # fmt: skip
+    async with running(r):
+        await eventually(lambda: len(seen) == 2)
+    assert seen == [1, 2] and r.parked == 0 and failures["left"] == 0

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -29,8 +30,8 @@ from events.envelope import Envelope
 from events.personal import ALG, KeyNotLoaded, b64, kid_of, owner_kid, unb64
 from services.app.ports import KeyStore, RawEvent
 
-KEY_BYTES = 32
 NONCE_BYTES = 12
+PREPARE_CONCURRENCY = 32
 
 
 class Keyring:
@@ -38,21 +39,51 @@ class Keyring:
 
     def __init__(self, keys: KeyStore) -> None:
         self._store = keys
-        self._keys: dict[str, bytes | None] = {}  # kid -> key, None: destroyed
+        self._keys: dict[str, bytes | None] = {}  # kid -> key, None: none found on a read
+        self._destroyed: set[str] = set()  # destroyed for certain: never fetched or cached again
+        self._aead: dict[str, AESGCM] = {}  # kid -> the cipher of its key, made once
         self._wanted: set[str] | None = None
 
     # ------------------------------------------------------------ fetching (async)
 
     async def prepare(self, kids: Iterable[str], *, create: bool) -> None:
         """Have the keys of ``kids`` at hand; with ``create``, make the missing ones (an
-        append). A destroyed key stays destroyed: nothing can be sealed for that owner."""
-        for kid in dict.fromkeys(kids):
-            known = kid in self._keys
-            if known and (self._keys[kid] is not None or not create):
-                continue
-            key = await self._store.key_for(kid, create=create)
-            if key is not None or create or not known:
-                self._keys[kid] = key
+        append). A destroyed key stays destroyed: nothing can be sealed for that owner. Several
+        keys are fetched at once (a snapshot's owners), not one round trip after another."""
+        missing = [kid for kid in dict.fromkeys(kids) if self._to_fetch(kid, create=create)]
+        if len(missing) <= 1:
+            for kid in missing:
+                await self._fetch(kid, create=create)
+            return
+        slots = asyncio.Semaphore(PREPARE_CONCURRENCY)
+
+        async def fetch(kid: str) -> None:
+            async with slots:
+                await self._fetch(kid, create=create)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for kid in missing:
+                    group.create_task(fetch(kid))
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # as one fetch would: callers judge the error
+
+    def _to_fetch(self, kid: str, *, create: bool) -> bool:
+        if kid in self._destroyed:
+            return False
+        return kid not in self._keys or (self._keys[kid] is None and create)
+
+    async def _fetch(self, kid: str, *, create: bool) -> None:
+        if not self._to_fetch(kid, create=create):
+            return
+        known = kid in self._keys
+        key = await self._store.key_for(kid, create=create)
+        if kid in self._destroyed:
+            return  # destroyed while we fetched: the key must not come back
+        if key is None and create:
+            self._forget(kid)  # the store refuses to create it: destroyed
+        elif key is not None or not known:
+            self._keys[kid] = key
 
     async def prepare_events(self, events: Sequence[Envelope[Any]]) -> None:
         """Before an append: the keys of every owner whose personal part will be sealed."""
@@ -68,7 +99,12 @@ class Keyring:
     async def destroy(self, kid: str) -> None:
         """Erase the owner's key for good (key store first, then memory). Safe to repeat."""
         await self._store.destroy(kid)
+        self._forget(kid)
+
+    def _forget(self, kid: str) -> None:
+        self._destroyed.add(kid)
         self._keys[kid] = None
+        self._aead.pop(kid, None)
 
     async def destroy_ally(self, ally_id: str) -> None:
         await self.destroy(owner_kid("ally", ally_id))
@@ -96,31 +132,36 @@ class Keyring:
                 return None
             raise KeyNotLoaded(kid) from None
 
-    def seal(self, kid: str, plaintext: bytes, aad: bytes) -> Mapping[str, str] | None:
+    def _cipher(self, kid: str) -> AESGCM | None:
         key = self._key(kid)
         if key is None:
             return None
+        aead = self._aead.get(kid)
+        if aead is None:
+            aead = self._aead[kid] = AESGCM(key)
+        return aead
+
+    def seal(self, kid: str, plaintext: bytes, aad: bytes) -> Mapping[str, str] | None:
+        aead = self._cipher(kid)
+        if aead is None:
+            return None
         nonce = os.urandom(NONCE_BYTES)
-        ct = AESGCM(key).encrypt(nonce, plaintext, kid.encode() + b"|" + aad)
+        ct = aead.encrypt(nonce, plaintext, kid.encode() + b"|" + aad)
         return {"kid": kid, "alg": ALG, "nonce": b64(nonce), "ct": b64(ct)}
 
     def open(self, sealed: Mapping[str, Any], aad: bytes) -> bytes | None:
         kid = sealed.get("kid")
         if not isinstance(kid, str) or sealed.get("alg") != ALG:
             raise ValueError("a sealed part without a known key id or algorithm")
-        key = self._key(kid)
-        if key is None:
+        aead = self._cipher(kid)
+        if aead is None:
             return None
         try:
-            return AESGCM(key).decrypt(
+            return aead.decrypt(
                 unb64(str(sealed["nonce"])), unb64(str(sealed["ct"])), kid.encode() + b"|" + aad
             )
         except (InvalidTag, KeyError, ValueError) as exc:
             raise ValueError(f"sealed part under {kid} does not open (tampered or moved)") from exc
-
-
-def new_data_key() -> bytes:
-    return AESGCM.generate_key(bit_length=KEY_BYTES * 8)
 
 
 WITHHELD = {"withheld": "personal data is not kept with refused input"}
@@ -130,13 +171,16 @@ def withhold_personal(body: bytes) -> bytes:
     """Refused input as it may be kept: a JSON object's ``personal`` part (an enrolment's or a
     duty contact's name, phone, e-mail, communities) replaced by a note. The rejected-input
     stream is outside the reach of erasure (no key seals it), so it never holds that part."""
-    if b'"personal"' not in body:
-        return body
+    named = b'"personal"' in body
+    if not named and b"\\u" not in body:
+        return body  # no such key, not even spelled with JSON escapes ("\\u0070ersonal")
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
-        data = None  # unreadable, and it names a personal part: keep none of it
+        data = None  # unreadable, and it may name a personal part: keep none of it
     if not isinstance(data, dict):
+        if data is not None and not named and '"personal"' not in json.dumps(data):
+            return body  # only escapes, and no personal part behind them
         return json.dumps(WITHHELD).encode()
     if "personal" not in data:
         return body

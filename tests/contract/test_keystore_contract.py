@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -78,3 +79,34 @@ def test_master_key_is_made_once_in_the_data_dir_with_owner_only_access(tmp_path
     assert master_key(MASTER_KEY, d) == base64.b64decode(MASTER_KEY)
     with pytest.raises(ValueError, match="32 bytes"):
         master_key(base64.b64encode(b"short").decode(), d)
+
+
+def test_a_master_key_made_by_two_processes_at_once_is_one_complete_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second process that starts while the first is making the key reads the first's whole
+    key or makes its own and both agree; it never reads a file still being written."""
+    from services.adapters.jetstream import keystore as keystore_module
+
+    second: list[bytes] = []
+    started: list[bool] = []
+
+    class SecondProcessMeanwhile:
+        @staticmethod
+        def generate_key(bit_length: int) -> bytes:
+            if not started:  # the first process is making its key: the second one starts
+                started.append(True)
+                second.append(master_key(None, tmp_path))
+            return os.urandom(bit_length // 8)
+
+    monkeypatch.setattr(keystore_module, "AESGCM", SecondProcessMeanwhile)
+    first = master_key(None, tmp_path)
+    assert len(first) == 32 and second == [first]
+    assert [p.name for p in tmp_path.iterdir()] == ["master.key"]  # no temporary file left
+
+
+@pytest.mark.parametrize("stored", [b"", b"c2hvcnQ=\n", b"not base64 at all!"])
+def test_a_master_key_file_without_32_bytes_is_refused(tmp_path: Path, stored: bytes) -> None:
+    (tmp_path / "master.key").write_bytes(stored)
+    with pytest.raises(ValueError, match="32 bytes"):
+        master_key(None, tmp_path)

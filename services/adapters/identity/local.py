@@ -7,10 +7,8 @@ first start and kept in the data directory (mode 0600), its public JWKS served a
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
-import os
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from domain.access import Principal
+from services.adapters.private_files import create_private
 
 AUDIENCE = "bondgenoten"
 KEY_FILE = "issuer-es256.pem"
@@ -29,24 +28,16 @@ KEY_FILE = "issuer-es256.pem"
 def _load_or_create(path: Path) -> ec.EllipticCurvePrivateKey:
     """The key at ``path``; created first if absent (atomically: several processes may start
     at once, and none may read a half-written key)."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = create_private(
+        path,
+        lambda: ec.generate_private_key(ec.SECP256R1()).private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
-        )
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(pem)
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)  # loses to a concurrent creator: use theirs
-        finally:
-            tmp.unlink(missing_ok=True)
-    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        ),
+    )
+    loaded = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(loaded, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{path} is not an EC private key")
     return loaded

@@ -38,6 +38,8 @@ from pathlib import Path
 import nkeys
 import structlog
 
+from services.adapters.private_files import create_private, replace_private
+
 log = structlog.get_logger(__name__)
 
 IDENTITIES = "identities"
@@ -87,15 +89,7 @@ class Identity:
 def _write_private(path: Path, data: bytes) -> None:
     """Write ``data`` readable by the owner only, also if the file existed with another mode."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    replace_private(path, data)
 
 
 def _public_key(seed_file: Path) -> str:
@@ -111,8 +105,12 @@ def _identity(directory: Path, name: str) -> Identity:
     """The identity ``name``, with a new seed if it has none yet."""
     seed_file = directory / IDENTITIES / f"{name}.nk"
     if not seed_file.exists():
-        seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
-        _write_private(seed_file, bytes(seed) + b"\n")
+        seed_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Created once: a concurrent creator's seed wins, and nobody reads it half-written.
+        create_private(
+            seed_file,
+            lambda: bytes(nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)) + b"\n",
+        )
         log.info("nats.identity.created", identity=name)
     with contextlib.suppress(OSError):
         os.chmod(seed_file, 0o600)

@@ -164,11 +164,6 @@ class EmbeddedNats:
         self.stop()
         raise EmbeddedNatsError(f"nats-server not healthy within {self.startup_timeout_s}s")
 
-    def reload(self) -> None:
-        """Re-read the configuration (e.g. a new integration in ``authorization.conf``)."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGHUP)
-
     def stop(self, timeout_s: float = 10.0) -> None:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:

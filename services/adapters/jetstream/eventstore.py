@@ -66,6 +66,8 @@ class JetStreamEventStore:
         self._topology = topology
         self._timeout = timeout_s
         self._committer = GroupCommitter(nc, self._alone, timeout_s=timeout_s)
+        ttl = topology.signal_ttl_s
+        self._signal_ttl = f"{max(1, round(ttl))}s" if ttl else None  # retention of signals
 
     @property
     def keys(self) -> Keyring | None:
@@ -92,13 +94,12 @@ class JetStreamEventStore:
         subject = self.subject_of(ref)
         if self._keys is not None:
             await self._keys.prepare_events(events)
-        ttl = self._topology.signal_ttl_s
         messages = []
         for i, event in enumerate(events):
             headers, body = encode(event, self._keys)
             headers["Nats-Msg-Id"] = event.id
-            if ttl and event.aggregate.kind == "signal":
-                headers["Nats-TTL"] = f"{max(1, round(ttl))}s"  # retention of signals
+            if self._signal_ttl and event.aggregate.kind == "signal":
+                headers["Nats-TTL"] = self._signal_ttl
             if i == 0 and expected_version is not None:
                 headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_version)
             messages.append(OutgoingMessage(subject, body, headers))
@@ -140,11 +141,14 @@ class JetStreamEventStore:
 
     async def _already_stored(self, ref: AggregateRef, ids: list[str]) -> AppendResult | None:
         """After a conflict: were these very events appended before (a retry after the window)?"""
-        stored, version = await self.load(ref)
-        by_id = {e.id: e.position for e in stored}
+        version = await self.version(ref)
+        if version == 0:
+            return None
+        # The ids are in the headers: nothing to decode or decrypt, no key to fetch.
+        stored = self._read_raw(1, [self.subject_of(ref)], until=version, attach_keys=False)
+        by_id = {raw.headers.get("ce-id"): raw.position async for raw in stored}
         if all(i in by_id for i in ids):
-            positions = tuple(p for i in ids if (p := by_id[i]) is not None)
-            return AppendResult(positions, version, duplicate=True)
+            return AppendResult(tuple(by_id[i] for i in ids), version, duplicate=True)
         return None
 
     async def version(self, ref: AggregateRef) -> int:
@@ -217,10 +221,16 @@ class JetStreamEventStore:
         return self._read_raw(from_position, subjects, until)
 
     async def _read_raw(
-        self, from_position: int, filter_subjects: Sequence[str] | None, until: int | None
+        self,
+        from_position: int,
+        filter_subjects: Sequence[str] | None,
+        until: int | None,
+        *,
+        attach_keys: bool = True,
     ) -> AsyncIterator[RawEvent]:
         """Through an ephemeral pull consumer on the stream leader (read-after-write
-        consistent, unlike Direct Get from a follower)."""
+        consistent, unlike Direct Get from a follower). Without ``attach_keys`` the messages
+        come without their owners' keys (not to be decoded: for their headers only)."""
         stop = until if until is not None else await self.last_position()
         if stop < from_position:
             return
@@ -255,7 +265,10 @@ class JetStreamEventStore:
                     if seq > stop:
                         return
                     raw = _raw(msg, seq)
-                    yield raw if self._keys is None else await self._keys.attach(raw)
+                    if self._keys is None or not attach_keys:
+                        yield raw
+                    else:
+                        yield await self._keys.attach(raw)
                     if seq == stop or meta.num_pending == 0:
                         return
         finally:

@@ -20,8 +20,8 @@ then on.
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
-import os
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +37,8 @@ from nats.js.errors import (
     NotFoundError,
 )
 from nats.js.kv import KeyValue
+
+from services.adapters.private_files import create_private
 
 if TYPE_CHECKING:
     from services.app.ports import KeyStore
@@ -55,11 +57,14 @@ def master_key(configured: str | None, data_dir: Path) -> bytes:
         return key
     path = data_dir / MASTER_KEY_FILE
     data_dir.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(base64.b64encode(AESGCM.generate_key(bit_length=256)))
-    return base64.b64decode(path.read_bytes().strip())
+    stored = create_private(path, lambda: base64.b64encode(AESGCM.generate_key(bit_length=256)))
+    try:
+        key = base64.b64decode(stored.strip(), validate=True)
+    except binascii.Error:
+        key = b""
+    if len(key) != 32:
+        raise ValueError(f"{path} must hold a master key of 32 bytes, base64-encoded")
+    return key
 
 
 class NatsKeyStore:

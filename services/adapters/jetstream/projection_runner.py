@@ -75,12 +75,22 @@ def encode_snapshot(projection: Projection[S], snap: Snapshot[S]) -> bytes:
     return zlib.compress(head + b"\n" + projection.dump(snap.state), level=1)
 
 
-def decode_snapshot(projection: Projection[S], blob: bytes) -> Snapshot[S] | None:
+def snapshot_body(projection: Projection[S], blob: bytes) -> tuple[int, bytes] | None:
+    """The checkpoint and the serialized state of a snapshot of this projection's version,
+    or ``None`` if it was written by another (its logic changed since: rebuild from the log)."""
     head, _, body = zlib.decompress(blob).partition(b"\n")
     meta = json.loads(head)
     if meta.get("projection") != projection.name or meta.get("version") != projection.version:
-        return None  # logic changed since: rebuild from the log
-    return Snapshot(projection.load(body), int(meta["checkpoint"]))
+        return None
+    return int(meta["checkpoint"]), body
+
+
+def decode_snapshot(projection: Projection[S], blob: bytes) -> Snapshot[S] | None:
+    found = snapshot_body(projection, blob)
+    if found is None:
+        return None
+    checkpoint, body = found
+    return Snapshot(projection.load(body), checkpoint)
 
 
 class ConsumerOutOfStep(RuntimeError):
@@ -133,25 +143,29 @@ class ProjectionRunner(Generic[S]):
             result = await self._objects.get(self.projection.name)
         except (ObjectNotFoundError, NotFoundError):
             return
-        blob = result.data or b""
+        found = snapshot_body(self.projection, result.data or b"")
+        if found is None:
+            return  # another version's: no keys to fetch for it
+        checkpoint, body = found
         if self._keys is not None:  # the keys of the personal parts sealed in it, first
-            body = zlib.decompress(blob).partition(b"\n")[2]
             await self._keys.prepare(sealed_kids(json.loads(body or b"null")), create=False)
-        snap = decode_snapshot(self.projection, blob)
-        if snap is not None:
-            self.state, self.checkpoint = snap.state, snap.checkpoint
+        self.state, self.checkpoint = self.projection.load(body), checkpoint
 
     async def save_snapshot(self) -> None:
         if self._objects is None:
             self._objects = await snapshot_bucket(self._js, self._topology.projections_bucket)
         snap = Snapshot(self.state, self.checkpoint)
-        if self._keys is not None:
-            # Personal parts are sealed under their owners' keys: fetch (or make, for legacy
-            # plaintext) the keys the state needs, then seal for real.
+        if self._keys is None:
+            blob = encode_snapshot(self.projection, snap)
+        else:
+            # Personal parts are sealed under their owners' keys: with every key at hand the
+            # first encoding is the snapshot; else fetch (or make, for legacy plaintext) the
+            # missing keys and seal again for real.
             with self._keys.collecting() as wanted:
-                encode_snapshot(self.projection, snap)
-            await self._keys.prepare(wanted, create=True)
-        blob = encode_snapshot(self.projection, snap)
+                blob = encode_snapshot(self.projection, snap)
+            if wanted:
+                await self._keys.prepare(wanted, create=True)
+                blob = encode_snapshot(self.projection, snap)
         await self._objects.put(self.projection.name, blob)
         self._dirty = 0
         self._last_save = time.monotonic()

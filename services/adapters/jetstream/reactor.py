@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import nats.errors
@@ -139,7 +139,8 @@ class Reactor:
             for i, msg in enumerate(msgs):
                 if self.concurrency == 1:
                     try:
-                        await self._process(msg)
+                        async with _kept_alive(msg):
+                            await self._process(msg)
                     except Exception:
                         for rest in msgs[i + 1 :]:
                             with contextlib.suppress(Exception):
@@ -163,30 +164,27 @@ class Reactor:
 
     async def _ordered(self, msg: Any, after: asyncio.Task[None] | None) -> None:
         """Process after the previous message of the same subject, in one of the slots (a
-        slot is taken only once it is this message's turn: a slow aggregate holds one)."""
-        if after is not None:
-            await asyncio.wait({after})  # its outcome is its own: only the order matters
-        async with self._slots:
-            await self._process(msg)
+        slot is taken only once it is this message's turn: a slow aggregate holds one). Kept
+        alive while it waits too, or JetStream would redeliver it after the ack wait and it
+        would be handled twice."""
+        async with _kept_alive(msg):
+            if after is not None:
+                await asyncio.wait({after})  # its outcome is its own: only the order matters
+            async with self._slots:
+                await self._process(msg)
 
     async def _process(self, msg: Any) -> None:
         raw = RawEvent(
             int(msg.metadata.sequence.stream), msg.subject, dict(msg.headers or {}), msg.data
         )
-        if self.keys is not None:
-            raw = await self.keys.attach(raw)
-        heartbeat = asyncio.create_task(_keep_alive(msg))
         h = raw.headers
-        try:
-            # Everything logged while handling it names the event (never its contents).
-            with structlog.contextvars.bound_contextvars(
-                event_id=h.get("ce-id"),
-                event_type=h.get("ce-type"),
-                correlation_id=h.get("ce-correlationid"),
-            ):
-                await self._handle_with_retries(raw)
-        finally:
-            heartbeat.cancel()
+        # Everything logged while handling it names the event (never its contents).
+        with structlog.contextvars.bound_contextvars(
+            event_id=h.get("ce-id"),
+            event_type=h.get("ce-type"),
+            correlation_id=h.get("ce-correlationid"),
+        ):
+            await self._handle_with_retries(raw)
         await msg.ack()
         self.handled += 1
 
@@ -196,7 +194,9 @@ class Reactor:
         waiting = False
         while True:
             try:
-                await self.handle(raw)
+                # Fetching its owner's key is part of handling it: a key store briefly
+                # unavailable is waited out like the handler's own outages.
+                await self.handle(await self.keys.attach(raw) if self.keys is not None else raw)
                 return
             except asyncio.CancelledError:
                 raise
@@ -233,8 +233,18 @@ def is_transient(exc: Exception) -> bool:
     return isinstance(exc, TRANSIENT)
 
 
+@contextlib.asynccontextmanager
+async def _kept_alive(msg: Any) -> AsyncIterator[None]:
+    heartbeat = asyncio.create_task(_keep_alive(msg))
+    try:
+        yield
+    finally:
+        heartbeat.cancel()
+
+
 async def _keep_alive(msg: Any) -> None:
-    """Long handlers (deliveries with backoff) tell JetStream they are still at work."""
+    """Long handlers (deliveries with backoff), and messages waiting for their turn, tell
+    JetStream they are still at work."""
     with contextlib.suppress(Exception):
         while True:
             await asyncio.sleep(ACK_WAIT_S / 3)
