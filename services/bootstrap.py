@@ -357,13 +357,13 @@ async def running(
         rsvp, ack = rsvp_links(secret, public_url), ack_links(secret, public_url)
         clock = infra.clock
 
-        def rsvp_url(convening_id: str, ally_id: str) -> str:
+        def rsvp_url(convening_id: str, ally_id: str) -> str | None:
             meeting = read.convening(convening_id)
             starts = meeting.starts_at if meeting is not None else None
-            return rsvp.url(convening_id, ally_id, rsvp_expiry(starts, clock.now()))
+            return rsvp.issue(convening_id, ally_id, rsvp_expiry(starts, clock.now()))
 
-        def ack_url(escalation_id: str, recipient: str) -> str:
-            return ack.url(escalation_id, recipient, clock.now() + ACK_VALID)
+        def ack_url(escalation_id: str, recipient: str) -> str | None:
+            return ack.issue(escalation_id, recipient, clock.now() + ACK_VALID)
 
         pseudonym_key = (settings.pseudonym_secret or "").encode() or await shared_secret(
             infra.js, infra.topology, "pseudonym"

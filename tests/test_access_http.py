@@ -4,6 +4,8 @@ actor is, need to know, expiring links and the audit trail."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -194,6 +196,67 @@ async def test_an_expired_personal_link_says_so_in_dutch(service: Service) -> No
     assert expired.status_code == 410 and "Link verlopen" in expired.text
     assert answered.status_code == 410 and "Link verlopen" in answered.text
     assert unknown.status_code == 404  # valid, but no such meeting
+
+
+def signed_link(secret: bytes, base: str, purpose: str, first: str, second: str) -> str:
+    """A link signed as the service signs them, for any ids: one issued before links were
+    refused for ids that name no principal."""
+    at = int((datetime.now(UTC) + timedelta(hours=1)).timestamp())
+    message = f"{purpose}:{first}:{second}:{at}".encode()
+    mac = hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+    path = {"rsvp": "rsvp", "ack": "bevestigen"}[purpose]
+    return f"{base}/{path}/{first}.{second}.{at}.{mac}"
+
+
+async def test_a_link_whose_id_names_no_principal_is_an_unknown_link(service: Service) -> None:
+    """An event token (``A-17``) need not be a principal id (lowercase): such a link acts as
+    nobody, and says so in Dutch, instead of failing (503 for ever, or 500)."""
+    secret = await shared_secret(service.infra.js, service.infra.topology, "rsvp")
+    now = datetime.now(UTC)
+    police = bearer(service, "police:teamchef")
+    async with client_for(service) as client:
+        await seed_network(client, service)
+        declare = {"area": AREA, "theme": "demonstration", "reason": "melding ME"}
+        r = await client.post("/api/v1/escalations", json=declare, headers=police)
+        assert r.status_code == 201, r.text
+        escalation_id = r.json()["escalation_id"]
+        r = await client.post(
+            f"/api/v1/escalations/{escalation_id}/convenings",
+            json={
+                "invited": ["a1"],
+                "starts_at": (now + timedelta(hours=1)).isoformat(),
+                "rsvp_deadline": (now + timedelta(minutes=30)).isoformat(),
+            },
+            headers=police,
+        )
+        assert r.status_code == 201, r.text
+        (convening_id,) = (await client.get(f"/api/v1/escalations/{escalation_id}")).json()[
+            "convenings"
+        ]
+    base = service.http_url
+    async with httpx.AsyncClient(timeout=10) as browser:
+        rsvp_ok = await browser.get(signed_link(secret, base, "rsvp", convening_id, "a1"))
+        ack_ok = await browser.get(signed_link(secret, base, "ack", escalation_id, "oov-piket"))
+        assert rsvp_ok.status_code == 200 and ack_ok.status_code == 200  # signed as we do
+        rsvp = signed_link(secret, base, "rsvp", convening_id, "A-17")
+        ack = signed_link(secret, base, "ack", escalation_id, "A-17")
+        pages = [
+            await browser.get(rsvp),
+            await browser.post(rsvp, params={"answer": "attending"}),
+            await browser.get(ack),
+            await browser.post(ack),
+        ]
+    assert [p.status_code for p in pages] == [404] * 4, [p.text for p in pages]
+    assert all("Link niet geldig" in p.text for p in pages)
+    trail = [e async for e in service.audit.entries(since=now)]
+    assert not [e for e in trail if "A-17" in e.actor]
+    refused = {
+        (e.actor, e.action, e.result, e.detail) for e in trail if e.object.startswith("link:")
+    }
+    assert refused == {
+        ("anonymous", action, "denied", "unknown link")
+        for action in ("link.rsvp.open", "link.rsvp.use", "link.ack.open", "link.ack.use")
+    }
 
 
 async def test_commands_denials_and_call_list_reads_are_audited_for_admins_only(

@@ -17,7 +17,7 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from domain.access import Principal, Role
+from domain.access import Principal
 from domain.errors import DomainError
 from domain.escalation import slot_of
 from events.escalation import RsvpAnswer
@@ -59,8 +59,8 @@ def expired() -> HTMLResponse:
     return _page(texts.EXPIRED_TITLE, texts.EXPIRED_BODY, 410)
 
 
-def _parse(links: SignedLinks, token: str, now: datetime) -> tuple[str, str] | HTMLResponse:
-    """The ids in a link, or the Dutch page for an expired or unknown one."""
+def _parse(links: SignedLinks, token: str, now: datetime) -> tuple[str, Principal] | HTMLResponse:
+    """The id and the principal in a link, or the Dutch page for an expired or unknown one."""
     try:
         return links.parse(token, now)
     except LinkExpired:
@@ -79,30 +79,30 @@ def rsvp_router(
 
     async def invited(
         token: str, request: Request, action: str
-    ) -> tuple[str, str, ConveningRecord] | HTMLResponse:
+    ) -> tuple[str, Principal, ConveningRecord] | HTMLResponse:
         """Convening, ally and meeting of a valid link we issued, for a meeting we know."""
         ids = _parse(links, token, auth.clock.now())
         if isinstance(ids, HTMLResponse):  # every use of a link is audited, ids only
             why = "expired" if ids.status_code == 410 else "unknown link"
             await auth.record(ANONYMOUS, action, "link:rsvp", "denied", request, why)
             return ids
-        convening_id, ally_id = ids
+        convening_id, ally = ids
         meeting = read.convening(convening_id)
         if meeting is None:
             return unknown()
-        await auth.record(f"ally:{ally_id}", action, f"convening:{convening_id}", "ok", request)
-        return convening_id, ally_id, meeting
+        await auth.record(ally.actor, action, f"convening:{convening_id}", "ok", request)
+        return convening_id, ally, meeting
 
     @r.get("/rsvp/{token}", response_class=HTMLResponse)
     async def invitation(token: str, request: Request) -> HTMLResponse:
         found = await invited(token, request, "link.rsvp.open")
         if isinstance(found, HTMLResponse):
             return found
-        convening_id, ally_id, meeting = found
+        convening_id, ally, meeting = found
         if meeting.convened_at is not None or meeting.cancelled_at is not None:
             return closed()
         area, theme = slot_of(read.escalation_of_convening(convening_id) or "")
-        answer = meeting.answers.get(ally_id)
+        answer = meeting.answers.get(ally.id)
         current = texts.CURRENT_ANSWER.format(answer=texts.RSVP_ANSWERS[answer]) if answer else ""
         body = texts.INVITATION_BODY.format(
             theme=html.escape(theme_nl(theme)),
@@ -123,16 +123,16 @@ def rsvp_router(
         found = await invited(token, request, "link.rsvp.use")
         if isinstance(found, HTMLResponse):
             return found
-        convening_id, ally_id, meeting = found
+        convening_id, ally, meeting = found
         if meeting.cancelled_at is not None:
             return closed()
         command = c.RecordRsvp(
-            convening_id=convening_id, ally_id=ally_id, answer=cast(RsvpAnswer, answer)
+            convening_id=convening_id, ally_id=ally.id, answer=cast(RsvpAnswer, answer)
         )
         try:
             await handlers.handle(
                 command,
-                principal=Principal(Role.ALLY, ally_id),
+                principal=ally,
                 key=_key(token, answer),
                 channel="page",
                 origin=origin_of(request),
@@ -153,17 +153,18 @@ def ack_router(
 ) -> APIRouter:
     r = APIRouter(include_in_schema=False)
 
-    async def found(token: str, request: Request, action: str) -> tuple[str, str] | HTMLResponse:
+    async def found(
+        token: str, request: Request, action: str
+    ) -> tuple[str, Principal] | HTMLResponse:
         ids = _parse(links, token, auth.clock.now())
         if isinstance(ids, HTMLResponse):
             why = "expired" if ids.status_code == 410 else "unknown link"
             await auth.record(ANONYMOUS, action, "link:ack", "denied", request, why)
             return ids
-        escalation_id, recipient = ids
+        escalation_id, recipient = ids  # the alerted function (piket)
         if escalation(read.escalations.state, escalation_id) is None:
             return unknown()
-        who = f"{Role.CRISIS.value}:{recipient}"
-        await auth.record(who, action, f"escalation:{escalation_id}", "ok", request)
+        await auth.record(recipient.actor, action, f"escalation:{escalation_id}", "ok", request)
         return escalation_id, recipient
 
     def described(escalation_id: str, template: str, **extra: str) -> str:
@@ -190,12 +191,11 @@ def ack_router(
         if isinstance(ids, HTMLResponse):
             return ids
         escalation_id, recipient = ids
-        principal = Principal(Role.CRISIS, recipient)  # the alerted function (piket)
         command = c.AcknowledgeEscalation(escalation_id=escalation_id)
         try:
             await handlers.handle(
                 command,
-                principal=principal,
+                principal=recipient,
                 key=_key(token, "ack"),
                 channel="page",
                 origin=origin_of(request),
@@ -205,7 +205,7 @@ def ack_router(
         except Exception:
             log.warning("ack.failed", escalation_id=escalation_id)
             return busy()
-        body = described(escalation_id, texts.ACK_DONE_BODY, by=recipient)
+        body = described(escalation_id, texts.ACK_DONE_BODY, by=recipient.id)
         return _page(texts.ACK_DONE_TITLE, body)
 
     return r
