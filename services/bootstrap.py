@@ -53,12 +53,13 @@ from services.adapters.notify.channels import (
     EmailChannel,
     WebhookChannel,
 )
+from services.app.audit import Recorder
 from services.app.handlers import CommandHandlers
 from services.app.links import ACK_VALID, ack_links, rsvp_expiry, rsvp_links
 from services.app.need_to_know import Pseudonyms
 from services.app.notifier import Notifier
 from services.app.personal import Keyring
-from services.app.ports import AuditEntry, AuditTrail, Channel, Clock
+from services.app.ports import Channel, Clock
 from services.app.readmodels import ReadModels, projections
 from services.app.situation import area_name
 from services.app.workflow import Workflow
@@ -288,7 +289,7 @@ class Service:
     reactors: list[Reactor]
     broker: NatsBroker
     http: _Uvicorn
-    audit: AuditTrail
+    audit: Recorder
     issuer: LocalIssuer | None = None
     runners: list[ProjectionRunner[Any]] = field(default_factory=list)
 
@@ -302,10 +303,10 @@ class Service:
         trail). Only without an external identity provider."""
         if self.issuer is None:
             raise RuntimeError("an external identity provider issues tokens here")
-        now = self.infra.clock.now()
-        token = self.issuer.mint(principal, now, ttl)
-        entry = AuditEntry(principal.actor, "token.issue", "issuer:local", "ok", origin, now)
-        await self.audit.record(entry)
+        token = self.issuer.mint(principal, self.infra.clock.now(), ttl)
+        await self.audit.record(
+            principal.actor, "token.issue", "issuer:local", "ok", channel=origin
+        )
         return token
 
     async def token_for(self, actor: str, *, ttl: timedelta, origin: str = "cli") -> str:
@@ -344,7 +345,7 @@ async def running(
         loops = await _start(tasks, runners, "projection")
         themes = theme_vocabulary(settings)
         rejected = JetStreamRejectedInputs(infra.js, infra.topology, infra.clock)
-        audit = JetStreamAuditTrail(infra.js, infra.topology)
+        audit = Recorder(JetStreamAuditTrail(infra.js, infra.topology), infra.clock)
         handlers = CommandHandlers(
             infra.store, infra.clock, read, policies, themes, infra.keys, audit
         )

@@ -4,21 +4,27 @@ actor is, need to know, expiring links and the audit trail."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
+from structlog.testing import capture_logs
 
 from domain.access import MATRIX, SEES_CONTACT_DETAILS, Principal, Role
+from services.adapters.clock import FixedClock
 from services.adapters.identity.local import LocalIssuer
 from services.adapters.jetstream.secrets import shared_secret
 from services.app import commands as c
+from services.app.audit import Recorder
 from services.app.links import rsvp_links
+from services.app.ports import AuditEntry
 from services.bootstrap import Service
 from services.entrypoints.cli import matrix_table
 from tests.api_helpers import (
@@ -296,6 +302,38 @@ async def test_commands_denials_and_call_list_reads_are_audited_for_admins_only(
     assert formed["object"] == f"network:{NETWORK}" and formed["origin"].startswith("http ")
     assert "+31" not in trail.text and "Bondgenoot a1" not in trail.text  # ids only
     assert {e["actor"] for e in only_reviewer.json()} == {"reviewer:evaluator"}
+
+
+async def test_an_audit_outage_is_logged_and_changes_no_answer(service: Service) -> None:
+    """One failure policy wherever the trail is written (commands, denials, tokens): a gap is
+    logged (``audit.not_recorded``), the answer stays what it was: never a 503 for a 401."""
+    await service.infra.js.delete_stream(service.infra.topology.audit_stream)  # the outage
+    async with client_for(service) as client:
+        anonymous = await client.get("/api/v1/audit", headers={"Authorization": ""})
+        crisis = await client.get("/api/v1/audit", headers=bearer(service, "crisis:sgbo"))
+        await seed_network(client, service)  # commands: 201 each
+    assert anonymous.status_code == 401, anonymous.text
+    assert crisis.status_code == 403, crisis.text
+    token = await service.token_for("coordinator:netwerk-stad", ttl=timedelta(minutes=5))
+    assert service.issuer is not None and token
+
+
+def test_an_audit_entry_that_cannot_be_recorded_is_logged_not_raised() -> None:
+    class Away:
+        async def record(self, entry: AuditEntry) -> None:
+            raise ConnectionError("audit stream away")
+
+        def entries(
+            self, *, since: datetime | None = None, actor: str | None = None
+        ) -> AsyncGenerator[AuditEntry, None]:
+            raise NotImplementedError
+
+    recorder = Recorder(Away(), FixedClock(datetime(2026, 3, 14, 21, 5, tzinfo=UTC)))
+    with capture_logs() as logs:
+        asyncio.run(recorder.record("crisis:sgbo", "read.audit", "/x", "denied", channel="http"))
+    assert [(e["event"], e["action"], e["error"]) for e in logs] == [
+        ("audit.not_recorded", "read.audit", "ConnectionError")
+    ]
 
 
 def test_the_readme_shows_the_matrix_that_is_enforced() -> None:

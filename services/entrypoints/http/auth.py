@@ -14,7 +14,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from domain.access import MATRIX, Forbidden, Principal, allowed
-from services.app.ports import AuditEntry, AuditTrail, Authenticator, Clock, Unauthenticated
+from services.app.audit import Recorder
+from services.app.ports import Authenticator, Clock, Unauthenticated
 
 BEARER = HTTPBearer(
     auto_error=False,
@@ -38,22 +39,18 @@ def route_of(request: Request) -> str:
 @dataclass
 class Auth:
     authenticator: Authenticator
-    audit: AuditTrail
+    audit: Recorder
     clock: Clock
 
     async def record(
         self, actor: str, action: str, object_: str, result: str, request: Request, detail: str = ""
     ) -> None:
-        entry = AuditEntry(
-            actor=actor,
-            action=action,
-            object=object_,
-            result=result,
-            origin=f"http {origin_of(request)}".strip(),
-            at=self.clock.now(),
-            detail=detail,
+        """An entry from ``http`` and the client's address, on the recorder's failure policy:
+        an audit outage never turns a 401 or 403 into a 503."""
+        address = origin_of(request)
+        await self.audit.record(
+            actor, action, object_, result, channel="http", address=address, detail=detail
         )
-        await self.audit.record(entry)
 
     async def principal(
         self, request: Request, credentials: HTTPAuthorizationCredentials | None, action: str
