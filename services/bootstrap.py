@@ -198,6 +198,18 @@ async def infrastructure(
             embedded.stop()
 
 
+@contextlib.asynccontextmanager
+async def audit_trail(infra: Infrastructure) -> AsyncIterator[JetStreamAuditTrail]:
+    """The audit trail; on the way out, after everything that records in it has stopped and
+    before the connection drains, the entries still awaiting their acknowledgement are waited
+    for."""
+    trail = JetStreamAuditTrail(infra.nc, infra.topology)
+    try:
+        yield trail
+    finally:
+        await trail.close()
+
+
 def load_policies(settings: Settings) -> dict[str, EscalationPolicy]:
     return parse_policies(settings.escalation_policy.read_text(encoding="utf-8"))
 
@@ -332,6 +344,7 @@ async def running(
     policies = load_policies(settings)  # fail before starting anything if the policy is wrong
     async with (
         infrastructure(settings, clock) as infra,
+        audit_trail(infra) as trail,  # closed after the task group below has finished
         channels(settings) as channel_map,
         asyncio.TaskGroup() as tasks,
     ):
@@ -345,7 +358,7 @@ async def running(
         loops = await _start(tasks, runners, "projection")
         themes = theme_vocabulary(settings)
         rejected = JetStreamRejectedInputs(infra.js, infra.topology, infra.clock)
-        audit = Recorder(JetStreamAuditTrail(infra.js, infra.topology), infra.clock)
+        audit = Recorder(trail, infra.clock)
         handlers = CommandHandlers(
             infra.store, infra.clock, read, policies, themes, infra.keys, audit
         )

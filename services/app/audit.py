@@ -11,7 +11,7 @@ handler table), logins and denials (the HTTP entry point, the pages) and tokens 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import datetime
 
 import structlog
@@ -61,5 +61,5 @@ class Recorder:
 
     def entries(
         self, *, since: datetime | None = None, actor: str | None = None
-    ) -> AsyncIterator[AuditEntry]:
+    ) -> AsyncGenerator[AuditEntry, None]:
         return self.trail.entries(since=since, actor=actor)

@@ -4,6 +4,7 @@ command answered) and waits until the read models reflect it: read-your-writes."
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -342,10 +343,12 @@ def query_router(
     ) -> Any:
         start = _since("since", since)
         found: list[AuditOut] = []
-        async for entry in auth.audit.entries(since=start, actor=actor):
-            found.append(AuditOut.model_validate(entry, from_attributes=True))
-            if len(found) >= limit:
-                break
+        # Closed here, also when it stops at ``limit``: its consumer does not linger.
+        async with contextlib.aclosing(auth.audit.entries(since=start, actor=actor)) as entries:
+            async for entry in entries:
+                found.append(AuditOut.model_validate(entry, from_attributes=True))
+                if len(found) >= limit:
+                    break
         return found
 
     return r
