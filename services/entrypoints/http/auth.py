@@ -87,6 +87,13 @@ class Auth:
         return dependency
 
 
+def authenticated(request: Request) -> Principal:
+    """The principal the route's own :meth:`Auth.require` dependency authenticated and allowed
+    (FastAPI runs a route's ``dependencies`` before its parameters' ones)."""
+    principal: Principal = request.state.principal
+    return principal
+
+
 def action_extra(action: str) -> dict[str, Any]:
     """The OpenAPI extension naming a route's action in the role × action matrix."""
     return {"x-action": action, "x-roles": [r for r in sorted(r.value for r in MATRIX[action])]}
