@@ -23,7 +23,7 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from domain.access import Principal, Role
+from domain.access import Principal, principal_of
 from domain.policy import EscalationPolicy, parse_policies
 from events.signals import DEFAULT_THEMES
 from projections.base import Projection
@@ -322,9 +322,10 @@ class Service:
         return token
 
     async def token_for(self, actor: str, *, ttl: timedelta, origin: str = "cli") -> str:
-        """:meth:`mint` for an actor written ``role:id`` (the demo's credentials)."""
+        """:meth:`mint` for an actor written ``role:id`` (the demo's credentials); never the
+        service's own (``Forbidden``)."""
         role, _, id_ = actor.partition(":")
-        return await self.mint(Principal(Role(role), id_), ttl, origin)
+        return await self.mint(principal_of(role, id_), ttl, origin)
 
 
 async def _start(group: asyncio.TaskGroup, loops: list[Any], name: str) -> list[asyncio.Task[None]]:

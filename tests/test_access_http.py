@@ -15,9 +15,18 @@ from typing import Any
 
 import httpx
 import jwt
+import pytest
 from structlog.testing import capture_logs
 
-from domain.access import MATRIX, SEES_CONTACT_DETAILS, Principal, Role
+from domain.access import (
+    MATRIX,
+    OUTSIDE_ROLES,
+    SEES_CONTACT_DETAILS,
+    Forbidden,
+    Principal,
+    Role,
+    principal_of,
+)
 from services.adapters.clock import FixedClock
 from services.adapters.identity.local import LocalIssuer
 from services.adapters.jetstream.secrets import shared_secret
@@ -334,6 +343,14 @@ def test_an_audit_entry_that_cannot_be_recorded_is_logged_not_raised() -> None:
     assert [(e["event"], e["action"], e["error"]) for e in logs] == [
         ("audit.not_recorded", "read.audit", "ConnectionError")
     ]
+
+
+def test_no_credential_from_outside_names_the_service() -> None:
+    assert principal_of("police", "meldkamer-oost") == Principal(Role.POLICE, "meldkamer-oost")
+    for role, id_ in [("service", "x"), ("police", "A-17"), ("nobody", "x")]:
+        with pytest.raises(Forbidden):
+            principal_of(role, id_)
+    assert Role.SERVICE not in OUTSIDE_ROLES and len(OUTSIDE_ROLES) == len(Role) - 1
 
 
 def test_the_readme_shows_the_matrix_that_is_enforced() -> None:
