@@ -119,8 +119,6 @@ SEES_CONTACT_DETAILS: frozenset[Role] = frozenset({R.CRISIS, R.COORDINATOR, R.PO
 """Roles that see allies' names, phone numbers and communities on a call list (who calls).
 Others who may read a call list (the municipality) see pseudonyms; every reveal is audited."""
 
-COMMAND_ACTIONS = frozenset(a for a in MATRIX if not a.startswith("read."))
-
 
 def allowed(principal: Principal, action: str) -> bool:
     return principal.role in MATRIX.get(action, frozenset())
