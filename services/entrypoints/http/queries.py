@@ -103,13 +103,7 @@ def moment(name: str, value: str | None) -> datetime | None:
     """An ISO 8601 time with a UTC offset, or a precise 422 (``?at=0.5`` is not 1970)."""
     if value is None:
         return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None or "T" not in value.upper():
-        message = "an ISO 8601 date and time with offset, e.g. 2026-03-14T21:05:00+01:00"
-        raise InvalidInput([FieldError(name, message, "invalid_datetime")])
+    parsed = _iso(name, value, with_t=True)
     try:
         return INPUT_TIME.validate_python(parsed)
     except ValidationError as exc:
@@ -350,11 +344,17 @@ def _since(name: str, value: str | None) -> datetime | None:
     """An ISO 8601 time with offset, past or present (no calendar checks for a query)."""
     if value is None:
         return None
+    return _iso(name, value)
+
+
+def _iso(name: str, value: str, *, with_t: bool = False) -> datetime:
+    """``value`` as an ISO 8601 time with a UTC offset (written with a ``T`` between date and
+    time if ``with_t``), or a precise 422."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         parsed = None
-    if parsed is None or parsed.tzinfo is None:
+    if parsed is None or parsed.tzinfo is None or (with_t and "T" not in value.upper()):
         message = "an ISO 8601 date and time with offset, e.g. 2026-03-14T21:05:00+01:00"
         raise InvalidInput([FieldError(name, message, "invalid_datetime")])
     return parsed
