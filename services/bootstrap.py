@@ -260,6 +260,12 @@ def reactors(infra: Infrastructure, workflow: Workflow, notifier: Notifier) -> l
     ]
 
 
+def local_issuer(settings: Settings) -> LocalIssuer:
+    """The built-in issuer (its key in the data directory): the same for the service and the
+    CLI, so tokens the CLI issues are valid for the service."""
+    return LocalIssuer(settings.data_dir, settings.local_issuer, settings.oidc_audience)
+
+
 def identity(settings: Settings) -> tuple[OidcAuthenticator, LocalIssuer | None]:
     """Who may call the API: the configured OIDC issuer, else the built-in one, validated
     through the same :class:`OidcAuthenticator` (only the key source differs)."""
@@ -268,7 +274,7 @@ def identity(settings: Settings) -> tuple[OidcAuthenticator, LocalIssuer | None]
     if settings.oidc_issuer is not None and settings.oidc_jwks_url is not None:
         issuer, keys = settings.oidc_issuer, JwksUrl(settings.oidc_jwks_url)
     else:
-        local = LocalIssuer(settings.data_dir, settings.local_issuer, settings.oidc_audience)
+        local = local_issuer(settings)
         issuer, keys = local.issuer, StaticJwks(local.jwks())
     authenticator = OidcAuthenticator(
         keys,

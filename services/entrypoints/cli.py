@@ -20,7 +20,6 @@ from pydantic import ValidationError
 
 from domain.access import OUTSIDE_ROLES, Forbidden, inbox_prefix, matrix_rows, principal_of
 from services import bootstrap
-from services.adapters.identity.local import LocalIssuer
 from services.adapters.jetstream.authorization import (
     AUTHORIZATION_FILE,
     AuthorizationError,
@@ -127,8 +126,7 @@ async def _token(args: argparse.Namespace, settings: Settings) -> int:
     except (Forbidden, ValueError):
         print(texts.ISSUE_BAD_INPUT, file=sys.stderr)
         return 2
-    issuer = LocalIssuer(settings.data_dir, settings.local_issuer, settings.oidc_audience)
-    token = issuer.mint(principal, datetime.now(UTC), ttl)
+    token = bootstrap.local_issuer(settings).mint(principal, datetime.now(UTC), ttl)
     # A login: kept in the log (the audit trail belongs to the running service).
     log.info("token.issued", actor=principal.actor, ttl_s=int(ttl.total_seconds()))
     print(token)
