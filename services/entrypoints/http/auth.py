@@ -55,8 +55,6 @@ class Auth:
     async def principal(
         self, request: Request, credentials: HTTPAuthorizationCredentials | None, action: str
     ) -> Principal:
-        if action not in MATRIX:
-            raise ValueError(f"unknown action {action}")  # a route declared with a typo
         try:
             if credentials is None or not credentials.credentials:
                 raise Unauthenticated("a bearer token is required (Authorization: Bearer …)")
@@ -77,6 +75,8 @@ class Auth:
 
     def require(self, action: str) -> Callable[..., Awaitable[Principal]]:
         """A FastAPI dependency: the principal, allowed to do ``action``."""
+        if action not in MATRIX:
+            raise ValueError(f"unknown action {action}")  # a route declared with a typo: at start
 
         async def dependency(
             request: Request,
