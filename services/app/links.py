@@ -50,7 +50,7 @@ class SignedLinks:
         if len(secret) < 16:
             raise ValueError("the link secret must be at least 16 bytes")
         self._secret = secret
-        self._purpose = purpose
+        self.purpose = purpose
         self.holder = holder
         """The role the link's second id acts as."""
         self.path = path
@@ -58,7 +58,7 @@ class SignedLinks:
         self._token = re.compile(rf"^{_PART}\.{_PART}\.([0-9]{{1,12}})\.([0-9a-f]{{{MAC_HEX}}})$")
 
     def _mac(self, first: str, second: str, expires: int) -> str:
-        message = f"{self._purpose}:{first}:{second}:{expires}".encode()
+        message = f"{self.purpose}:{first}:{second}:{expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:MAC_HEX]
 
     def token(self, first: str, second: str, expires: datetime) -> str:
@@ -77,7 +77,7 @@ class SignedLinks:
         try:
             return self.url(first, second, expires)
         except ValueError:
-            log.warning("link.not_issued", purpose=self._purpose, holder=self.holder.value)
+            log.warning("link.not_issued", purpose=self.purpose, holder=self.holder.value)
             return None
 
     def parse(self, token: str, now: datetime) -> tuple[str, Principal]:

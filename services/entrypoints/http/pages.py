@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import html
+from collections.abc import Callable
 from datetime import datetime
-from typing import cast
+from typing import TypeVar, cast
 
 import structlog
 from fastapi import APIRouter, Request
@@ -21,7 +22,7 @@ from domain.access import Principal
 from domain.errors import DomainError
 from domain.escalation import slot_of
 from events.escalation import RsvpAnswer
-from projections.escalations import ConveningRecord, escalation
+from projections.escalations import ConveningRecord, EscalationRecord, escalation
 from services.app import commands as c
 from services.app.handlers import CommandHandlers
 from services.app.links import LinkExpired, SignedLinks
@@ -32,6 +33,7 @@ from services.texts_nl import pages as texts
 from services.texts_nl.alerts import mode_nl, theme_nl, when_nl
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -59,14 +61,32 @@ def expired() -> HTMLResponse:
     return _page(texts.EXPIRED_TITLE, texts.EXPIRED_BODY, 410)
 
 
-def _parse(links: SignedLinks, token: str, now: datetime) -> tuple[str, Principal] | HTMLResponse:
-    """The id and the principal in a link, or the Dutch page for an expired or unknown one."""
+async def _followed(
+    links: SignedLinks,
+    auth: Auth,
+    request: Request,
+    token: str,
+    action: str,
+    kind: str,
+    find: Callable[[str], T | None],
+) -> tuple[str, Principal, T] | HTMLResponse:
+    """The id, the principal and what ``find`` knows by that id (a ``kind``) of a valid link we
+    issued, or the Dutch page for an expired or unknown one. Every use of a link is audited,
+    ids only."""
     try:
-        return links.parse(token, now)
+        first, principal = links.parse(token, auth.clock.now())
     except LinkExpired:
+        await auth.record(ANONYMOUS, action, f"link:{links.purpose}", "denied", request, "expired")
         return expired()
     except DomainError:
+        why = "unknown link"
+        await auth.record(ANONYMOUS, action, f"link:{links.purpose}", "denied", request, why)
         return unknown()
+    known = find(first)
+    if known is None:
+        return unknown()
+    await auth.record(principal.actor, action, f"{kind}:{first}", "ok", request)
+    return first, principal, known
 
 
 def rsvp_router(
@@ -81,17 +101,7 @@ def rsvp_router(
         token: str, request: Request, action: str
     ) -> tuple[str, Principal, ConveningRecord] | HTMLResponse:
         """Convening, ally and meeting of a valid link we issued, for a meeting we know."""
-        ids = _parse(links, token, auth.clock.now())
-        if isinstance(ids, HTMLResponse):  # every use of a link is audited, ids only
-            why = "expired" if ids.status_code == 410 else "unknown link"
-            await auth.record(ANONYMOUS, action, "link:rsvp", "denied", request, why)
-            return ids
-        convening_id, ally = ids
-        meeting = read.convening(convening_id)
-        if meeting is None:
-            return unknown()
-        await auth.record(ally.actor, action, f"convening:{convening_id}", "ok", request)
-        return convening_id, ally, meeting
+        return await _followed(links, auth, request, token, action, "convening", read.convening)
 
     @r.get("/rsvp/{token}", response_class=HTMLResponse)
     async def invitation(token: str, request: Request) -> HTMLResponse:
@@ -155,17 +165,13 @@ def ack_router(
 
     async def found(
         token: str, request: Request, action: str
-    ) -> tuple[str, Principal] | HTMLResponse:
-        ids = _parse(links, token, auth.clock.now())
-        if isinstance(ids, HTMLResponse):
-            why = "expired" if ids.status_code == 410 else "unknown link"
-            await auth.record(ANONYMOUS, action, "link:ack", "denied", request, why)
-            return ids
-        escalation_id, recipient = ids  # the alerted function (piket)
-        if escalation(read.escalations.state, escalation_id) is None:
-            return unknown()
-        await auth.record(recipient.actor, action, f"escalation:{escalation_id}", "ok", request)
-        return escalation_id, recipient
+    ) -> tuple[str, Principal, EscalationRecord] | HTMLResponse:
+        """Escalation, alerted function (piket) and record of a valid link we issued."""
+
+        def known(escalation_id: str) -> EscalationRecord | None:
+            return escalation(read.escalations.state, escalation_id)
+
+        return await _followed(links, auth, request, token, action, "escalation", known)
 
     def described(escalation_id: str, template: str, **extra: str) -> str:
         record = escalation(read.escalations.state, escalation_id)
@@ -190,7 +196,7 @@ def ack_router(
         ids = await found(token, request, "link.ack.use")
         if isinstance(ids, HTMLResponse):
             return ids
-        escalation_id, recipient = ids
+        escalation_id, recipient, _ = ids
         command = c.AcknowledgeEscalation(escalation_id=escalation_id)
         try:
             await handlers.handle(
