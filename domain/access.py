@@ -27,8 +27,18 @@ class Role(StrEnum):
     SERVICE = "service"  # de dienst zelf (workflow, notifier): nooit van buiten
 
 
+OUTSIDE_ROLES: tuple[Role, ...] = tuple(r for r in Role if r is not Role.SERVICE)
+"""Every role but the service's own (in :class:`Role` order): the roles a credential from
+outside (a token, an nkey, a link) may carry."""
+
 ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 """An id is one NATS subject token (``bg.cmd.<role>.<id>.<command>``): no dots, no wildcards."""
+
+
+def inbox_prefix(role: str, identity: str) -> str:
+    """Where an identity receives its NATS replies (``_INBOX.<role>.<id>``): the server lets
+    only it subscribe there, so its client must use exactly this prefix."""
+    return f"_INBOX.{role}.{identity}"
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,19 @@ class Forbidden(DomainError):
     part of the request that made it forbidden, if one did (e.g. ``reporter``)."""
 
     code = "forbidden"
+
+
+def principal_of(role: str, identity: str) -> Principal:
+    """The principal a credential from outside names (role and id as written): ``Forbidden``
+    for an unknown role or an invalid id, and for the service's own role, which acts only
+    inside the service. The entry point says which part of its request that was."""
+    try:
+        principal = Principal(Role(role), identity)
+    except ValueError:
+        raise Forbidden(f"unknown identity {role}:{identity}") from None
+    if principal.role not in OUTSIDE_ROLES:
+        raise Forbidden("the service's identity acts only inside the service")
+    return principal
 
 
 R = Role
@@ -95,8 +118,6 @@ through an entry point: it appears in no row."""
 SEES_CONTACT_DETAILS: frozenset[Role] = frozenset({R.CRISIS, R.COORDINATOR, R.POLICE})
 """Roles that see allies' names, phone numbers and communities on a call list (who calls).
 Others who may read a call list (the municipality) see pseudonyms; every reveal is audited."""
-
-COMMAND_ACTIONS = frozenset(a for a in MATRIX if not a.startswith("read."))
 
 
 def allowed(principal: Principal, action: str) -> bool:

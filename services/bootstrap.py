@@ -23,7 +23,7 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from domain.access import Principal, Role
+from domain.access import Principal, principal_of
 from domain.policy import EscalationPolicy, parse_policies
 from events.signals import DEFAULT_THEMES
 from projections.base import Projection
@@ -53,12 +53,13 @@ from services.adapters.notify.channels import (
     EmailChannel,
     WebhookChannel,
 )
+from services.app.audit import Recorder
 from services.app.handlers import CommandHandlers
 from services.app.links import ACK_VALID, ack_links, rsvp_expiry, rsvp_links
 from services.app.need_to_know import Pseudonyms
 from services.app.notifier import Notifier
 from services.app.personal import Keyring
-from services.app.ports import AuditEntry, AuditTrail, Channel, Clock
+from services.app.ports import Channel, Clock
 from services.app.readmodels import ReadModels, projections
 from services.app.situation import area_name
 from services.app.workflow import Workflow
@@ -197,6 +198,18 @@ async def infrastructure(
             embedded.stop()
 
 
+@contextlib.asynccontextmanager
+async def audit_trail(infra: Infrastructure) -> AsyncIterator[JetStreamAuditTrail]:
+    """The audit trail; on the way out, after everything that records in it has stopped and
+    before the connection drains, the entries still awaiting their acknowledgement are waited
+    for."""
+    trail = JetStreamAuditTrail(infra.nc, infra.topology)
+    try:
+        yield trail
+    finally:
+        await trail.close()
+
+
 def load_policies(settings: Settings) -> dict[str, EscalationPolicy]:
     return parse_policies(settings.escalation_policy.read_text(encoding="utf-8"))
 
@@ -247,6 +260,12 @@ def reactors(infra: Infrastructure, workflow: Workflow, notifier: Notifier) -> l
     ]
 
 
+def local_issuer(settings: Settings) -> LocalIssuer:
+    """The built-in issuer (its key in the data directory): the same for the service and the
+    CLI, so tokens the CLI issues are valid for the service."""
+    return LocalIssuer(settings.data_dir, settings.local_issuer, settings.oidc_audience)
+
+
 def identity(settings: Settings) -> tuple[OidcAuthenticator, LocalIssuer | None]:
     """Who may call the API: the configured OIDC issuer, else the built-in one, validated
     through the same :class:`OidcAuthenticator` (only the key source differs)."""
@@ -255,7 +274,7 @@ def identity(settings: Settings) -> tuple[OidcAuthenticator, LocalIssuer | None]
     if settings.oidc_issuer is not None and settings.oidc_jwks_url is not None:
         issuer, keys = settings.oidc_issuer, JwksUrl(settings.oidc_jwks_url)
     else:
-        local = LocalIssuer(settings.data_dir, settings.local_issuer, settings.oidc_audience)
+        local = local_issuer(settings)
         issuer, keys = local.issuer, StaticJwks(local.jwks())
     authenticator = OidcAuthenticator(
         keys,
@@ -288,7 +307,7 @@ class Service:
     reactors: list[Reactor]
     broker: NatsBroker
     http: _Uvicorn
-    audit: AuditTrail
+    audit: Recorder
     issuer: LocalIssuer | None = None
     runners: list[ProjectionRunner[Any]] = field(default_factory=list)
 
@@ -302,16 +321,17 @@ class Service:
         trail). Only without an external identity provider."""
         if self.issuer is None:
             raise RuntimeError("an external identity provider issues tokens here")
-        now = self.infra.clock.now()
-        token = self.issuer.mint(principal, now, ttl)
-        entry = AuditEntry(principal.actor, "token.issue", "issuer:local", "ok", origin, now)
-        await self.audit.record(entry)
+        token = self.issuer.mint(principal, self.infra.clock.now(), ttl)
+        await self.audit.record(
+            principal.actor, "token.issue", "issuer:local", "ok", channel=origin
+        )
         return token
 
     async def token_for(self, actor: str, *, ttl: timedelta, origin: str = "cli") -> str:
-        """:meth:`mint` for an actor written ``role:id`` (the demo's credentials)."""
+        """:meth:`mint` for an actor written ``role:id`` (the demo's credentials); never the
+        service's own (``Forbidden``)."""
         role, _, id_ = actor.partition(":")
-        return await self.mint(Principal(Role(role), id_), ttl, origin)
+        return await self.mint(principal_of(role, id_), ttl, origin)
 
 
 async def _start(group: asyncio.TaskGroup, loops: list[Any], name: str) -> list[asyncio.Task[None]]:
@@ -331,6 +351,7 @@ async def running(
     policies = load_policies(settings)  # fail before starting anything if the policy is wrong
     async with (
         infrastructure(settings, clock) as infra,
+        audit_trail(infra) as trail,  # closed after the task group below has finished
         channels(settings) as channel_map,
         asyncio.TaskGroup() as tasks,
     ):
@@ -344,7 +365,7 @@ async def running(
         loops = await _start(tasks, runners, "projection")
         themes = theme_vocabulary(settings)
         rejected = JetStreamRejectedInputs(infra.js, infra.topology, infra.clock)
-        audit = JetStreamAuditTrail(infra.js, infra.topology)
+        audit = Recorder(trail, infra.clock)
         handlers = CommandHandlers(
             infra.store, infra.clock, read, policies, themes, infra.keys, audit
         )
@@ -357,13 +378,13 @@ async def running(
         rsvp, ack = rsvp_links(secret, public_url), ack_links(secret, public_url)
         clock = infra.clock
 
-        def rsvp_url(convening_id: str, ally_id: str) -> str:
+        def rsvp_url(convening_id: str, ally_id: str) -> str | None:
             meeting = read.convening(convening_id)
             starts = meeting.starts_at if meeting is not None else None
-            return rsvp.url(convening_id, ally_id, rsvp_expiry(starts, clock.now()))
+            return rsvp.issue(convening_id, ally_id, rsvp_expiry(starts, clock.now()))
 
-        def ack_url(escalation_id: str, recipient: str) -> str:
-            return ack.url(escalation_id, recipient, clock.now() + ACK_VALID)
+        def ack_url(escalation_id: str, recipient: str) -> str | None:
+            return ack.issue(escalation_id, recipient, clock.now() + ACK_VALID)
 
         pseudonym_key = (settings.pseudonym_secret or "").encode() or await shared_secret(
             infra.js, infra.topology, "pseudonym"

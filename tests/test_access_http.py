@@ -4,19 +4,36 @@ actor is, need to know, expiring links and the audit trail."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import re
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
+import pytest
+from structlog.testing import capture_logs
 
-from domain.access import MATRIX, SEES_CONTACT_DETAILS, Principal, Role
+from domain.access import (
+    MATRIX,
+    OUTSIDE_ROLES,
+    SEES_CONTACT_DETAILS,
+    Forbidden,
+    Principal,
+    Role,
+    principal_of,
+)
+from services.adapters.clock import FixedClock
 from services.adapters.identity.local import LocalIssuer
 from services.adapters.jetstream.secrets import shared_secret
 from services.app import commands as c
+from services.app.audit import Recorder
 from services.app.links import rsvp_links
+from services.app.ports import AuditEntry
 from services.bootstrap import Service
 from services.entrypoints.cli import matrix_table
 from tests.api_helpers import (
@@ -196,6 +213,67 @@ async def test_an_expired_personal_link_says_so_in_dutch(service: Service) -> No
     assert unknown.status_code == 404  # valid, but no such meeting
 
 
+def signed_link(secret: bytes, base: str, purpose: str, first: str, second: str) -> str:
+    """A link signed as the service signs them, for any ids: one issued before links were
+    refused for ids that name no principal."""
+    at = int((datetime.now(UTC) + timedelta(hours=1)).timestamp())
+    message = f"{purpose}:{first}:{second}:{at}".encode()
+    mac = hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+    path = {"rsvp": "rsvp", "ack": "bevestigen"}[purpose]
+    return f"{base}/{path}/{first}.{second}.{at}.{mac}"
+
+
+async def test_a_link_whose_id_names_no_principal_is_an_unknown_link(service: Service) -> None:
+    """An event token (``A-17``) need not be a principal id (lowercase): such a link acts as
+    nobody, and says so in Dutch, instead of failing (503 for ever, or 500)."""
+    secret = await shared_secret(service.infra.js, service.infra.topology, "rsvp")
+    now = datetime.now(UTC)
+    police = bearer(service, "police:teamchef")
+    async with client_for(service) as client:
+        await seed_network(client, service)
+        declare = {"area": AREA, "theme": "demonstration", "reason": "melding ME"}
+        r = await client.post("/api/v1/escalations", json=declare, headers=police)
+        assert r.status_code == 201, r.text
+        escalation_id = r.json()["escalation_id"]
+        r = await client.post(
+            f"/api/v1/escalations/{escalation_id}/convenings",
+            json={
+                "invited": ["a1"],
+                "starts_at": (now + timedelta(hours=1)).isoformat(),
+                "rsvp_deadline": (now + timedelta(minutes=30)).isoformat(),
+            },
+            headers=police,
+        )
+        assert r.status_code == 201, r.text
+        (convening_id,) = (await client.get(f"/api/v1/escalations/{escalation_id}")).json()[
+            "convenings"
+        ]
+    base = service.http_url
+    async with httpx.AsyncClient(timeout=10) as browser:
+        rsvp_ok = await browser.get(signed_link(secret, base, "rsvp", convening_id, "a1"))
+        ack_ok = await browser.get(signed_link(secret, base, "ack", escalation_id, "oov-piket"))
+        assert rsvp_ok.status_code == 200 and ack_ok.status_code == 200  # signed as we do
+        rsvp = signed_link(secret, base, "rsvp", convening_id, "A-17")
+        ack = signed_link(secret, base, "ack", escalation_id, "A-17")
+        pages = [
+            await browser.get(rsvp),
+            await browser.post(rsvp, params={"answer": "attending"}),
+            await browser.get(ack),
+            await browser.post(ack),
+        ]
+    assert [p.status_code for p in pages] == [404] * 4, [p.text for p in pages]
+    assert all("Link niet geldig" in p.text for p in pages)
+    trail = [e async for e in service.audit.entries(since=now)]
+    assert not [e for e in trail if "A-17" in e.actor]
+    refused = {
+        (e.actor, e.action, e.result, e.detail) for e in trail if e.object.startswith("link:")
+    }
+    assert refused == {
+        ("anonymous", action, "denied", "unknown link")
+        for action in ("link.rsvp.open", "link.rsvp.use", "link.ack.open", "link.ack.use")
+    }
+
+
 async def test_commands_denials_and_call_list_reads_are_audited_for_admins_only(
     service: Service,
 ) -> None:
@@ -233,6 +311,46 @@ async def test_commands_denials_and_call_list_reads_are_audited_for_admins_only(
     assert formed["object"] == f"network:{NETWORK}" and formed["origin"].startswith("http ")
     assert "+31" not in trail.text and "Bondgenoot a1" not in trail.text  # ids only
     assert {e["actor"] for e in only_reviewer.json()} == {"reviewer:evaluator"}
+
+
+async def test_an_audit_outage_is_logged_and_changes_no_answer(service: Service) -> None:
+    """One failure policy wherever the trail is written (commands, denials, tokens): a gap is
+    logged (``audit.not_recorded``), the answer stays what it was: never a 503 for a 401."""
+    await service.infra.js.delete_stream(service.infra.topology.audit_stream)  # the outage
+    async with client_for(service) as client:
+        anonymous = await client.get("/api/v1/audit", headers={"Authorization": ""})
+        crisis = await client.get("/api/v1/audit", headers=bearer(service, "crisis:sgbo"))
+        await seed_network(client, service)  # commands: 201 each
+    assert anonymous.status_code == 401, anonymous.text
+    assert crisis.status_code == 403, crisis.text
+    token = await service.token_for("coordinator:netwerk-stad", ttl=timedelta(minutes=5))
+    assert service.issuer is not None and token
+
+
+def test_an_audit_entry_that_cannot_be_recorded_is_logged_not_raised() -> None:
+    class Away:
+        async def record(self, entry: AuditEntry) -> None:
+            raise ConnectionError("audit stream away")
+
+        def entries(
+            self, *, since: datetime | None = None, actor: str | None = None
+        ) -> AsyncGenerator[AuditEntry, None]:
+            raise NotImplementedError
+
+    recorder = Recorder(Away(), FixedClock(datetime(2026, 3, 14, 21, 5, tzinfo=UTC)))
+    with capture_logs() as logs:
+        asyncio.run(recorder.record("crisis:sgbo", "read.audit", "/x", "denied", channel="http"))
+    assert [(e["event"], e["action"], e["error"]) for e in logs] == [
+        ("audit.not_recorded", "read.audit", "ConnectionError")
+    ]
+
+
+def test_no_credential_from_outside_names_the_service() -> None:
+    assert principal_of("police", "meldkamer-oost") == Principal(Role.POLICE, "meldkamer-oost")
+    for role, id_ in [("service", "x"), ("police", "A-17"), ("nobody", "x")]:
+        with pytest.raises(Forbidden):
+            principal_of(role, id_)
+    assert Role.SERVICE not in OUTSIDE_ROLES and len(OUTSIDE_ROLES) == len(Role) - 1
 
 
 def test_the_readme_shows_the_matrix_that_is_enforced() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from domain.access import Principal, Role
 from domain.errors import NotFound
 from events.escalation import RsvpAnswer, Trigger
 from events.signals import DEFAULT_THEMES
@@ -15,7 +16,7 @@ from projections.base import fold
 from projections.escalations import escalation
 from projections.tension_map import Band, Trend
 from services.app.invitation import InvitationMessage
-from services.app.links import LinkExpired
+from services.app.links import LinkExpired, ack_links
 from services.app.links import rsvp_links as RsvpLinks
 from services.texts_nl import alerts
 from services.texts_nl.alerts import when_nl
@@ -96,7 +97,7 @@ def test_answer_links_are_personal_and_cannot_be_forged() -> None:
     url = links.url("c1", "a-stad-1", expires)
     assert url.startswith("https://bg.example/rsvp/c1.a-stad-1.")
     token = url.rsplit("/", 1)[1]
-    assert links.parse(token, now) == ("c1", "a-stad-1")
+    assert links.parse(token, now) == ("c1", Principal(Role.ALLY, "a-stad-1"))
     flipped = token[:-1] + ("1" if token.endswith("0") else "0")
     later = str(int(expires.timestamp()) + 86_400)
     extended = token.replace(str(int(expires.timestamp())), later)  # a longer life: forged
@@ -108,6 +109,17 @@ def test_answer_links_are_personal_and_cannot_be_forged() -> None:
         other_key.parse(token, now)
     with pytest.raises(LinkExpired):  # the very link, once its time is up
         links.parse(token, expires)
+
+
+def test_no_link_is_issued_for_an_id_that_cannot_be_its_principal() -> None:
+    """An event token (``A-17``) is not always a principal id: such a link could never act."""
+    secret = b"0123456789abcdef0123456789abcdef"
+    expires = datetime(2026, 3, 14, 23, 0, tzinfo=UTC)
+    for links in (RsvpLinks(secret, "https://bg.example"), ack_links(secret, "https://bg.example")):
+        with pytest.raises(ValueError):
+            links.url("c1", "A-17", expires)
+        assert links.issue("c1", "A-17", expires) is None
+        assert links.issue("c1", "a-17", expires) == links.url("c1", "a-17", expires)
 
 
 def test_times_shown_to_people_are_dutch_local_time_and_say_so() -> None:

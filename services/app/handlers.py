@@ -42,9 +42,10 @@ from events.network import (
 )
 from events.signals import SourceRole
 from services.app import commands as c
+from services.app.audit import Recorder
 from services.app.execute import CommandMeta, Outcome, execute
 from services.app.personal import Keyring
-from services.app.ports import AuditEntry, AuditTrail, Clock, EventStore, Overloaded
+from services.app.ports import Clock, EventStore, Overloaded
 from services.app.readmodels import ReadModelLagging, ReadModels
 from services.app.situation import convening_proposal, situation
 
@@ -99,7 +100,7 @@ class CommandHandlers:
         policies: Mapping[str, EscalationPolicy],
         themes: frozenset[str],
         keys: Keyring | None = None,
-        audit: AuditTrail | None = None,
+        audit: Recorder | None = None,
     ) -> None:
         self.store = store
         self.keys = keys
@@ -153,7 +154,7 @@ class CommandHandlers:
     async def _audited(
         self, command: c.Command, principal: Principal, key: str | None, channel: str, origin: str
     ) -> CommandResult:
-        where = f"{channel} {origin}".strip()
+        where = (channel, origin)
         try:
             result = await self._handle(command, principal, key, channel)
         except Forbidden as exc:
@@ -208,25 +209,24 @@ class CommandHandlers:
         principal: Principal,
         command: c.Command,
         result: str,
-        origin: str,
+        where: tuple[str, str],
         detail: str,
         object_: str | None = None,
     ) -> None:
+        """Every outcome, on the recorder's policy: a gap in the trail never undoes a command."""
         if self.audit is None:
             return
-        entry = AuditEntry(
-            actor=principal.actor,
-            action=command.NAME,
-            object=object_ or _object_of(command),
-            result=result,
-            origin=origin,
-            at=self.clock.now(),
+        channel, address = where
+        object_ = object_ or _object_of(command)
+        await self.audit.record(
+            principal.actor,
+            command.NAME,
+            object_,
+            result,
+            channel=channel,
+            address=address,
             detail=detail,
         )
-        try:
-            await self.audit.record(entry)
-        except Exception as exc:  # the command stands; the gap is loud in the log
-            log.error("audit.not_recorded", action=command.NAME, error=type(exc).__name__)
 
     async def _fresh(self) -> None:
         """Commands from people are decided on read models that include everything recorded

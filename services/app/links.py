@@ -8,10 +8,13 @@ nobody can act in someone else's name by guessing ids, nor with an old link fore
   function (piket) confirms it is on it, as ``Principal(CRISIS, recipient)``; valid
   :data:`ACK_VALID` after the alert.
 
-The ids are pseudonymous tokens; ``expires`` is a Unix time inside the signed message; the MAC
-(HMAC-SHA256 keyed with a secret, compared in constant time, domain-separated per purpose)
-proves we issued the link. The secret comes from ``BONDGENOTEN_RSVP_SECRET`` or, when unset,
-from the shared secrets bucket, so every instance and restart accepts the links.
+The ids are pseudonymous tokens; the second is the id of the principal the link acts as, so it
+must be a :data:`domain.access.ID` (an event token may not be: ``A-17``): no such link is
+issued, and one that names no principal is an unknown link. ``expires`` is a Unix time inside
+the signed message; the MAC (HMAC-SHA256 keyed with a secret, compared in constant time,
+domain-separated per purpose) proves we issued the link. The secret comes from
+``BONDGENOTEN_RSVP_SECRET`` or, when unset, from the shared secrets bucket, so every instance
+and restart accepts the links.
 """
 
 from __future__ import annotations
@@ -21,8 +24,12 @@ import hmac
 import re
 from datetime import UTC, datetime, timedelta
 
+import structlog
+
+from domain.access import Principal, Role
 from domain.errors import DomainError, NotFound
 
+log = structlog.get_logger(__name__)
 MAC_HEX = 32  # 128 bits
 _PART = r"([A-Za-z0-9_-]{1,128})"
 RSVP_VALID_AFTER_START = timedelta(hours=6)
@@ -37,29 +44,46 @@ class LinkExpired(DomainError):
 
 
 class SignedLinks:
-    def __init__(self, secret: bytes, base_url: str, *, purpose: str, path: str) -> None:
+    def __init__(
+        self, secret: bytes, base_url: str, *, purpose: str, path: str, holder: Role
+    ) -> None:
         if len(secret) < 16:
             raise ValueError("the link secret must be at least 16 bytes")
         self._secret = secret
-        self._purpose = purpose
+        self.purpose = purpose
+        self.holder = holder
+        """The role the link's second id acts as."""
         self.path = path
         self.base_url = base_url.rstrip("/")
         self._token = re.compile(rf"^{_PART}\.{_PART}\.([0-9]{{1,12}})\.([0-9a-f]{{{MAC_HEX}}})$")
 
     def _mac(self, first: str, second: str, expires: int) -> str:
-        message = f"{self._purpose}:{first}:{second}:{expires}".encode()
+        message = f"{self.purpose}:{first}:{second}:{expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:MAC_HEX]
 
     def token(self, first: str, second: str, expires: datetime) -> str:
+        """Raises ``ValueError`` when ``second`` cannot be a principal id: the link could never
+        be used."""
+        Principal(self.holder, second)
         at = int(expires.timestamp())
         return f"{first}.{second}.{at}.{self._mac(first, second, at)}"
 
     def url(self, first: str, second: str, expires: datetime) -> str:
         return f"{self.base_url}{self.path}/{self.token(first, second, expires)}"
 
-    def parse(self, token: str, now: datetime) -> tuple[str, str]:
-        """The two ids of a link we issued and that is still valid at ``now``: ``NotFound``
-        for anything we did not issue, :class:`LinkExpired` for one past its time."""
+    def issue(self, first: str, second: str, expires: datetime) -> str | None:
+        """:meth:`url`, or ``None`` (logged) when ``second`` cannot be a principal id: the
+        message then goes without a link rather than with one that cannot work."""
+        try:
+            return self.url(first, second, expires)
+        except ValueError:
+            log.warning("link.not_issued", purpose=self.purpose, holder=self.holder.value)
+            return None
+
+    def parse(self, token: str, now: datetime) -> tuple[str, Principal]:
+        """The first id and the principal of a link we issued and that is still valid at
+        ``now``: ``NotFound`` for anything we did not issue or whose second id names no
+        principal, :class:`LinkExpired` for one past its time."""
         match = self._token.fullmatch(token)
         if match is not None:
             first, second, at, mac = match.groups()
@@ -67,19 +91,22 @@ class SignedLinks:
             if hmac.compare_digest(mac.encode(), expected.encode()):
                 if now >= datetime.fromtimestamp(int(at), UTC):
                     raise LinkExpired("this link has expired", field="token")
-                return first, second
+                try:
+                    return first, Principal(self.holder, second)
+                except ValueError:
+                    pass  # signed before links were refused for such ids: it acts as nobody
         raise NotFound("unknown or altered link", field="token")
 
 
 def rsvp_links(secret: bytes, base_url: str) -> SignedLinks:
     """``url(convening_id, ally_id, expires)``: the page where an invited ally answers."""
-    return SignedLinks(secret, base_url, purpose="rsvp", path="/rsvp")
+    return SignedLinks(secret, base_url, purpose="rsvp", path="/rsvp", holder=Role.ALLY)
 
 
 def ack_links(secret: bytes, base_url: str) -> SignedLinks:
     """``url(escalation_id, recipient, expires)``: the page where an alerted function
     acknowledges."""
-    return SignedLinks(secret, base_url, purpose="ack", path="/bevestigen")
+    return SignedLinks(secret, base_url, purpose="ack", path="/bevestigen", holder=Role.CRISIS)
 
 
 def rsvp_expiry(starts_at: datetime | None, now: datetime) -> datetime:

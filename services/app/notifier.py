@@ -90,11 +90,11 @@ class Notifier:
         *,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        ack_link: Callable[[str, str], str] | None = None,
+        ack_link: Callable[[str, str], str | None] | None = None,
         allies: Callable[[str], AllyPersonal | None] = lambda _id: None,
         convenings: Callable[[str], Meeting | None] = lambda _id: None,
         area_name: Callable[[str], str] = str,
-        rsvp_link: Callable[[str, str], str] | None = None,
+        rsvp_link: Callable[[str, str], str | None] | None = None,
         caught_up: Callable[[int], Awaitable[bool]] | None = None,
         deployment: str | None = None,
     ) -> None:

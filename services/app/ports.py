@@ -7,7 +7,7 @@ system clock); ``services.bootstrap`` picks one implementation of each. Nothing 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -180,7 +180,7 @@ class AuditTrail(Protocol):
 
     def entries(
         self, *, since: datetime | None = None, actor: str | None = None
-    ) -> AsyncIterator[AuditEntry]: ...
+    ) -> AsyncGenerator[AuditEntry, None]: ...
 
 
 class KeyStore(Protocol):

@@ -18,17 +18,14 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
-from domain.access import Principal, Role, matrix_rows
+from domain.access import OUTSIDE_ROLES, Forbidden, inbox_prefix, matrix_rows, principal_of
 from services import bootstrap
-from services.adapters.identity.local import LocalIssuer
 from services.adapters.jetstream.authorization import (
     AUTHORIZATION_FILE,
-    INTEGRATION_ROLES,
     AuthorizationError,
     add_integration,
     command_subjects,
     ensure_authorization,
-    inbox_prefix,
 )
 from services.adapters.jetstream.embedded import EmbeddedNatsError, reload_running_server
 from services.adapters.logging import configure_logging
@@ -39,7 +36,7 @@ from services.texts_nl import cli as texts
 log = structlog.get_logger(__name__)
 DEMO_TOKEN_TTL = timedelta(hours=8)
 TTL = re.compile(r"^([0-9]{1,6})([smhd])$")
-ROLES = ", ".join(r.value for r in Role if r is not Role.SERVICE)
+ROLES = ", ".join(OUTSIDE_ROLES)
 
 
 @contextlib.contextmanager
@@ -124,16 +121,12 @@ async def _token(args: argparse.Namespace, settings: Settings) -> int:
         print(texts.ISSUE_EXTERNAL.format(issuer=settings.oidc_issuer), file=sys.stderr)
         return 2
     try:
-        principal = Principal(Role(args.role), args.id)
+        principal = principal_of(args.role, args.id)  # never the service's own
         ttl = parse_ttl(args.ttl)
-    except ValueError:
+    except (Forbidden, ValueError):
         print(texts.ISSUE_BAD_INPUT, file=sys.stderr)
         return 2
-    if principal.role is Role.SERVICE:
-        print(texts.ISSUE_BAD_INPUT, file=sys.stderr)
-        return 2
-    issuer = LocalIssuer(settings.data_dir, settings.local_issuer, settings.oidc_audience)
-    token = issuer.mint(principal, datetime.now(UTC), ttl)
+    token = bootstrap.local_issuer(settings).mint(principal, datetime.now(UTC), ttl)
     # A login: kept in the log (the audit trail belongs to the running service).
     log.info("token.issued", actor=principal.actor, ttl_s=int(ttl.total_seconds()))
     print(token)
@@ -154,7 +147,7 @@ def parse_ttl(value: str) -> timedelta:
 
 def matrix_table() -> str:
     """The role × action matrix as a Markdown table (the README's, generated)."""
-    roles = [r.value for r in Role if r is not Role.SERVICE]
+    roles = [r.value for r in OUTSIDE_ROLES]
     lines = ["| action | " + " | ".join(roles) + " |", "|---|" + "---|" * len(roles)]
     for action, allowed in matrix_rows():
         marks = ["✓" if r in allowed else "" for r in roles]
@@ -240,11 +233,11 @@ def _parser() -> argparse.ArgumentParser:
     nc = sub.add_parser("nats-config", help=texts.NATS_CONFIG, description=texts.NATS_CONFIG)
     nc.set_defaults(handler=_nats_config)
     nu = sub.add_parser("nats-user", help=texts.NATS_USER, description=texts.NATS_USER)
-    roles = ", ".join(INTEGRATION_ROLES)
+    roles = ", ".join(OUTSIDE_ROLES)
     nu.add_argument(
         "--role",
         required=True,
-        choices=INTEGRATION_ROLES,
+        choices=[r.value for r in OUTSIDE_ROLES],
         help=texts.NATS_USER_ROLE.format(roles=roles),
     )
     nu.add_argument("--id", required=True, help=texts.NATS_USER_ID)

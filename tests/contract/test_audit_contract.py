@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from nats.aio.client import Client as NatsClient
+from structlog.testing import capture_logs
 
 from services.adapters.jetstream.audit import JetStreamAuditTrail
 from services.adapters.jetstream.topology import Topology, ensure_streams
@@ -20,7 +21,7 @@ async def trail(request: pytest.FixtureRequest, topology: Topology, nc: NatsClie
     if request.param == "memory":
         return InMemoryAuditTrail()
     await ensure_streams(nc.jetstream(), topology)
-    return JetStreamAuditTrail(nc.jetstream(), topology)
+    return JetStreamAuditTrail(nc, topology)
 
 
 def entry(minutes: int, actor: str = "crisis:sgbo", result: str = "ok") -> AuditEntry:
@@ -51,3 +52,31 @@ async def test_the_jetstream_trail_cannot_be_deleted_or_purged(
     await ensure_streams(nc.jetstream(), topology)
     info = await nc.jetstream().stream_info(topology.audit_stream)
     assert info.config.deny_delete and info.config.deny_purge
+
+
+async def test_the_jetstream_trail_pipelines_its_entries_and_close_waits_for_them(
+    nc: NatsClient, topology: Topology
+) -> None:
+    """Few places for entries awaiting their acknowledgement: ``record`` waits for room, and
+    ``close`` (on shutdown) returns once every entry sent is in the stream."""
+    await ensure_streams(nc.jetstream(), topology)
+    trail = JetStreamAuditTrail(nc, topology, max_pending=2)
+    for minutes in range(20):
+        await trail.record(entry(minutes))
+    await trail.close()
+    info = await nc.jetstream().stream_info(topology.audit_stream)
+    assert info.state.messages == 20
+
+
+async def test_an_entry_the_stream_does_not_take_is_logged_and_does_not_hold_up_the_caller(
+    nc: NatsClient, topology: Topology
+) -> None:
+    """``record`` does not wait for the stream's acknowledgement (no audit stream here at
+    all): the caller goes on, and the missing acknowledgement is logged."""
+    trail = JetStreamAuditTrail(nc, topology)
+    with capture_logs() as logs:
+        await trail.record(entry(0))
+        await trail.close()
+    assert [(e["event"], e["action"]) for e in logs] == [
+        ("audit.not_recorded", "escalation.declare")
+    ]

@@ -16,15 +16,13 @@ from typing import Any, Protocol
 import jwt
 import structlog
 
-from domain.access import ID, Forbidden, Principal, Role
+from domain.access import ID, OUTSIDE_ROLES, Forbidden, Principal, Role
 from services.app.ports import Unauthenticated
 
 log = structlog.get_logger(__name__)
 
 ALGORITHMS = ("ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "EdDSA")
 """Asymmetric algorithms only: ``none`` and shared-secret HMAC are never accepted."""
-OUTSIDE_ROLES = frozenset(r for r in Role if r is not Role.SERVICE)
-"""The service's own role is never granted by a credential from outside."""
 
 
 class KeySource(Protocol):

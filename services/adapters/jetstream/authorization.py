@@ -31,13 +31,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import nkeys
 import structlog
 
+from domain.access import ID, OUTSIDE_ROLES, inbox_prefix
 from services.adapters.private_files import create_private, replace_private
 
 log = structlog.get_logger(__name__)
@@ -45,19 +45,10 @@ log = structlog.get_logger(__name__)
 IDENTITIES = "identities"
 AUTHORIZATION_FILE = "authorization.conf"
 SERVICE_IDENTITY = "service"
-INTEGRATION_ROLES = ("ally", "police", "municipality", "coordinator", "crisis", "reviewer", "admin")
-"""Roles an integration identity may have (every role of ``domain.access.Role`` but the
-service's own, which never comes from outside)."""
-_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # one subject token, as domain.access.ID
 
 
 class AuthorizationError(ValueError):
     pass
-
-
-def inbox_prefix(role: str, identity: str) -> str:
-    """Where an integration receives its replies: only it may subscribe there."""
-    return f"_INBOX.{role}.{identity}"
 
 
 def command_subjects(subject_prefix: str, role: str, identity: str) -> str:
@@ -125,9 +116,9 @@ def identities(directory: Path) -> list[Identity]:
 
 
 def _check(role: str, identity: str) -> None:
-    if role not in INTEGRATION_ROLES:
-        raise AuthorizationError(f"role must be one of {', '.join(INTEGRATION_ROLES)}")
-    if not _ID.match(identity):
+    if role not in OUTSIDE_ROLES:  # the service's own never comes from outside
+        raise AuthorizationError(f"role must be one of {', '.join(OUTSIDE_ROLES)}")
+    if not ID.match(identity):
         raise AuthorizationError("id: lower-case letters, digits, - and _ (one subject token)")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,7 @@ class InMemoryAuditTrail:
 
     async def entries(
         self, *, since: datetime | None = None, actor: str | None = None
-    ) -> AsyncIterator[AuditEntry]:
+    ) -> AsyncGenerator[AuditEntry, None]:
         for entry in list(self.recorded):
             if (since is None or entry.at >= since) and (actor is None or entry.actor == actor):
                 yield entry

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import html
+from collections.abc import Callable
 from datetime import datetime
-from typing import cast
+from typing import TypeVar, cast
 
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from domain.access import Principal, Role
+from domain.access import Principal
 from domain.errors import DomainError
 from domain.escalation import slot_of
 from events.escalation import RsvpAnswer
-from projections.escalations import ConveningRecord, escalation
+from projections.escalations import ConveningRecord, EscalationRecord, escalation
 from services.app import commands as c
 from services.app.handlers import CommandHandlers
 from services.app.links import LinkExpired, SignedLinks
@@ -32,6 +33,7 @@ from services.texts_nl import pages as texts
 from services.texts_nl.alerts import mode_nl, theme_nl, when_nl
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -59,14 +61,32 @@ def expired() -> HTMLResponse:
     return _page(texts.EXPIRED_TITLE, texts.EXPIRED_BODY, 410)
 
 
-def _parse(links: SignedLinks, token: str, now: datetime) -> tuple[str, str] | HTMLResponse:
-    """The ids in a link, or the Dutch page for an expired or unknown one."""
+async def _followed(
+    links: SignedLinks,
+    auth: Auth,
+    request: Request,
+    token: str,
+    action: str,
+    kind: str,
+    find: Callable[[str], T | None],
+) -> tuple[str, Principal, T] | HTMLResponse:
+    """The id, the principal and what ``find`` knows by that id (a ``kind``) of a valid link we
+    issued, or the Dutch page for an expired or unknown one. Every use of a link is audited,
+    ids only."""
     try:
-        return links.parse(token, now)
+        first, principal = links.parse(token, auth.clock.now())
     except LinkExpired:
+        await auth.record(ANONYMOUS, action, f"link:{links.purpose}", "denied", request, "expired")
         return expired()
     except DomainError:
+        why = "unknown link"
+        await auth.record(ANONYMOUS, action, f"link:{links.purpose}", "denied", request, why)
         return unknown()
+    known = find(first)
+    if known is None:
+        return unknown()
+    await auth.record(principal.actor, action, f"{kind}:{first}", "ok", request)
+    return first, principal, known
 
 
 def rsvp_router(
@@ -79,30 +99,20 @@ def rsvp_router(
 
     async def invited(
         token: str, request: Request, action: str
-    ) -> tuple[str, str, ConveningRecord] | HTMLResponse:
+    ) -> tuple[str, Principal, ConveningRecord] | HTMLResponse:
         """Convening, ally and meeting of a valid link we issued, for a meeting we know."""
-        ids = _parse(links, token, auth.clock.now())
-        if isinstance(ids, HTMLResponse):  # every use of a link is audited, ids only
-            why = "expired" if ids.status_code == 410 else "unknown link"
-            await auth.record(ANONYMOUS, action, "link:rsvp", "denied", request, why)
-            return ids
-        convening_id, ally_id = ids
-        meeting = read.convening(convening_id)
-        if meeting is None:
-            return unknown()
-        await auth.record(f"ally:{ally_id}", action, f"convening:{convening_id}", "ok", request)
-        return convening_id, ally_id, meeting
+        return await _followed(links, auth, request, token, action, "convening", read.convening)
 
     @r.get("/rsvp/{token}", response_class=HTMLResponse)
     async def invitation(token: str, request: Request) -> HTMLResponse:
         found = await invited(token, request, "link.rsvp.open")
         if isinstance(found, HTMLResponse):
             return found
-        convening_id, ally_id, meeting = found
+        convening_id, ally, meeting = found
         if meeting.convened_at is not None or meeting.cancelled_at is not None:
             return closed()
         area, theme = slot_of(read.escalation_of_convening(convening_id) or "")
-        answer = meeting.answers.get(ally_id)
+        answer = meeting.answers.get(ally.id)
         current = texts.CURRENT_ANSWER.format(answer=texts.RSVP_ANSWERS[answer]) if answer else ""
         body = texts.INVITATION_BODY.format(
             theme=html.escape(theme_nl(theme)),
@@ -123,16 +133,16 @@ def rsvp_router(
         found = await invited(token, request, "link.rsvp.use")
         if isinstance(found, HTMLResponse):
             return found
-        convening_id, ally_id, meeting = found
+        convening_id, ally, meeting = found
         if meeting.cancelled_at is not None:
             return closed()
         command = c.RecordRsvp(
-            convening_id=convening_id, ally_id=ally_id, answer=cast(RsvpAnswer, answer)
+            convening_id=convening_id, ally_id=ally.id, answer=cast(RsvpAnswer, answer)
         )
         try:
             await handlers.handle(
                 command,
-                principal=Principal(Role.ALLY, ally_id),
+                principal=ally,
                 key=_key(token, answer),
                 channel="page",
                 origin=origin_of(request),
@@ -153,18 +163,15 @@ def ack_router(
 ) -> APIRouter:
     r = APIRouter(include_in_schema=False)
 
-    async def found(token: str, request: Request, action: str) -> tuple[str, str] | HTMLResponse:
-        ids = _parse(links, token, auth.clock.now())
-        if isinstance(ids, HTMLResponse):
-            why = "expired" if ids.status_code == 410 else "unknown link"
-            await auth.record(ANONYMOUS, action, "link:ack", "denied", request, why)
-            return ids
-        escalation_id, recipient = ids
-        if escalation(read.escalations.state, escalation_id) is None:
-            return unknown()
-        who = f"{Role.CRISIS.value}:{recipient}"
-        await auth.record(who, action, f"escalation:{escalation_id}", "ok", request)
-        return escalation_id, recipient
+    async def found(
+        token: str, request: Request, action: str
+    ) -> tuple[str, Principal, EscalationRecord] | HTMLResponse:
+        """Escalation, alerted function (piket) and record of a valid link we issued."""
+
+        def known(escalation_id: str) -> EscalationRecord | None:
+            return escalation(read.escalations.state, escalation_id)
+
+        return await _followed(links, auth, request, token, action, "escalation", known)
 
     def described(escalation_id: str, template: str, **extra: str) -> str:
         record = escalation(read.escalations.state, escalation_id)
@@ -189,13 +196,12 @@ def ack_router(
         ids = await found(token, request, "link.ack.use")
         if isinstance(ids, HTMLResponse):
             return ids
-        escalation_id, recipient = ids
-        principal = Principal(Role.CRISIS, recipient)  # the alerted function (piket)
+        escalation_id, recipient, _ = ids
         command = c.AcknowledgeEscalation(escalation_id=escalation_id)
         try:
             await handlers.handle(
                 command,
-                principal=principal,
+                principal=recipient,
                 key=_key(token, "ack"),
                 channel="page",
                 origin=origin_of(request),
@@ -205,7 +211,7 @@ def ack_router(
         except Exception:
             log.warning("ack.failed", escalation_id=escalation_id)
             return busy()
-        body = described(escalation_id, texts.ACK_DONE_BODY, by=recipient)
+        body = described(escalation_id, texts.ACK_DONE_BODY, by=recipient.id)
         return _page(texts.ACK_DONE_TITLE, body)
 
     return r

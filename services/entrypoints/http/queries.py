@@ -4,10 +4,13 @@ command answered) and waits until the read models reflect it: read-your-writes."
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.types import DecoratedCallable as Endpoint
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from domain.access import Principal
@@ -32,7 +35,7 @@ from services.app.need_to_know import (
 )
 from services.app.readmodels import ReadModels
 from services.app.situation import convening_proposal, escalation_record
-from services.entrypoints.http.auth import Auth, action_extra
+from services.entrypoints.http.auth import Auth, action_extra, authenticated
 from services.entrypoints.http.errors import ERROR_RESPONSES, NotCaughtUp
 from services.texts_nl.labels import THEME_LABELS
 
@@ -45,6 +48,7 @@ MinPosition = Annotated[
     ),
 ]
 MIN_POSITION_WAIT_S = 5.0
+PRINCIPAL = Depends(authenticated)
 INPUT_TIME: TypeAdapter[datetime] = TypeAdapter(InputDatetime)
 
 # Who covers which community is special-category data: the API serves only covered and missing
@@ -99,13 +103,7 @@ def moment(name: str, value: str | None) -> datetime | None:
     """An ISO 8601 time with a UTC offset, or a precise 422 (``?at=0.5`` is not 1970)."""
     if value is None:
         return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None or "T" not in value.upper():
-        message = "an ISO 8601 date and time with offset, e.g. 2026-03-14T21:05:00+01:00"
-        raise InvalidInput([FieldError(name, message, "invalid_datetime")])
+    parsed = _iso(name, value, with_t=True)
     try:
         return INPUT_TIME.validate_python(parsed)
     except ValidationError as exc:
@@ -120,37 +118,33 @@ def query_router(
     pseudonym: Pseudonyms,
 ) -> APIRouter:
     r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
     # Who may read what (domain.access.MATRIX): each route's dependency authenticates and checks.
-    AS_AUDIT = Depends(auth.require("read.audit"))
-    AS_CALL_LIST = Depends(auth.require("read.call-list"))
-    AS_ESCALATIONS = Depends(auth.require("read.escalations"))
-    AS_HEALTH = Depends(auth.require("read.health"))
-    AS_NETWORKS = Depends(auth.require("read.networks"))
-    AS_REFERENCE = Depends(auth.require("read.reference"))
-    AS_REVIEW = Depends(auth.require("read.review"))
-    AS_TENSION_MAP = Depends(auth.require("read.tension-map"))
+    def read_route(path: str, action: str, **kw: Any) -> Callable[[Endpoint], Endpoint]:
+        """A GET route read as ``action`` (domain.access.MATRIX), named once: its dependency
+        authenticates and checks, and the OpenAPI document names the action and its roles."""
+        allowed = Depends(auth.require(action))
+        return r.get(path, openapi_extra=action_extra(action), dependencies=[allowed], **kw)
 
     async def caught_up(position: int | None) -> None:
         if position is not None and not await read.caught_up(position, MIN_POSITION_WAIT_S):
             raise NotCaughtUp(f"read models have not reached position {position} yet")
 
-    @r.get(
+    @read_route(
         "/themes",
+        "read.reference",
         summary="Theme vocabulary with Dutch labels",
         tags=["reference"],
-        openapi_extra=action_extra("read.reference"),
     )
-    async def themes_(
-        principal: Principal = AS_REFERENCE,
-    ) -> dict[str, str]:
+    async def themes_() -> dict[str, str]:
         return {t: THEME_LABELS.get(t, t) for t in sorted(themes)}
 
-    @r.get(
+    @read_route(
         "/tension-map",
+        "read.tension-map",
         response_model=TensionMapView,
         summary="Tension map (spanningsbeeld)",
         tags=["signal"],
-        openapi_extra=action_extra("read.tension-map"),
     )
     async def tension_map(
         at: Annotated[
@@ -159,17 +153,16 @@ def query_router(
         area: Annotated[str | None, Query(description="area or municipality code")] = None,
         theme: str | None = None,
         min_position: MinPosition = None,
-        principal: Principal = AS_TENSION_MAP,
     ) -> TensionMapView:
         await caught_up(min_position)
         return await read.tension_map(moment("at", at), area=area, theme=theme)
 
-    @r.get(
+    @read_route(
         "/call-lists",
+        "read.call-list",
         response_model=CallList,
         summary="Whom to call (bellijst); contact details only for the roles that call",
         tags=["network"],
-        openapi_extra=action_extra("read.call-list"),
     )
     async def call_lists(
         request: Request,
@@ -177,7 +170,7 @@ def query_router(
         themes: Annotated[str, Query(description="comma-separated theme codes")] = "",
         communities: Annotated[str, Query(description="comma-separated community codes")] = "",
         min_position: MinPosition = None,
-        principal: Principal = AS_CALL_LIST,
+        principal: Principal = PRINCIPAL,
     ) -> CallList:
         await caught_up(min_position)
         found = read.call_list(area, _csv(themes), _csv(communities))
@@ -188,76 +181,71 @@ def query_router(
         )
         return call_list_for(principal, found, pseudonym)
 
-    @r.get(
+    @read_route(
         "/networks",
+        "read.networks",
         response_model=list[NetworkHealth],
         summary="Network health",
         tags=["network"],
-        openapi_extra=action_extra("read.networks"),
     )
     async def networks(
         min_position: MinPosition = None,
-        principal: Principal = AS_NETWORKS,
     ) -> list[NetworkHealth]:
         await caught_up(min_position)
         return list(network_health(read.networks, at=read.clock.now()))
 
-    @r.get(
+    @read_route(
         "/escalations",
+        "read.escalations",
         response_model=list[EscalationRecord],
         response_model_exclude={"__all__": NOT_SERVED},
         tags=["escalation"],
-        openapi_extra=action_extra("read.escalations"),
     )
     async def escalations(
         open: bool = False,
         min_position: MinPosition = None,
-        principal: Principal = AS_ESCALATIONS,
     ) -> Any:
         await caught_up(min_position)
         return list_escalations(read.escalations.state, open_only=open)
 
-    @r.get(
+    @read_route(
         "/escalations/{escalation_id}",
+        "read.escalations",
         response_model=EscalationRecord,
         response_model_exclude=NOT_SERVED,
         tags=["escalation"],
-        openapi_extra=action_extra("read.escalations"),
     )
     async def get_escalation(
         escalation_id: str,
         min_position: MinPosition = None,
-        principal: Principal = AS_ESCALATIONS,
     ) -> Any:
         await caught_up(min_position)
         return escalation_record(read, escalation_id)
 
-    @r.get(
+    @read_route(
         "/escalations/{escalation_id}/convening-proposal",
+        "read.escalations",
         response_model=ConveningProposalOut,
         summary="The convening the workflow proposes (time, place or call, invitees, quorum)",
         tags=["escalation"],
-        openapi_extra=action_extra("read.escalations"),
     )
     async def proposal(
         escalation_id: str,
         min_position: MinPosition = None,
-        principal: Principal = AS_ESCALATIONS,
     ) -> Any:
         await caught_up(min_position)
         p, _ = convening_proposal(read, policies, escalation_id, read.clock.now())
         return ConveningProposalOut.model_validate(p, from_attributes=True)
 
-    @r.get(
+    @read_route(
         "/convenings/{convening_id}",
+        "read.escalations",
         response_model=ConveningStatus,
         tags=["escalation"],
-        openapi_extra=action_extra("read.escalations"),
     )
     async def get_convening(
         convening_id: str,
         min_position: MinPosition = None,
-        principal: Principal = AS_ESCALATIONS,
     ) -> Any:
         await caught_up(min_position)
         status = convening_status(read.escalations.state, convening_id)
@@ -265,19 +253,19 @@ def query_router(
             raise NotFound(f"unknown convening {convening_id}", field="convening_id")
         return status
 
-    @r.get(
+    @read_route(
         "/escalations/{escalation_id}/review",
+        "read.review",
         response_model=list[ReviewEntry],
         summary="After-action review: every event of the incident, replayed from the log, "
         "with pseudonyms instead of allies' ids and never contact details",
         tags=["escalation"],
-        openapi_extra=action_extra("read.review"),
     )
     async def review(
         request: Request,
         escalation_id: str,
         min_position: MinPosition = None,
-        principal: Principal = AS_REVIEW,
+        principal: Principal = PRINCIPAL,
     ) -> Any:
         await caught_up(min_position)
         escalation_record(read, escalation_id)  # 404 for an unknown id
@@ -309,26 +297,26 @@ def query_router(
             for e in events
         ]
 
-    @r.get(
+    @read_route(
         "/health",
+        "read.health",
         summary="Health and projection positions (`/livez`: liveness without a token)",
         tags=["operations"],
-        openapi_extra=action_extra("read.health"),
     )
-    async def health(principal: Principal = AS_HEALTH) -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         return {
             "status": "ok",
             "log_position": await read.store.last_position(),
             "projections": {x.name: {"checkpoint": x.checkpoint} for x in read.runners},
         }
 
-    @r.get(
+    @read_route(
         "/audit",
+        "read.audit",
         response_model=list[AuditOut],
         summary="The audit trail (who did what to which object, with what result, from where "
         "and when); ids only, no personal data",
         tags=["operations"],
-        openapi_extra=action_extra("read.audit"),
     )
     async def audit(
         since: Annotated[
@@ -338,14 +326,15 @@ def query_router(
             str | None, Query(description="only this actor (role:id)", max_length=80)
         ] = None,
         limit: Annotated[int, Query(ge=1, le=AUDIT_MAX)] = AUDIT_MAX,
-        principal: Principal = AS_AUDIT,
     ) -> Any:
         start = _since("since", since)
         found: list[AuditOut] = []
-        async for entry in auth.audit.entries(since=start, actor=actor):
-            found.append(AuditOut.model_validate(entry, from_attributes=True))
-            if len(found) >= limit:
-                break
+        # Closed here, also when it stops at ``limit``: its consumer does not linger.
+        async with contextlib.aclosing(auth.audit.entries(since=start, actor=actor)) as entries:
+            async for entry in entries:
+                found.append(AuditOut.model_validate(entry, from_attributes=True))
+                if len(found) >= limit:
+                    break
         return found
 
     return r
@@ -355,11 +344,17 @@ def _since(name: str, value: str | None) -> datetime | None:
     """An ISO 8601 time with offset, past or present (no calendar checks for a query)."""
     if value is None:
         return None
+    return _iso(name, value)
+
+
+def _iso(name: str, value: str, *, with_t: bool = False) -> datetime:
+    """``value`` as an ISO 8601 time with a UTC offset (written with a ``T`` between date and
+    time if ``with_t``), or a precise 422."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         parsed = None
-    if parsed is None or parsed.tzinfo is None:
+    if parsed is None or parsed.tzinfo is None or (with_t and "T" not in value.upper()):
         message = "an ISO 8601 date and time with offset, e.g. 2026-03-14T21:05:00+01:00"
         raise InvalidInput([FieldError(name, message, "invalid_datetime")])
     return parsed

@@ -33,7 +33,7 @@ from faststream.nats.message import NatsMessage as NatsStreamMessage
 from faststream.nats.security import NatsCredentials, NatsNKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from domain.access import Forbidden, Principal, Role, authorize
+from domain.access import OUTSIDE_ROLES, Forbidden, Principal, authorize, principal_of
 from domain.errors import ConcurrencyConflict, DomainError
 from domain.input import load_json
 from domain.intake import CONCURRENT_CHANGE, FieldError, InvalidInput, pydantic_errors
@@ -110,17 +110,6 @@ def subscription_subject(subject_prefix: str, name: str) -> str:
     """What the service subscribes to for a command: every identity (FastStream path
     parameters ``role`` and ``id``)."""
     return f"{subject_prefix}.cmd.{{role}}.{{id}}.{name}"
-
-
-def principal_of(role: str, identity: str) -> Principal:
-    """The identity a command subject names. The service's own role never comes from outside."""
-    try:
-        principal = Principal(Role(role), identity)
-    except ValueError:
-        raise Forbidden(f"unknown identity {role}:{identity}", field="subject") from None
-    if principal.role is Role.SERVICE:
-        raise Forbidden("the service's identity acts only inside the service", field="subject")
-    return principal
 
 
 MAX_WORKERS = 256
@@ -279,7 +268,7 @@ NKEY_SECURITY = {
 
 def with_identity(document: dict[str, Any]) -> dict[str, Any]:
     """Document the subject's identity parameters and the nkey security scheme."""
-    roles = [r.value for r in Role if r is not Role.SERVICE]
+    roles = [r.value for r in OUTSIDE_ROLES]
     parameters = {
         "role": {
             "description": "the role of the credential's identity (domain.access.Role)",

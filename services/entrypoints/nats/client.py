@@ -28,7 +28,7 @@ import nats
 import nats.errors
 from nats.aio.client import Client as NatsClient
 
-from domain.access import Principal, Role
+from domain.access import Principal, Role, inbox_prefix
 from services.entrypoints.nats.api import command_subject
 
 _DENIED = re.compile(r'permissions violation for (publish|subscription) to "?([^"\s]+)"?', re.I)
@@ -45,11 +45,6 @@ class PermissionDenied(Exception):
 
 class NoReply(TimeoutError):
     """No answer within the timeout (the service is down or slow, or the request was lost)."""
-
-
-def inbox_of(principal: Principal) -> str:
-    """The inbox prefix the server lets this identity subscribe to (and nobody else)."""
-    return f"_INBOX.{principal.role.value}.{principal.id}"
 
 
 class IntegrationClient:
@@ -93,7 +88,7 @@ class IntegrationClient:
         nc = await nats.connect(
             servers=url.split(","),
             name=principal.actor,
-            inbox_prefix=inbox_of(principal),
+            inbox_prefix=inbox_prefix(principal.role.value, principal.id),
             error_cb=on_error,
             **credential,
             **options,
