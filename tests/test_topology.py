@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import StorageType, StreamConfig
@@ -99,4 +101,36 @@ async def test_signal_retention_ages_out_signals_only(nc: NatsClient, topology: 
     # deadline bounds only a failing wait.
     await eventually(expired, timeout=60, what="the signal to age out")
     assert [e.type for e in [x async for x in store.read()]] == ["nl.bondgenoten.network.formed"]
+    await store.close()
+
+
+async def test_a_read_whose_rest_expires_meanwhile_ends_instead_of_failing(
+    nc: NatsClient, topology: Topology, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With retention, the signals a read has yet to fetch can expire under it: the read is
+    then complete (nothing is left), not a timeout."""
+    from dataclasses import replace
+
+    from services.adapters.jetstream.eventstore import JetStreamEventStore
+    from tests.conftest import eventually
+    from tests.factories import signal_envelope
+
+    retained = replace(topology, signal_ttl_s=1.0)
+    js = nc.jetstream()
+    await ensure_streams(js, retained)
+    store = JetStreamEventStore(nc, retained, timeout_s=0.5)
+    await store.append([signal_envelope(signal_id="s-gone")], 0)
+    add_consumer = store._js.add_consumer
+
+    async def add_then_expire(*args: Any, **kw: Any) -> Any:
+        info = await add_consumer(*args, **kw)  # counts the signal as pending ...
+
+        async def gone() -> bool:
+            return (await js.stream_info(retained.events_stream)).state.messages == 0
+
+        await eventually(gone, timeout=60, what="the signal to expire")  # ... then it is gone
+        return info
+
+    monkeypatch.setattr(store._js, "add_consumer", add_then_expire)
+    assert [r async for r in store.read_raw()] == []
     await store.close()
