@@ -143,9 +143,15 @@ class Cell(BaseModel):
     # The ids of ``contributions``, always in step with it: the redelivery check per event
     # must not scan a busy cell (it made the fold quadratic).
     _ids: set[str] = PrivateAttr(default_factory=set)
+    # Each reporter's strongest contribution once all of them have occurred (see _strongest):
+    # judging a cell on every signal then costs its reporters, not its signals. Built on first
+    # use for a config, kept up to date by add, dropped by keep_after.
+    _strongest: tuple[TensionConfig, dict[str, Contribution]] | None = PrivateAttr(default=None)
+    _latest: datetime | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
         self._ids = {c.signal_id for c in self.contributions}
+        self._latest = max((c.occurred_at for c in self.contributions), default=None)
 
     def holds(self, signal_id: str) -> bool:
         return signal_id in self._ids
@@ -153,10 +159,55 @@ class Cell(BaseModel):
     def add(self, contribution: Contribution) -> None:
         self.contributions.append(contribution)
         self._ids.add(contribution.signal_id)
+        if self._latest is None or contribution.occurred_at > self._latest:
+            self._latest = contribution.occurred_at
+        if self._strongest is not None:
+            config, best = self._strongest
+            _keep_stronger(best, contribution, self.theme, config)
 
     def keep_after(self, watermark: datetime) -> None:
         self.contributions = [c for c in self.contributions if c.expires_at > watermark]
         self._ids = {c.signal_id for c in self.contributions}
+        self._latest = max((c.occurred_at for c in self.contributions), default=None)
+        self._strongest = None
+
+    def strongest(self, config: TensionConfig) -> dict[str, Contribution]:
+        """Each reporter's contribution of the greatest value at any time after all of them
+        occurred: values decay at one rate per theme, so their order never changes then."""
+        if self._strongest is None or self._strongest[0] is not config:
+            best: dict[str, Contribution] = {}
+            for c in self.contributions:
+                _keep_stronger(best, c, self.theme, config)
+            self._strongest = (config, best)
+        return self._strongest[1]
+
+    @property
+    def latest(self) -> datetime | None:
+        return self._latest
+
+    def __eq__(self, other: object) -> bool:
+        # What the cell holds, not what it has cached (a rebuilt cell equals the live one).
+        if not isinstance(other, Cell):
+            return NotImplemented
+        return (self.area, self.theme, self.contributions) == (
+            other.area,
+            other.theme,
+            other.contributions,
+        )
+
+
+def _strength(c: Contribution, theme: str, config: TensionConfig) -> float:
+    """log2 of the value at the epoch: the order of values at any later common moment."""
+    initial = c.level * config.evidence_weights[c.evidence]
+    return math.log2(initial) + c.occurred_at.timestamp() / config.half_life(theme).total_seconds()
+
+
+def _keep_stronger(
+    best: dict[str, Contribution], c: Contribution, theme: str, config: TensionConfig
+) -> None:
+    held = best.get(c.reporter)
+    if held is None or _strength(c, theme, config) > _strength(held, theme, config):
+        best[c.reporter] = c
 
 
 class TensionState(BaseModel):
@@ -362,11 +413,21 @@ def cell_facts(
     cell = state.cells.get(cell_key(area, theme))
     if cell is None:
         return None
-    now = _score(cell, at, config)
-    score = round(now.score, 2)
+    if cell.latest is not None and at >= cell.latest:  # live: every signal has occurred
+        strongest = cell.strongest(config)
+        # In the order the slow path sums them (first seen), so the sums are the same floats.
+        best = {r: (c.role, contribution_value(c, theme, at, config)) for r, c in strongest.items()}
+        active = {role for role, v in best.values() if v > config.active_role_min}
+        total = sum(v for _, v in best.values())
+        raw = total * (1 + config.corroboration_bonus * max(len(active) - 1, 0))
+        reporters, roles = len(best), len(active)
+    else:  # a moment before some of its signals (a replay): judge from all of them
+        now = _score(cell, at, config)
+        raw, reporters, roles = now.score, now.reporters, now.roles
+    score = round(raw, 2)
     if score < config.min_visible_score:
         return None
-    return band_of(score, config), now.reporters, now.roles
+    return band_of(score, config), reporters, roles
 
 
 def in_area(area: str, prefix: str) -> bool:

@@ -295,3 +295,39 @@ def test_cell_facts_are_what_the_map_shows_for_that_cell_at_every_hour() -> None
         )
         assert cell_facts(state, AREA, AZC, at(hour * H)) == expected
     assert cell_facts(state, AREA, "demonstration", at(0)) is None
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_live_judgement_equals_the_full_score_for_any_mix_of_reporters(seed: int) -> None:
+    """cell_facts keeps each reporter's strongest signal instead of scoring every signal:
+    the same band, reporters and roles as the map, live and in replays, while signals arrive
+    out of order and old ones are pruned."""
+    import random
+
+    rng = random.Random(seed)
+    projection = TensionMapProjection()
+    state = projection.initial()
+    reporters = [(ALLY, "a1"), (ALLY, "a2"), (POLICE, "wijkagent"), (MUNICIPALITY, "oov")]
+    minute = 0.0
+    for i in range(120):
+        minute += rng.uniform(0, 40)
+        role, reporter = rng.choice(reporters)
+        event = signal_envelope(
+            signal_id=f"r{seed}-{i}",
+            area=AREA,
+            themes=(AZC,),
+            role=role,
+            reporter_id=reporter,
+            level=rng.randint(1, 5),
+            evidence=rng.choice(list(Evidence)),
+            minutes=minute - rng.uniform(0, 30),  # a little out of order
+        )
+        state = projection.evolve(state, event)
+        for when in (minute, minute - rng.uniform(0, 120), minute + rng.uniform(0, 600)):
+            shown = tension_view(state, at(when), area=AREA, theme=AZC).cells
+            expected = (
+                (shown[0].band, shown[0].distinct_reporters, shown[0].distinct_roles)
+                if shown
+                else None
+            )
+            assert cell_facts(state, AREA, AZC, at(when)) == expected, (i, when)
