@@ -80,3 +80,18 @@ async def test_an_entry_the_stream_does_not_take_is_logged_and_does_not_hold_up_
     assert [(e["event"], e["action"]) for e in logs] == [
         ("audit.not_recorded", "escalation.declare")
     ]
+
+
+async def test_the_jetstream_trail_commits_entries_that_arrive_together_as_one_batch(
+    nc: NatsClient, topology: Topology
+) -> None:
+    """One fsync for a burst of entries, not one each (the audit must not halve ingest)."""
+    await ensure_streams(nc.jetstream(), topology)
+    trail = JetStreamAuditTrail(nc, topology)
+    for minutes in range(50):
+        await trail.record(entry(minutes))
+    await trail.close()
+    assert trail._committer.grouped > 1 and trail._committer.groups < 50
+    assert [e.at for e in [x async for x in JetStreamAuditTrail(nc, topology).entries()]] == [
+        entry(m).at for m in range(50)
+    ]

@@ -2,29 +2,31 @@
 ``<subject prefix>.audit.<action>``): append-only (deny delete, deny purge), one JSON message per
 :class:`services.app.ports.AuditEntry`. Ids only, never personal data.
 
-``record`` is pipelined (``publish_async``): it sends the entry and returns without waiting for
-the stream's acknowledgement, so a command does not wait for a second fsync of its own. At most
-:data:`MAX_PENDING` entries await their acknowledgement; beyond that ``record`` waits for room
-(up to :data:`STALL_S`, then it raises). An acknowledgement that fails or does not come within
-:data:`ACK_TIMEOUT_S` is logged as ``audit.not_recorded``, the policy of
-:class:`services.app.audit.Recorder`. :meth:`JetStreamAuditTrail.close` waits for the pending
-ones on shutdown; ``entries`` does first, so a read sees what was recorded before it.
+``record`` hands the entry to a group commit (:mod:`.group_commit`: entries that arrive while
+one commit is in flight share the next atomic batch, one fsync for all of them) and returns
+without waiting for it, so a command waits for no fsync of its own. At most
+:data:`MAX_PENDING` entries await their commit; beyond that ``record`` waits for room (up to
+:data:`STALL_S`, then it raises). An entry whose commit fails is logged as
+``audit.not_recorded``, the policy of :class:`services.app.audit.Recorder`.
+:meth:`JetStreamAuditTrail.close` waits for the pending ones on shutdown; ``entries`` does
+first, so a read sees what was recorded before it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from nats.aio.client import Client as NatsClient
-from nats.js.api import ConsumerConfig, DeliverPolicy, PubAck
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from services.adapters.jetstream.extensions import OutgoingMessage
+from services.adapters.jetstream.group_commit import GroupCommitter
 from services.adapters.jetstream.topology import Topology
 from services.app.ports import AuditEntry, AuditTrail
 
@@ -35,7 +37,7 @@ MAX_PENDING = 512
 STALL_S = 2.0
 """How long ``record`` waits for room among the pending before it fails."""
 ACK_TIMEOUT_S = 10.0
-"""An entry not acknowledged by then counts as not recorded (and frees its place)."""
+"""How long a commit may take before it counts as failed (and frees its places)."""
 CLOSE_TIMEOUT_S = 5.0
 
 
@@ -55,32 +57,54 @@ class JetStreamAuditTrail:
     def __init__(
         self, nc: NatsClient, topology: Topology, *, max_pending: int = MAX_PENDING
     ) -> None:
-        # A context of its own: its pending count and completion are the audit trail's only.
-        self._js = nc.jetstream(publish_async_max_pending=max_pending)
+        self._js = nc.jetstream(timeout=ACK_TIMEOUT_S)
         self._topology = topology
+        self._committer = GroupCommitter(
+            nc, self._alone, timeout_s=ACK_TIMEOUT_S, one_per_subject=False
+        )
+        self._room = asyncio.Semaphore(max_pending)
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def record(self, entry: AuditEntry) -> None:
-        subject = self._topology.audit_subject(entry.action)
-        action = entry.action
-        ack = await self._js.publish_async(subject, _encode(entry), wait_stall=STALL_S)
-        expiry = asyncio.get_running_loop().call_later(ACK_TIMEOUT_S, _expire, ack)
-        ack.add_done_callback(lambda done: _checked(done, action, expiry))
+        await asyncio.wait_for(self._room.acquire(), STALL_S)
+        message = OutgoingMessage(self._topology.audit_subject(entry.action), _encode(entry))
+        task = asyncio.create_task(self._commit(message, entry.action))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _commit(self, message: OutgoingMessage, action: str) -> None:
+        try:
+            await self._committer.append([message])
+        except Exception as exc:
+            log.error("audit.not_recorded", action=action, error=type(exc).__name__)
+        finally:
+            self._room.release()
+
+    async def _alone(self, messages: Sequence[OutgoingMessage]) -> tuple[tuple[int, ...], bool]:
+        (m,) = messages
+        ack = await self._js.publish(m.subject, m.data)
+        return (ack.seq,), bool(ack.duplicate)
+
+    async def _settled(self, timeout: float) -> bool:  # noqa: ASYNC109
+        if not self._pending:
+            return True
+        _, late = await asyncio.wait(set(self._pending), timeout=timeout)
+        return not late
 
     async def close(self) -> None:
-        """Wait (a while) until every entry sent is acknowledged or failed: on shutdown,
+        """Wait (a while) until every entry handed over is committed or failed: on shutdown,
         before the connection goes."""
-        try:
-            await asyncio.wait_for(self._js.publish_async_completed(), CLOSE_TIMEOUT_S)
-        except TimeoutError:
-            pending = self._js.publish_async_pending()
-            log.error("audit.not_recorded", action="*", error="shutdown", pending=pending)
+        if not await self._settled(CLOSE_TIMEOUT_S):
+            log.error(
+                "audit.not_recorded", action="*", error="shutdown", pending=len(self._pending)
+            )
+        await self._committer.close()
 
     async def entries(
         self, *, since: datetime | None = None, actor: str | None = None
     ) -> AsyncGenerator[AuditEntry, None]:
-        # What this instance recorded before the read is in it (each pending one expires).
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._js.publish_async_completed(), ACK_TIMEOUT_S)
+        # What this instance recorded before the read is in it (each commit ends or fails).
+        await self._settled(ACK_TIMEOUT_S)
         stream = self._topology.audit_stream
         info = await self._js.stream_info(stream)
         last = info.state.last_seq
@@ -112,22 +136,6 @@ class JetStreamAuditTrail:
                     return
         finally:
             await sub.unsubscribe()
-
-
-def _expire(ack: asyncio.Future[PubAck]) -> None:
-    if not ack.done():
-        ack.set_exception(TimeoutError("no acknowledgement from the audit stream"))
-
-
-def _checked(ack: asyncio.Future[PubAck], action: str, expiry: asyncio.TimerHandle) -> None:
-    expiry.cancel()
-    if ack.cancelled():
-        error = "cancelled"
-    elif (exc := ack.exception()) is not None:
-        error = type(exc).__name__
-    else:
-        return
-    log.error("audit.not_recorded", action=action, error=error)
 
 
 if TYPE_CHECKING:

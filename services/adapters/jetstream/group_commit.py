@@ -53,8 +53,14 @@ class _Append:
 
 
 class GroupCommitter:
-    def __init__(self, nc: NatsClient, alone: Alone, *, timeout_s: float) -> None:
+    def __init__(
+        self, nc: NatsClient, alone: Alone, *, timeout_s: float, one_per_subject: bool = True
+    ) -> None:
+        """``one_per_subject``: keep appends to one subject in separate batches (needed where
+        they carry expected-sequence checks; an append-only trail without them can batch
+        them together)."""
         self._nc = nc
+        self._one_per_subject = one_per_subject
         self._alone = alone
         self._timeout = timeout_s
         self._queue: asyncio.Queue[_Append] = asyncio.Queue()
@@ -92,7 +98,8 @@ class GroupCommitter:
             pending = [*self._held, *_drain(self._queue)]
             self._held = []
             for item in pending:
-                if item.subject in subjects or size + len(item.messages) > MAX_GROUP_MESSAGES:
+                same = self._one_per_subject and item.subject in subjects
+                if same or size + len(item.messages) > MAX_GROUP_MESSAGES:
                     self._held.append(item)
                     continue
                 group.append(item)

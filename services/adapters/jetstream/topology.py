@@ -171,8 +171,15 @@ class Topology:
                     discard=DiscardPolicy.NEW,
                     deny_delete=True,
                     deny_purge=True,
+                    allow_atomic=True,  # entries are group-committed
                 ),
-                required={"storage": "file", "deny_delete": True, "deny_purge": True},
+                required={
+                    "storage": "file",
+                    "deny_delete": True,
+                    "deny_purge": True,
+                    "allow_atomic": True,
+                },
+                enable=("allow_atomic",),
             ),
         ]
 
