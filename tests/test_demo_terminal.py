@@ -46,11 +46,25 @@ def test_the_story_on_a_terminal_is_not_interleaved_with_log_lines(tmp_path: Pat
                     break
     finally:
         proc.send_signal(signal.SIGINT)
+        # The way out is on the terminal too: read until the process has closed it.
+        while True:
+            ready, _, _ = select.select([primary], [], [], 1.0)
+            if not ready and proc.poll() is not None:
+                break
+            if ready:
+                try:
+                    chunk = os.read(primary, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
         proc.wait(timeout=30)
         os.close(primary)
     text = seen.decode("utf-8", errors="replace")
     assert "De demo draait door" in text, text[-2000:]
-    for marker in ("projection.started", "stream.created", "[info", '"level"'):
+    assert "Gestopt." in text, text[-2000:]
+    for marker in ("projection.started", "stream.created", "[info", '"level"', "INFO"):
         assert marker not in text, marker
     log_file = tmp_path / "data" / "bondgenoten.log"
     assert log_file.exists() and "projection.started" in log_file.read_text()

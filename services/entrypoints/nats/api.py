@@ -112,6 +112,8 @@ def subscription_subject(subject_prefix: str, name: str) -> str:
     return f"{subject_prefix}.cmd.{{role}}.{{id}}.{name}"
 
 
+FASTSTREAM_LOG = logging.getLogger("bondgenoten.faststream")
+FASTSTREAM_LOG.setLevel(logging.WARNING)
 MAX_WORKERS = 256
 """Concurrent requests per command subject."""
 
@@ -175,6 +177,9 @@ def create_broker(
         middlewares=[errors],
         # Per-message INFO logs halve throughput; problems are logged by our own code.
         log_level=logging.DEBUG,
+        # FastStream's own notes (one per worker task at shutdown, ...) only from WARNING up:
+        # they would run through the Dutch story on a terminal.
+        logger=FASTSTREAM_LOG,
         **connection,
     )
     for command in c.COMMANDS:
