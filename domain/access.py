@@ -81,10 +81,12 @@ R = Role
 _ALL_PEOPLE = frozenset({R.POLICE, R.MUNICIPALITY, R.COORDINATOR, R.CRISIS, R.ADMIN})
 _OPERATIONS = frozenset({R.POLICE, R.MUNICIPALITY, R.CRISIS})
 _NETWORK = frozenset({R.COORDINATOR, R.MUNICIPALITY, R.ADMIN})
+_REPORTERS = frozenset({R.ALLY, R.POLICE, R.MUNICIPALITY, R.COORDINATOR})
 
 MATRIX: dict[str, frozenset[Role]] = {
     # -- commands (the name is the command's NAME, also its NATS subject suffix)
-    "signal.submit": frozenset({R.ALLY, R.POLICE, R.MUNICIPALITY, R.COORDINATOR}),
+    "signal.submit": _REPORTERS,
+    "signal.submit-urgent": _REPORTERS,
     "escalation.declare": _OPERATIONS,
     "escalation.acknowledge": _OPERATIONS,
     "escalation.de-escalate": _OPERATIONS,

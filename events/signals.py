@@ -13,6 +13,14 @@ from events.envelope import AreaCode, Token
 
 MAX_SUMMARY_CHARS = 2000
 
+SIGNAL_KIND = "signal"
+URGENT_KIND = "urgent"
+SIGNAL_KINDS = (SIGNAL_KIND, URGENT_KIND)
+"""The two lanes of signals in the log: a major-incident signal (melding van een groot
+incident) is stored under ``ev.urgent.…`` instead of ``ev.signal.…``, so the workflow reads it
+on a consumer of its own and never behind a backlog of routine signals. Everything that folds
+signals reads both."""
+
 
 class SourceRole(StrEnum):
     """Who reports: an ally (bondgenoot), the police (politie) or the municipality (gemeente)."""
@@ -104,3 +112,8 @@ class SignalReceived(DomainEvent):
     @property
     def source_role(self) -> SourceRole:
         return self.reporter.role
+
+    @property
+    def lane(self) -> str:
+        """The aggregate kind it is stored under: its lane in the log (see :data:`SIGNAL_KINDS`)."""
+        return URGENT_KIND if self.major_incident else SIGNAL_KIND

@@ -39,7 +39,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from events.envelope import AwareDatetime, Envelope
-from events.signals import Evidence, SignalReceived, SourceRole
+from events.signals import SIGNAL_KINDS, Evidence, SignalReceived, SourceRole
 
 _HOUR = timedelta(hours=1)
 
@@ -244,7 +244,7 @@ class TensionMapProjection:
 
     name: str = "tension_map"
     version: int = 2  # 2: contributions keep the affected communities
-    kinds: tuple[str, ...] = ("signal",)
+    kinds: tuple[str, ...] = SIGNAL_KINDS
 
     def __init__(self, config: TensionConfig = DEFAULT_TENSION_CONFIG) -> None:
         self.config = config

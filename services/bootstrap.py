@@ -25,7 +25,7 @@ from nats.js import JetStreamContext
 
 from domain.access import Principal, principal_of
 from domain.policy import EscalationPolicy, parse_policies
-from events.signals import DEFAULT_THEMES
+from events.signals import DEFAULT_THEMES, SIGNAL_KIND, URGENT_KIND
 from projections.base import Projection
 from services.adapters.clock import SystemClock
 from services.adapters.identity.local import LocalIssuer
@@ -251,8 +251,12 @@ def reactors(infra: Infrastructure, workflow: Workflow, notifier: Notifier) -> l
 
     escalations = t.kind_filter("escalation")
     fired = t.timer_fired_subject(">")
+    routine, urgent = t.kind_filter(SIGNAL_KIND), t.kind_filter(URGENT_KIND)
     return [
-        reactor("workflow_signals", t.events_stream, t.kind_filter("signal"), workflow.on_signal),
+        reactor("workflow_signals", t.events_stream, routine, workflow.on_signal),
+        # The urgent lane: major-incident signals on a consumer of their own, never behind a
+        # backlog of routine signals.
+        reactor("workflow_urgent", t.events_stream, urgent, workflow.on_urgent),
         reactor("workflow_timers_out", t.events_stream, escalations, workflow.on_escalation_event),
         reactor("workflow_timers_in", t.timers_stream, fired, workflow.on_timer),
         # Deliveries wait on slow receivers with backoff: several at once, each idempotent.

@@ -48,7 +48,7 @@ def signal_envelope(
     s = s or signal(**kw)
     return new_envelope(
         s,
-        aggregate=AggregateRef(kind="signal", area=s.area, id=s.signal_id),
+        aggregate=AggregateRef(kind=s.lane, area=s.area, id=s.signal_id),
         actor=f"{s.reporter.role.value}:{s.reporter.id}",
         source="/bondgenoten/test",
         recorded_at=at(minutes),

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from events.codec import encode
 from events.signals import Evidence, SourceRole
 from projections.base import fold
 from projections.tension_map import Band, TensionMapProjection
 from services.adapters.jetstream.eventstore import JetStreamEventStore
+from services.adapters.jetstream.projection_runner import ProjectionRunner
+from services.adapters.jetstream.topology import Topology
 from services.app.readmodels import ReadModels
 from services.bootstrap import Service
 from tests.api_helpers import AREA, client_for, seed_network, signal_body
@@ -115,3 +121,34 @@ async def test_rebuild_equals_live(service: Service) -> None:
         assert rebuilt.state == live.state, live.name
     events = [e async for e in store.read(kinds=["signal"])]
     assert fold(TensionMapProjection(), events) == service.read.tension.state
+
+
+async def test_a_consumer_of_an_older_version_is_remade_for_both_signal_lanes(
+    store: JetStreamEventStore, js: JetStreamContext, topology: Topology
+) -> None:
+    """A projection consumer made before major-incident signals had a lane of their own reads
+    ``ev.signal.…`` only: the runner re-creates it after its checkpoint with both filters,
+    and the map holds the urgent signal too."""
+    runner = ProjectionRunner(js, topology, store, TensionMapProjection())
+    old = ConsumerConfig(
+        durable_name=runner.consumer_name,
+        name=runner.consumer_name,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.ALL,
+        filter_subjects=[topology.kind_filter("signal")],
+    )
+    await js.add_consumer(topology.events_stream, old)
+    await store.append([signal_envelope(signal_id="urgent-1", major_incident=True)], 0)
+    await store.append([signal_envelope(signal_id="routine-1")], 0)
+    task = asyncio.create_task(runner.run())
+    try:
+        assert await runner.wait_for(await store.last_position(), timeout=10)
+        info = await js.consumer_info(topology.events_stream, runner.consumer_name)
+        assert sorted(info.config.filter_subjects or []) == sorted(runner.filter_subjects())
+        [cell] = runner.state.cells.values()
+        assert {c.signal_id for c in cell.contributions} == {"urgent-1", "routine-1"}
+    finally:
+        runner.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -73,6 +73,8 @@ class App:
 
     async def react_to_log(self) -> None:
         """What the workflow's reactors do: each signal, then each escalation event."""
+        async for raw in self.store.read_raw(kinds=["urgent"]):
+            await self.workflow.on_urgent(raw)
         async for raw in self.store.read_raw(kinds=["signal"]):
             await self.workflow.on_signal(raw)
         async for raw in self.store.read_raw(kinds=["escalation"]):
@@ -160,6 +162,14 @@ async def test_beyond_the_in_flight_limit_a_command_is_refused_not_queued(
         await asyncio.sleep(0)
     with pytest.raises(Overloaded):
         await app.do(app.signal(idempotency_key="k3"), actor="ally:a1")
+    # The urgent lane has a reserve: a major incident still gets in, and is recorded as soon
+    # as the store answers.
+    urgent = asyncio.create_task(
+        app.do(app.signal(idempotency_key="u1", major_incident=True), actor="ally:a1")
+    )
+    while app.handlers._in_flight < 3:  # noqa: ASYNC110 - the task above sets no event
+        await asyncio.sleep(0)
     gate.set()
+    assert (await urgent).event_ids
     assert all(r.event_ids for r in await asyncio.gather(*held))
     assert (await app.do(app.signal(idempotency_key="k3"), actor="ally:a1")).event_ids

@@ -4,6 +4,7 @@ ladder climbs on a durable timer, deliveries are retried and recorded, and nothi
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -636,3 +637,49 @@ async def test_allies_hear_when_a_convening_is_moved_or_called_off(
     assert status["cancelled_at"] is not None
     assert odd.status_code == 404 and odd.headers["content-type"].startswith("text/html")
     assert weird.status_code == 404 and "Link niet geldig" in weird.text
+
+
+async def test_a_major_incident_does_not_wait_behind_routine_signals(
+    settings: Settings, receiver: HttpReceiver, tmp_path: Path, nc: Any
+) -> None:
+    """The urgent lane: with the routine lane held up at its first signal (a backlog), a
+    major-incident signal sent over NATS opens and alerts; the routine ones open theirs once
+    the lane moves again."""
+    policy = write_policy(tmp_path / "policy.toml", receiver)
+    async with serve_in_background(with_policy(settings, policy)) as service:
+        t = service.infra.topology
+        [routine_lane] = [r for r in service.reactors if r.name == "workflow_signals"]
+        release, held = asyncio.Event(), []
+        handle = routine_lane.handle
+
+        async def held_up(raw: Any) -> None:
+            held.append(raw.position)
+            await release.wait()
+            await handle(raw)
+
+        routine_lane.handle = held_up
+        async with client_for(service) as client:
+            await seed_network(client, service)
+            await three_independent_signals(client)  # enough to open, once handled
+            await eventually(lambda: held)
+            urgent = signal_body(
+                themes=["polarisation"], reporter="wijkagent", source_role="police"
+            )
+            principal = Principal(Role.POLICE, "wijkagent")
+            subject = command_subject(t.subject_prefix, "signal.submit-urgent", principal)
+            reply = await nc.request(
+                subject, json.dumps({**urgent, "command_id": "u1"}).encode(), 5
+            )
+            assert json.loads(reply.data)["ok"], reply.data
+            alert = (await receiver.wait_for("/oov")).json()
+            assert alert["themes"] == ["polarisation"]
+            assert len(held) == 1  # the routine lane still waits at its first signal
+            urgent_lane = await subject_counts(
+                nc.jetstream(), t.events_stream, t.kind_filter("urgent")
+            )
+            assert sum(urgent_lane.values()) == 1
+            release.set()
+            await settled(service)
+            listed = (await client.get("/api/v1/escalations")).json()
+        assert sorted(e["theme"] for e in listed) == ["demonstration", "polarisation"]
+        assert len(receiver.to("/oov")) == 2

@@ -10,7 +10,7 @@ comes from the channel (credentials), the key from ``Idempotency-Key`` (HTTP) or
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +43,17 @@ class SubmitSignal(SignalSubmission, Command):
     """Report a signal (signaal melden)."""
 
     NAME = "signal.submit"
+
+
+class SubmitUrgentSignal(SubmitSignal):
+    """Report a major incident (melding van een groot incident): a signal with
+    ``major_incident`` set, on a subject and workers of its own, so it never waits behind a
+    queue of routine signals. (A major-incident signal sent as ``signal.submit`` is recorded
+    the same; only its wait at the door differs.)"""
+
+    NAME = "signal.submit-urgent"
+
+    major_incident: Literal[True] = True
 
 
 # ---------------------------------------------------------------- escalations
@@ -227,6 +238,7 @@ class RecordCallOutcome(_OnNetwork):
 
 COMMANDS: tuple[type[Command], ...] = (
     SubmitSignal,
+    SubmitUrgentSignal,
     DeclareEscalation,
     AcknowledgeEscalation,
     DeEscalate,

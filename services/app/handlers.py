@@ -54,6 +54,16 @@ SOURCE = "/bondgenoten"
 FRESH_WAIT_S = 5.0
 MAX_IN_FLIGHT = 1024
 """Commands decided at once (both channels); concurrent appends share group commits."""
+URGENT_RESERVE = 256
+"""Urgent commands admitted beyond ``MAX_IN_FLIGHT``."""
+URGENT_COMMANDS = (c.DeclareEscalation, c.AcknowledgeEscalation)
+
+
+def is_urgent(command: c.Command) -> bool:
+    """Major-incident signals, declarations and acknowledgements: the urgent lane."""
+    if isinstance(command, c.SubmitSignal):
+        return command.major_incident
+    return isinstance(command, URGENT_COMMANDS)
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,7 @@ class CommandHandlers:
         self.themes = themes
         self.table: dict[type[c.Command], Resolver] = {
             c.SubmitSignal: self._signal,
+            c.SubmitUrgentSignal: self._signal,
             c.DeclareEscalation: self._declare,
             c.AcknowledgeEscalation: self._acknowledge,
             c.DeEscalate: self._finish,
@@ -142,8 +153,11 @@ class CommandHandlers:
         of every event it records). ``key``: the client's idempotency key (a retry with the
         same key and command answers as before; a new key when ``None``). Every outcome is
         recorded in the audit trail, from ``channel`` and ``origin`` (the client's address).
-        Raises :class:`Overloaded` beyond ``MAX_IN_FLIGHT`` commands at once."""
-        if self._in_flight >= MAX_IN_FLIGHT:
+        Raises :class:`Overloaded` beyond ``MAX_IN_FLIGHT`` commands at once; urgent ones
+        (:func:`is_urgent`) have a reserve beyond that, so a flood of routine signals never
+        turns a major incident or an acknowledgement away."""
+        limit = MAX_IN_FLIGHT + URGENT_RESERVE if is_urgent(command) else MAX_IN_FLIGHT
+        if self._in_flight >= limit:
             raise Overloaded(f"{self._in_flight} commands in flight")
         self._in_flight += 1
         try:
@@ -270,7 +284,7 @@ class CommandHandlers:
         )
         event = decide_signal(cmd.model_copy(update={"idempotency_key": key}), context)
         return Target(
-            AggregateRef(kind="signal", area=event.area, id=event.signal_id),
+            AggregateRef(kind=event.lane, area=event.area, id=event.signal_id),
             signal_decider,
             event,
             meta={

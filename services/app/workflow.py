@@ -3,7 +3,9 @@ process manager (:mod:`domain.workflow`) and executes what it returns, nothing m
 
 Three reactors call it, each idempotent:
 
-* signals -> ``OpenOrJoin`` decisions on the area × theme slots;
+* signals -> ``OpenOrJoin`` decisions on the area × theme slots; major-incident signals on
+  a lane of their own (:data:`events.signals.SIGNAL_KINDS`), decided without waiting for the
+  tension map;
 * escalation events -> durable timers (acknowledgement, RSVP reminder and deadline);
 * fired timers -> ``TimerElapsed`` / ``RsvpReminder`` / ``RsvpDeadline`` decisions.
 
@@ -59,6 +61,14 @@ class Workflow:
             and await self.read.escalations.wait_for(self._last_written, timeout=10)
         ):
             raise ReadModelLagging(f"read models behind position {raw.position}")
+        await self.run(pm.react(self.view(), raw.decode()))
+
+    async def on_urgent(self, raw: RawEvent) -> None:
+        """A major-incident signal opens at once: judged on the picture as it stands, without
+        waiting for the tension map to fold a backlog of routine signals (those join the
+        escalation when their turn comes). Only our own earlier decisions are waited for."""
+        if not await self.read.escalations.wait_for(self._last_written, timeout=10):
+            raise ReadModelLagging(f"escalations behind position {self._last_written}")
         await self.run(pm.react(self.view(), raw.decode()))
 
     async def on_escalation_event(self, raw: RawEvent) -> None:

@@ -29,6 +29,7 @@ from nats.js.errors import APIError, NotFoundError
 from domain.errors import ConcurrencyConflict
 from events.codec import DecodeError, encode
 from events.envelope import AggregateRef, Envelope, municipality_of
+from events.signals import SIGNAL_KINDS
 from services.adapters.jetstream.extensions import (
     AtomicBatchError,
     BatchDuplicateMsgId,
@@ -98,7 +99,7 @@ class JetStreamEventStore:
         for i, event in enumerate(events):
             headers, body = encode(event, self._keys)
             headers["Nats-Msg-Id"] = event.id
-            if self._signal_ttl and event.aggregate.kind == "signal":
+            if self._signal_ttl and event.aggregate.kind in SIGNAL_KINDS:
                 headers["Nats-TTL"] = self._signal_ttl
             if i == 0 and expected_version is not None:
                 headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_version)

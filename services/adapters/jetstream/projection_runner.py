@@ -177,11 +177,17 @@ class ProjectionRunner(Generic[S]):
         try:
             info = await self._js.consumer_info(stream, name)
             delivered = info.delivered.stream_seq if info.delivered else 0
-            if delivered > self.checkpoint or info.config.ack_policy != AckPolicy.ALL:
+            filters = info.config.filter_subjects or [info.config.filter_subject]
+            if (
+                delivered > self.checkpoint
+                or info.config.ack_policy != AckPolicy.ALL
+                or sorted(filters) != sorted(self.filter_subjects())
+            ):
                 # Delivered beyond what our state holds (acked before the snapshot, or still
                 # pending and only redelivered after ack_wait, i.e. after later events): start
                 # again right after the checkpoint so events are applied once and in order.
-                # (Also when made by an older version with another ack policy.)
+                # (Also when made by an older version with another ack policy or other
+                # subjects, e.g. before signals had an urgent lane.)
                 await self._js.delete_consumer(stream, name)
             else:
                 exists = True

@@ -55,6 +55,7 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     Route(c.SubmitSignal, "POST", "/signals", creates=True),
+    Route(c.SubmitUrgentSignal, "POST", "/signals/urgent", creates=True),
     Route(c.DeclareEscalation, "POST", "/escalations", creates=True),
     Route(c.AcknowledgeEscalation, "POST", "/escalations/{escalation_id}/acknowledge"),
     Route(c.DeEscalate, "POST", "/escalations/{escalation_id}/de-escalate"),

@@ -189,8 +189,8 @@ def create_broker(
             description=(command.__doc__ or command.NAME).strip(),
             decoder=decode,
             # Requests are decided concurrently (their appends share group commits); urgent
-            # commands (declare, acknowledge) have subscribers of their own, so they never
-            # wait behind a queue of routine signals.
+            # commands (signal.submit-urgent, declare, acknowledge) have subscribers of their
+            # own, so they never wait behind a queue of routine signals.
             max_workers=MAX_WORKERS,
         )
         subscriber(_handler(command, handlers, broker.context))
