@@ -487,6 +487,12 @@ async def running(
                 runner.stop()
             for task in loops:  # stop the long-running loops; the group then exits
                 task.cancel()
+            # A cancel can be lost (nats-py waits in asyncio.wait_for, which on Python 3.11
+            # swallows one that lands as a message arrives): ask again until all have ended.
+            while running := [task for task in loops if not task.done()]:
+                await asyncio.wait(running, timeout=0.5)
+                for task in running:
+                    task.cancel()
 
 
 class StillRunning(RuntimeError):

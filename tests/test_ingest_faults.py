@@ -133,7 +133,13 @@ async def test_sigterm_during_a_burst_exits_cleanly(
         proc.send_signal(signal.SIGTERM)
         # A hang detector, not a speed bound: a clean stop takes a second or two; the test
         # fails only if the process does not end by itself at all.
-        code = await asyncio.wait_for(proc.wait(), timeout=60)
+        try:
+            code = await asyncio.wait_for(proc.wait(), timeout=60)
+        except TimeoutError:
+            proc.send_signal(signal.SIGUSR1)  # it logs where each of its tasks waits
+            await eventually(lambda: "task.stack" in (tmp_path / "service.log").read_text())
+            log = (tmp_path / "service.log").read_text()
+            pytest.fail(f"the service did not stop by itself after SIGTERM: {log[-5000:]}")
     finally:
         if proc.returncode is None:
             proc.kill()

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import io
 import os
 import re
 import signal
@@ -47,11 +48,20 @@ def _stop_signals() -> Iterator[asyncio.Event]:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, _log_task_stacks)
     try:
         yield stop
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+def _log_task_stacks() -> None:
+    """SIGUSR1 logs where every task waits: for an operator whose service does not stop."""
+    for task in asyncio.all_tasks():
+        stack = io.StringIO()
+        task.print_stack(limit=12, file=stack)
+        log.warning("task.stack", task=task.get_name(), stack=stack.getvalue())
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:

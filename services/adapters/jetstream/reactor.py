@@ -141,10 +141,11 @@ class Reactor:
                     try:
                         async with _kept_alive(msg):
                             await self._process(msg)
+                    except Stopping:
+                        await _hand_back(msgs[i:])
+                        return
                     except Exception:
-                        for rest in msgs[i + 1 :]:
-                            with contextlib.suppress(Exception):
-                                await rest.nak()
+                        await _hand_back(msgs[i + 1 :])
                         raise
                 else:
                     # In parallel across aggregates, in log order within one: an ally hears
@@ -171,7 +172,10 @@ class Reactor:
             if after is not None:
                 await asyncio.wait({after})  # its outcome is its own: only the order matters
             async with self._slots:
-                await self._process(msg)
+                try:
+                    await self._process(msg)
+                except Stopping:
+                    await _hand_back([msg])
 
     async def _process(self, msg: Any) -> None:
         raw = RawEvent(
@@ -193,6 +197,10 @@ class Reactor:
         failures = 0
         waiting = False
         while True:
+            if self._stopping:
+                # Waiting out an outage must not hold up a stop (the read model waited for
+                # may be stopped already): the message is handed back for the next run.
+                raise Stopping(self.name)
             try:
                 # Fetching its owner's key is part of handling it: a key store briefly
                 # unavailable is waited out like the handler's own outages.
@@ -224,6 +232,17 @@ class Reactor:
             event_id=raw.headers.get("ce-id"),
             error=type(exc).__name__,
         )
+
+
+class Stopping(Exception):
+    """The reactor is stopping: the message at hand is not handled now but handed back."""
+
+
+async def _hand_back(msgs: Sequence[Any]) -> None:
+    """Redeliver at once rather than after the ack wait (the next run may be seconds away)."""
+    for msg in msgs:
+        with contextlib.suppress(Exception):
+            await msg.nak()
 
 
 def is_transient(exc: Exception) -> bool:
