@@ -27,6 +27,7 @@ from domain.access import Principal, principal_of
 from domain.policy import EscalationPolicy, parse_policies
 from events.signals import DEFAULT_THEMES
 from projections.base import Projection
+from services.adapters.cap_in import parse_cap
 from services.adapters.clock import SystemClock
 from services.adapters.identity.local import LocalIssuer
 from services.adapters.identity.oidc import (
@@ -431,6 +432,7 @@ async def running(
                 auth,
                 Pseudonyms(pseudonym_key),
                 issuer_docs,
+                cap_parser=parse_cap,
             )
         )
         http = _Uvicorn(
