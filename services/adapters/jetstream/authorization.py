@@ -11,7 +11,9 @@ the client, the server keeps only the public key). Two kinds of user:
   *request* its own command subjects ``<prefix>.cmd.<role>.<id>.>`` and receive the replies on
   its own inbox prefix ``_INBOX.<role>.<id>.>`` (connect with ``inbox_prefix``). Nothing else:
   no event subject, no JetStream API (so no stream, consumer or KV bucket), no other
-  identity's subjects or replies.
+  identity's subjects or replies. Operations identities (the roles of the matrix action
+  ``outbound.subscribe``) may also subscribe to the outbound escalation events
+  (``<prefix>.out.>``) and keep one durable consumer ``<role>-<id>`` on the outbound stream.
 
 The identity of a command comes from the subject (``<role>.<id>``), which the server lets only
 that nkey publish: a request body can never choose who acts.
