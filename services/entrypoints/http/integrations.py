@@ -28,11 +28,11 @@ CAP_EXAMPLE = """<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
   <sender>meldkamer-oost@politie.nl</sender>
   <sent>2025-05-01T21:14:00+02:00</sent>
   <status>Actual</status><msgType>Alert</msgType><scope>Restricted</scope>
-  <restriction>politie en gemeente</restriction>
+  <restriction>police and municipality</restriction>
   <info>
-    <language>nl-NL</language><category>Security</category><event>demonstratie</event>
+    <language>nl-NL</language><category>Security</category><event>demonstration</event>
     <urgency>Expected</urgency><severity>Severe</severity><certainty>Likely</certainty>
-    <headline>Groep jongeren op scooters onderweg naar de demonstratie</headline>
+    <headline>Group of youths on scooters heading for the demonstration</headline>
     <area><areaDesc>Almere Stad</areaDesc>
       <geocode><valueName>bondgenoten-gebied</valueName><value>GM0034-stad</value></geocode>
     </area>
