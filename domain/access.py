@@ -102,6 +102,10 @@ MATRIX: dict[str, frozenset[Role]] = {
     "network.assign-duty-contact": _NETWORK,
     "network.record-call-outcome": _NETWORK | {R.CRISIS, R.POLICE},
     "network.erase-ally": frozenset({R.COORDINATOR, R.ADMIN}),
+    # -- integrations: a CAP 1.2 alert in (becomes signal.submit); the outbound escalation
+    # events on NATS (<prefix>.out.escalation.>, and the BG_OUTBOUND stream) for operations
+    "signal.cap": frozenset({R.POLICE, R.MUNICIPALITY}),
+    "outbound.subscribe": _OPERATIONS,
     # -- reads
     "read.reference": _ALL_PEOPLE | {R.ALLY, R.REVIEWER},
     "read.tension-map": _ALL_PEOPLE | {R.REVIEWER},

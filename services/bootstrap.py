@@ -27,6 +27,7 @@ from domain.access import Principal, principal_of
 from domain.policy import EscalationPolicy, parse_policies
 from events.signals import DEFAULT_THEMES, SIGNAL_KIND, URGENT_KIND
 from projections.base import Projection
+from services.adapters.cap_in import parse_cap
 from services.adapters.clock import SystemClock
 from services.adapters.identity.local import LocalIssuer
 from services.adapters.identity.oidc import (
@@ -41,23 +42,26 @@ from services.adapters.jetstream.authorization import ensure_authorization
 from services.adapters.jetstream.embedded import EmbeddedNats
 from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.keystore import NatsKeyStore, master_key
+from services.adapters.jetstream.outbound import JetStreamOutbound
 from services.adapters.jetstream.projection_runner import ProjectionRunner
 from services.adapters.jetstream.reactor import Handler, Reactor
 from services.adapters.jetstream.rejected import JetStreamRejectedInputs
 from services.adapters.jetstream.scheduler import JetStreamScheduler
 from services.adapters.jetstream.secrets import shared_secret
-from services.adapters.jetstream.topology import Topology, ensure_streams
+from services.adapters.jetstream.topology import OUTBOUND_KEPT_S, Topology, ensure_streams
 from services.adapters.notify.channels import (
     CapChannel,
     ConsoleChannel,
     EmailChannel,
     WebhookChannel,
 )
+from services.adapters.notify.feed import WebhookFeed
 from services.app.audit import Recorder
 from services.app.handlers import CommandHandlers
 from services.app.links import ACK_VALID, ack_links, rsvp_expiry, rsvp_links
 from services.app.need_to_know import Pseudonyms
 from services.app.notifier import Notifier
+from services.app.outbound import Outbound
 from services.app.personal import Keyring
 from services.app.ports import Channel, Clock
 from services.app.readmodels import ReadModels, projections
@@ -149,7 +153,9 @@ async def infrastructure(
     credential = credentials(settings)
     if url is None:
         # Generated authorization: only the service's nkey and the integrations' connect.
-        auth = ensure_authorization(settings.nats_dir, settings.subject_prefix)
+        auth = ensure_authorization(
+            settings.nats_dir, settings.subject_prefix, stream_prefix=settings.stream_prefix
+        )
         embedded = EmbeddedNats(
             settings.nats_dir, port=settings.nats_port, authorization=auth.config_file
         ).start()
@@ -264,6 +270,38 @@ def reactors(infra: Infrastructure, workflow: Workflow, notifier: Notifier) -> l
     ]
 
 
+def outbound_reactors(infra: Infrastructure, client: httpx.AsyncClient) -> list[Reactor]:
+    """Escalation events onto the outbound subjects (from the log), and from there into each
+    configured webhook feed (one durable consumer per subscription)."""
+    t = infra.topology
+    outbound = Outbound(
+        JetStreamOutbound(infra.js, t), infra.clock, timedelta(seconds=OUTBOUND_KEPT_S)
+    )
+    found = [
+        Reactor(
+            infra.js,
+            t,
+            name="outbound",
+            stream=t.events_stream,
+            filter_subjects=[t.kind_filter("escalation")],
+            handle=outbound.on_event,
+            keys=infra.keys,
+        )
+    ]
+    for feed in infra.settings.outbound_webhooks:
+        found.append(
+            Reactor(
+                infra.js,
+                t,
+                name=f"outbound_webhook_{feed.name}",
+                stream=t.outbound_stream,
+                filter_subjects=[f"{t.subject_prefix}.out.{feed.subjects}"],
+                handle=WebhookFeed(client, feed.url, feed.secret).deliver,
+            )
+        )
+    return found
+
+
 def local_issuer(settings: Settings) -> LocalIssuer:
     """The built-in issuer (its key in the data directory): the same for the service and the
     CLI, so tokens the CLI issues are valid for the service."""
@@ -357,6 +395,7 @@ async def running(
         infrastructure(settings, clock) as infra,
         audit_trail(infra) as trail,  # closed after the task group below has finished
         channels(settings) as channel_map,
+        httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0)) as feed_client,
         asyncio.TaskGroup() as tasks,
     ):
         runners: list[ProjectionRunner[Any]] = []
@@ -435,6 +474,7 @@ async def running(
                 auth,
                 Pseudonyms(pseudonym_key),
                 issuer_docs,
+                cap_parser=parse_cap,
             )
         )
         http = _Uvicorn(
@@ -448,6 +488,8 @@ async def running(
             )
         )
         all_reactors = [] if projections_only else reactors(infra, workflow, notifier)
+        if not projections_only:
+            all_reactors += outbound_reactors(infra, feed_client)
         service = Service(
             infra,
             read,

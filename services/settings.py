@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from events.signals import THEME_CODE
@@ -17,6 +24,22 @@ from events.signals import THEME_CODE
 CONFIG = Path(__file__).parent / "config"
 DEFAULT_POLICY = CONFIG / "escalation-policy.toml"
 DEMO_POLICY = CONFIG / "demo-policy.toml"
+
+
+class FeedSubscription(BaseModel):
+    """One webhook subscription to the outbound escalation events (signed, Standard Webhooks;
+    see ``services.adapters.notify.feed``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    """Names its durable consumer (``outbound_webhook_<name>``): keep it, or the feed restarts."""
+    url: str = Field(pattern=r"^https?://\S+$")
+    secret: str = Field(min_length=16)
+    """The HMAC-SHA256 key the receiver verifies ``webhook-signature`` with."""
+    subjects: str = Field(default="escalation.>", pattern=r"^escalation(\.[A-Za-z0-9*>_-]+)*$")
+    """Which events, below ``<prefix>.out.``: ``escalation.GM0034.>`` one municipality,
+    ``escalation.*.opened`` one event type."""
 
 
 class Settings(BaseSettings):
@@ -81,6 +104,10 @@ class Settings(BaseSettings):
     )
     """Themes this deployment adds to the default vocabulary (comma-separated codes)."""
     log_level: str = "INFO"
+    outbound_webhooks: tuple[FeedSubscription, ...] = ()
+    """Webhook subscriptions to the outbound escalation events, as JSON
+    (``BONDGENOTEN_OUTBOUND_WEBHOOKS='[{"name": "politie-oost", "url": "https://…",
+    "secret": "…", "subjects": "escalation.GM0034.>"}]'``)."""
 
     @field_validator("extra_themes", mode="before")
     @classmethod

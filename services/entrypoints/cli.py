@@ -178,7 +178,9 @@ async def _asyncapi(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _nats_config(args: argparse.Namespace, settings: Settings) -> int:
-    auth = ensure_authorization(settings.nats_dir, settings.subject_prefix)
+    auth = ensure_authorization(
+        settings.nats_dir, settings.subject_prefix, stream_prefix=settings.stream_prefix
+    )
     users = ", ".join(u.name for u in auth.users)
     print(
         texts.NATS_CONFIG_DONE.format(
@@ -192,7 +194,13 @@ async def _nats_config(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _nats_user(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        user = add_integration(settings.nats_dir, settings.subject_prefix, args.role, args.id)
+        user = add_integration(
+            settings.nats_dir,
+            settings.subject_prefix,
+            args.role,
+            args.id,
+            stream_prefix=settings.stream_prefix,
+        )
     except AuthorizationError:
         print(texts.NATS_BAD_USER.format(id=args.id), file=sys.stderr)
         return 2

@@ -11,7 +11,9 @@ the client, the server keeps only the public key). Two kinds of user:
   *request* its own command subjects ``<prefix>.cmd.<role>.<id>.>`` and receive the replies on
   its own inbox prefix ``_INBOX.<role>.<id>.>`` (connect with ``inbox_prefix``). Nothing else:
   no event subject, no JetStream API (so no stream, consumer or KV bucket), no other
-  identity's subjects or replies.
+  identity's subjects or replies. Operations identities (the roles of the matrix action
+  ``outbound.subscribe``) may also subscribe to the outbound escalation events
+  (``<prefix>.out.>``) and keep one durable consumer ``<role>-<id>`` on the outbound stream.
 
 The identity of a command comes from the subject (``<role>.<id>``), which the server lets only
 that nkey publish: a request body can never choose who acts.
@@ -37,7 +39,8 @@ from pathlib import Path
 import nkeys
 import structlog
 
-from domain.access import ID, OUTSIDE_ROLES, inbox_prefix
+from domain.access import ID, MATRIX, OUTSIDE_ROLES, Role, inbox_prefix
+from services.adapters.jetstream.topology import Topology
 from services.adapters.private_files import create_private, replace_private
 
 log = structlog.get_logger(__name__)
@@ -133,21 +136,44 @@ def service_permissions(subject_prefix: str) -> dict[str, object]:
     }
 
 
-def integration_permissions(subject_prefix: str, role: str, identity: str) -> dict[str, object]:
-    return {
-        "publish": {"allow": [command_subjects(subject_prefix, role, identity)]},
-        "subscribe": {"allow": [f"{inbox_prefix(role, identity)}.>"]},
-    }
+def outbound_consumer(role: str, identity: str) -> str:
+    """The one durable consumer an operations identity may keep on the outbound stream."""
+    return f"{role}-{identity}"
 
 
-def render(subject_prefix: str, users: list[Identity]) -> str:
+def integration_permissions(
+    subject_prefix: str, role: str, identity: str, stream_prefix: str = "BG"
+) -> dict[str, object]:
+    publish = [command_subjects(subject_prefix, role, identity)]
+    subscribe = [f"{inbox_prefix(role, identity)}.>"]
+    if Role(role) in MATRIX["outbound.subscribe"]:
+        # Operations follow the escalation events: live on the subjects, or resuming from
+        # their own durable consumer on the outbound stream (nothing else of JetStream).
+        topology = Topology(stream_prefix, subject_prefix)
+        stream, name = topology.outbound_stream, outbound_consumer(role, identity)
+        subscribe.append(topology.outbound_subjects)
+        api = "$JS.API"
+        publish += [
+            f"{api}.STREAM.INFO.{stream}",
+            f"{api}.CONSUMER.INFO.{stream}.{name}",
+            f"{api}.CONSUMER.CREATE.{stream}.{name}",
+            f"{api}.CONSUMER.CREATE.{stream}.{name}.>",
+            f"{api}.CONSUMER.DURABLE.CREATE.{stream}.{name}",
+            f"{api}.CONSUMER.DELETE.{stream}.{name}",
+            f"{api}.CONSUMER.MSG.NEXT.{stream}.{name}",
+            f"$JS.ACK.{stream}.{name}.>",
+        ]
+    return {"publish": {"allow": publish}, "subscribe": {"allow": subscribe}}
+
+
+def render(subject_prefix: str, users: list[Identity], stream_prefix: str = "BG") -> str:
     """The ``authorization`` block of nats-server.conf (JSON values are valid NATS config)."""
     entries = []
     for user in users:
         permissions = (
             service_permissions(subject_prefix)
             if user.is_service
-            else integration_permissions(subject_prefix, user.role, user.id)
+            else integration_permissions(subject_prefix, user.role, user.id, stream_prefix)
         )
         entry = {"nkey": user.public_key, "permissions": permissions}
         entries.append(f"    # {user.name}\n    {json.dumps(entry)}")
@@ -168,21 +194,25 @@ class Authorization:
     users: tuple[Identity, ...]
 
 
-def ensure_authorization(directory: Path, subject_prefix: str) -> Authorization:
+def ensure_authorization(
+    directory: Path, subject_prefix: str, *, stream_prefix: str = "BG"
+) -> Authorization:
     """Create the service's seed if missing and (re)write ``authorization.conf`` from every seed
     in ``directory``. Idempotent: the same seeds give the same file."""
     users = identities(directory)
     config = directory / AUTHORIZATION_FILE
-    text = render(subject_prefix, users).encode()
+    text = render(subject_prefix, users, stream_prefix).encode()
     if not config.exists() or config.read_bytes() != text:
         _write_private(config, text)
     return Authorization(config, users[0].seed_file, tuple(users))
 
 
-def add_integration(directory: Path, subject_prefix: str, role: str, identity: str) -> Identity:
+def add_integration(
+    directory: Path, subject_prefix: str, role: str, identity: str, *, stream_prefix: str = "BG"
+) -> Identity:
     """Create (or find) the nkey of integration ``<role>:<id>`` and regenerate the configuration.
     A running server must reload it (:func:`reload_running_server`) to let it in."""
     _check(role, identity)
     user = _identity(directory, f"{role}.{identity}")
-    ensure_authorization(directory, subject_prefix)
+    ensure_authorization(directory, subject_prefix, stream_prefix=stream_prefix)
     return user

@@ -19,6 +19,8 @@ from nats.js.errors import NotFoundError
 log = structlog.get_logger(__name__)
 
 DAY_S = 86_400.0
+OUTBOUND_KEPT_S = 7 * DAY_S
+"""How long the outbound stream keeps an escalation event, and deduplicates it by event id."""
 
 
 class TopologyError(RuntimeError):
@@ -97,6 +99,20 @@ class Topology:
         return f"{self.subject_prefix}.audit.{token}"
 
     @property
+    def outbound_stream(self) -> str:
+        """Escalation events for operations systems (``services.app.outbound``)."""
+        return f"{self.stream_prefix}_OUTBOUND"
+
+    @property
+    def outbound_subjects(self) -> str:
+        return f"{self.subject_prefix}.out.>"
+
+    def outbound_subject(self, municipality: str, event: str) -> str:
+        """``<prefix>.out.escalation.<municipality>.<event>``, e.g.
+        ``bg.out.escalation.GM0034.opened``: subscribers filter by municipality or event."""
+        return f"{self.subject_prefix}.out.escalation.{municipality}.{event}"
+
+    @property
     def projections_bucket(self) -> str:
         return f"{self.stream_prefix}_projections"
 
@@ -159,6 +175,20 @@ class Topology:
                     duplicate_window=self.duplicate_window_s,
                 ),
                 required={"storage": "file", "allow_msg_schedules": True},
+            ),
+            StreamSpec(
+                StreamConfig(
+                    name=self.outbound_stream,
+                    description="Escalation events for operations systems (police, "
+                    "municipality): a subscriber resumes from its own durable consumer",
+                    subjects=[self.outbound_subjects],
+                    storage=StorageType.FILE,
+                    max_age=OUTBOUND_KEPT_S,
+                    # Deduplicated by event id for as long as a message is kept: a reactor
+                    # that reads the log again publishes nothing twice (services.app.outbound).
+                    duplicate_window=OUTBOUND_KEPT_S,
+                ),
+                required={"storage": "file"},
             ),
             StreamSpec(
                 StreamConfig(

@@ -40,6 +40,8 @@ __all__ = [
     "build_cap_alert",
     "cap_reference",
     "format_cap_datetime",
+    "schema_problems",
+    "secure_parser",
     "validate_cap",
 ]
 
@@ -295,6 +297,23 @@ def _schema() -> etree.XMLSchema:
     )
     schema: etree.XMLSchema = etree.XMLSchema(schema_doc)
     return schema
+
+
+def secure_parser() -> etree.XMLParser:
+    """The parser for XML from outside: no entity resolution, no network, no DTD loading."""
+    return _secure_parser()
+
+
+def schema_problems(document: etree._Element) -> list[tuple[str, str]]:
+    """(XPath of the element, libxml2's message) for each way ``document`` breaks the CAP 1.2
+    schema; empty when it is valid. Used for the CAP we receive (``services.adapters.cap_in``)."""
+    schema = _schema()
+    with _SCHEMA_LOCK:  # error_log belongs to the shared schema object
+        if schema.validate(document):
+            return []
+        return [(entry.path or "", entry.message) for entry in schema.error_log] or [
+            ("", "document does not match the CAP 1.2 schema")
+        ]
 
 
 def validate_cap(xml: bytes) -> None:

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from domain.policy import EscalationPolicy
+from services.app.cap_intake import CapParser
 from services.app.handlers import CommandHandlers
 from services.app.links import SignedLinks
 from services.app.need_to_know import Pseudonyms
@@ -23,6 +24,7 @@ from services.app.readmodels import ReadModels
 from services.entrypoints.http.auth import Auth
 from services.entrypoints.http.commands import add_command_routes, register_schemas
 from services.entrypoints.http.errors import Problem, install_error_handlers
+from services.entrypoints.http.integrations import cap_router
 from services.entrypoints.http.pages import ack_router, rsvp_router
 from services.entrypoints.http.queries import query_router
 
@@ -42,6 +44,9 @@ class ApiDeps:
     auth: Auth
     pseudonyms: Pseudonyms
     issuer: dict[str, Any] | None = None
+    cap_parser: CapParser | None = None
+    """Parses CAP 1.2 alerts for ``POST /api/v1/cap`` (``services.adapters.cap_in``); None:
+    the route is not offered."""
     """The built-in issuer's public keys and discovery document (``jwks``,
     ``openid_configuration``), served under ``/.well-known``; None with an external IdP."""
 
@@ -64,6 +69,10 @@ def create_api(deps: ApiDeps) -> FastAPI:
     )
     app.include_router(rsvp_router(deps.handlers, deps.read, deps.rsvp_links, deps.auth))
     app.include_router(ack_router(deps.handlers, deps.read, deps.ack_links, deps.auth))
+    if deps.cap_parser is not None:
+        app.include_router(
+            cap_router(deps.handlers, deps.read, deps.themes, deps.auth, deps.cap_parser)
+        )
     issuer = deps.issuer
 
     @app.get("/livez", include_in_schema=False)  # liveness for supervisors: no token, no detail

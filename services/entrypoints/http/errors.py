@@ -43,6 +43,8 @@ class NotCaughtUp(Exception):
 STATUS_BY_CODE = {
     **dict.fromkeys(UNREADABLE_BODY_CODES, 400),
     "too_large": 413,
+    "invalid_xml": 400,  # CAP in: not well-formed
+    "dtd_forbidden": 400,  # CAP in: a DOCTYPE (the way entity attacks get in)
     UNSUPPORTED_MEDIA_TYPE: 415,
     "idempotency_key_reused": 409,
 }

@@ -39,6 +39,7 @@ from domain.input import load_json
 from domain.intake import CONCURRENT_CHANGE, FieldError, InvalidInput, pydantic_errors
 from services.app import commands as c
 from services.app.handlers import CommandHandlers
+from services.app.outbound import EVENTS, OutboundEscalationEvent
 from services.app.ports import Overloaded, RejectedInputs
 from services.settings import Settings
 
@@ -229,6 +230,7 @@ def asyncapi_document(settings: Settings) -> str:
     # The document needs the handlers' signatures only: no connection is made.
     url = settings.nats_url or f"nats://localhost:{settings.nats_port}"
     broker = create_broker(url, settings.subject_prefix, None, None)  # type: ignore[arg-type]
+    document_outbound(broker, settings.subject_prefix, settings.stream_prefix)
     spec = AsyncAPI(
         broker,
         title="Bondgenoten escalation service: NATS API",
@@ -236,7 +238,51 @@ def asyncapi_document(settings: Settings) -> str:
         description=__doc__ or "",
     )
     document: dict[str, Any] = json.loads(spec.to_specification().to_json())
-    return json.dumps(with_identity(with_replies(document)), indent=2)
+    return json.dumps(with_outbound(with_identity(with_replies(document))), indent=2)
+
+
+OUTBOUND_CHANNEL = "outbound.escalation"
+
+
+def outbound_address(subject_prefix: str) -> str:
+    """The outbound subjects with their parameters (the reactor publishes on
+    ``services.adapters.jetstream.topology.Topology.outbound_subject``: the same shape)."""
+    return f"{subject_prefix}.out.escalation.{{municipality}}.{{event}}"
+
+
+def document_outbound(broker: NatsBroker, subject_prefix: str, stream_prefix: str) -> None:
+    """Declare the outbound escalation events for the AsyncAPI document (a ``send``
+    operation of the service). The service publishes them from the log
+    (``services.app.outbound``), not through this publisher."""
+    broker.publisher(
+        outbound_address(subject_prefix),
+        title=OUTBOUND_CHANNEL,
+        description=(
+            f"Escalation events for operations systems, kept 7 days in the stream "
+            f"`{stream_prefix}_OUTBOUND`. Subscribe live on `{subject_prefix}.out.escalation.>` "
+            f"(or one municipality, `{subject_prefix}.out.escalation.GM0034.>`), or resume "
+            f"from the durable consumer `<role>-<id>` on `{stream_prefix}_OUTBOUND`, with the "
+            "nkey of a police, municipality or crisis identity. `Nats-Msg-Id` is the event id: "
+            "each event is published once, also when the log is read again. The same messages "
+            "go to the signed webhook feeds (`BONDGENOTEN_OUTBOUND_WEBHOOKS`)."
+        ),
+        schema=OutboundEscalationEvent,
+    )
+
+
+def with_outbound(document: dict[str, Any]) -> dict[str, Any]:
+    """The outbound channel's parameters (FastStream documents a publisher's subject as is)."""
+    events = list(EVENTS)
+    for channel in document.get("channels", {}).values():
+        if "{municipality}" in channel.get("address", ""):
+            channel["parameters"] = {
+                "municipality": {
+                    "description": "CBS municipality code of the escalation's area",
+                    "examples": ["GM0034"],
+                },
+                "event": {"description": "what happened to the escalation", "enum": events},
+            }
+    return document
 
 
 def with_replies(document: dict[str, Any]) -> dict[str, Any]:
