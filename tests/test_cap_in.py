@@ -13,6 +13,7 @@ from nats.aio.client import Client as NatsClient
 
 from domain.access import Principal, Role
 from domain.intake import InvalidInput
+from events.signals import SIGNAL_KINDS
 from services.adapters.cap_in import parse_cap
 from services.adapters.notify.cap import format_cap_datetime
 from services.app.cap_intake import ServedArea, cap_key, signal_from_cap
@@ -144,7 +145,7 @@ async def test_a_police_cap_alert_becomes_a_signal_once(service: Service) -> Non
             return (await client.get("/api/v1/escalations")).json()
 
         assert await eventually(opened, what="an escalation opened by the major incident")
-    stored = [e async for e in service.infra.store.read(kinds=["signal"])]
+    stored = [e async for e in service.infra.store.read(kinds=SIGNAL_KINDS)]
     assert len(stored) == 1
     event = stored[0]
     assert event.actor == "police:meldkamer-oost"  # the token's, not <sender>'s
