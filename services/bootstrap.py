@@ -49,6 +49,7 @@ from services.adapters.jetstream.rejected import JetStreamRejectedInputs
 from services.adapters.jetstream.scheduler import JetStreamScheduler
 from services.adapters.jetstream.secrets import shared_secret
 from services.adapters.jetstream.topology import OUTBOUND_KEPT_S, Topology, ensure_streams
+from services.adapters.metrics import ServiceMetrics, Watched
 from services.adapters.notify.channels import (
     CapChannel,
     ConsoleChannel,
@@ -352,6 +353,7 @@ class Service:
     audit: Recorder
     issuer: LocalIssuer | None = None
     runners: list[ProjectionRunner[Any]] = field(default_factory=list)
+    operations: ServiceMetrics | None = None
 
     @property
     def http_url(self) -> str:
@@ -462,6 +464,21 @@ async def running(
             if local_issuer is not None
             else None
         )
+        all_reactors = [] if projections_only else reactors(infra, workflow, notifier)
+        if not projections_only:
+            all_reactors += outbound_reactors(infra, feed_client)
+        metrics = ServiceMetrics(
+            Watched(
+                infra.nc,
+                infra.js,
+                infra.topology,
+                handlers,
+                notifier,
+                rejected,
+                runners,
+                all_reactors,
+            )
+        )
         api = create_api(
             ApiDeps(
                 handlers,
@@ -475,6 +492,7 @@ async def running(
                 Pseudonyms(pseudonym_key),
                 issuer_docs,
                 cap_parser=parse_cap,
+                operations=metrics,
             )
         )
         http = _Uvicorn(
@@ -487,9 +505,6 @@ async def running(
                 lifespan="off",
             )
         )
-        all_reactors = [] if projections_only else reactors(infra, workflow, notifier)
-        if not projections_only:
-            all_reactors += outbound_reactors(infra, feed_client)
         service = Service(
             infra,
             read,
@@ -502,6 +517,7 @@ async def running(
             audit,
             local_issuer,
             runners,
+            metrics,
         )
         http_task: asyncio.Task[None] | None = None
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,6 +117,9 @@ class CommandHandlers:
         self.keys = keys
         self.audit = audit
         self._in_flight = 0
+        self.outcomes: Counter[tuple[str, str]] = Counter()
+        """Commands by name and result (ok, duplicate, denied, refused, overloaded): the
+        metrics read them."""
         self.clock = clock
         self.read = read
         self.policies = policies
@@ -158,6 +162,7 @@ class CommandHandlers:
         turns a major incident or an acknowledgement away."""
         limit = MAX_IN_FLIGHT + URGENT_RESERVE if is_urgent(command) else MAX_IN_FLIGHT
         if self._in_flight >= limit:
+            self.outcomes[(command.NAME, "overloaded")] += 1
             raise Overloaded(f"{self._in_flight} commands in flight")
         self._in_flight += 1
         try:
@@ -228,6 +233,7 @@ class CommandHandlers:
         object_: str | None = None,
     ) -> None:
         """Every outcome, on the recorder's policy: a gap in the trail never undoes a command."""
+        self.outcomes[(command.NAME, detail if detail == "duplicate" else result)] += 1
         if self.audit is None:
             return
         channel, address = where

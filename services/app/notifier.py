@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -36,7 +37,12 @@ from events.escalation import (
     RsvpReminderDue,
 )
 from events.network import AllyPersonal
-from events.notification import notification_id, receipt_event_id
+from events.notification import (
+    DeliveryFailed,
+    DeliverySucceeded,
+    notification_id,
+    receipt_event_id,
+)
 from services.app.delivery import deliver
 from services.app.invitation import InvitationKind, InvitationMessage
 from services.app.messages import DEPLOYMENT_PATTERN, AlertMessage, CallListSummary, Notice
@@ -111,6 +117,8 @@ class Notifier:
         self.policies = policies
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
+        self.deliveries: Counter[tuple[str, str]] = Counter()
+        """Delivery attempts by channel and result (succeeded, failed): the metrics read them."""
         self.ack_link = ack_link
         self.allies = allies
         self.convenings = convenings
@@ -295,6 +303,9 @@ class Notifier:
             if result.duplicate:
                 raise ConcurrencyConflict(ref.cloudevents_subject, version)
             version = result.version
+            if isinstance(receipt, DeliverySucceeded | DeliveryFailed):
+                outcome = "succeeded" if isinstance(receipt, DeliverySucceeded) else "failed"
+                self.deliveries[(receipt.channel, outcome)] += 1
 
         delivered = await deliver(
             message,

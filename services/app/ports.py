@@ -217,3 +217,15 @@ class Authenticator(Protocol):
     :class:`domain.access.Forbidden` for a valid credential without a role this service knows."""
 
     async def authenticate(self, token: str) -> Principal: ...
+
+
+class Operations(Protocol):
+    """What operators ask a running service: its metrics and whether it is ready."""
+
+    async def render(self) -> bytes:
+        """The Prometheus exposition text."""
+        ...
+
+    async def readiness(self) -> list[str]:
+        """Why it should not get traffic now, one line each (empty: ready)."""
+        ...

@@ -76,11 +76,14 @@ class Reactor:
         self.concurrency = concurrency
         self.handled = 0
         self.parked = 0
+        self.retries = 0
         self._slots = asyncio.Semaphore(concurrency)
         self._inflight: set[asyncio.Task[None]] = set()
         self._tails: dict[str, asyncio.Task[None]] = {}
         """The last task per subject (aggregate), which the next one of that subject awaits."""
         self._stopping = False
+        self.running = False
+        """Bound to its consumer and fetching (readiness reads it)."""
 
     def stop(self) -> None:
         """End the loop at its next fetch at the latest. Cancelling alone is not enough:
@@ -115,9 +118,11 @@ class Reactor:
                 if ready is not None:
                     ready.set()
                 pause = 0.1
+                self.running = True
                 try:
                     await self._consume(sub)
                 finally:
+                    self.running = False
                     # A subscription left behind would stall the connection's drain on exit.
                     with contextlib.suppress(Exception):
                         await sub.unsubscribe()
@@ -219,6 +224,7 @@ class Reactor:
                         await self._park(raw, exc)
                         return
                     log.debug("reactor.retry", reactor=self.name, attempt=failures)
+            self.retries += 1
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_DELAY_S)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 
 import structlog
@@ -23,6 +24,8 @@ class JetStreamRejectedInputs:
         self._js = js
         self._topology = topology
         self._clock = clock
+        self.kept: Counter[str] = Counter()
+        """Refused inputs kept, by channel: the metrics read them."""
 
     async def keep(self, body: bytes, channel: str, errors: Sequence[FieldError]) -> None:
         body = withhold_personal(body)
@@ -36,6 +39,7 @@ class JetStreamRejectedInputs:
             headers["Bg-Rejected-Truncated"] = "true"
             body = body[:MAX_KEPT_BYTES]
         await self._js.publish(self._topology.rejected_subject(channel), body, headers=headers)
+        self.kept[channel] += 1
         log.info(
             "input.rejected", channel=channel, fields=[loggable_field(e.field) for e in errors]
         )

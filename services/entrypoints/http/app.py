@@ -11,15 +11,16 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST as METRICS_CONTENT_TYPE
 
 from domain.policy import EscalationPolicy
 from services.app.cap_intake import CapParser
 from services.app.handlers import CommandHandlers
 from services.app.links import SignedLinks
 from services.app.need_to_know import Pseudonyms
-from services.app.ports import RejectedInputs
+from services.app.ports import Operations, RejectedInputs
 from services.app.readmodels import ReadModels
 from services.entrypoints.http.auth import Auth
 from services.entrypoints.http.commands import add_command_routes, register_schemas
@@ -44,11 +45,13 @@ class ApiDeps:
     auth: Auth
     pseudonyms: Pseudonyms
     issuer: dict[str, Any] | None = None
+    """The built-in issuer's public keys and discovery document (``jwks``,
+    ``openid_configuration``), served under ``/.well-known``; None with an external IdP."""
     cap_parser: CapParser | None = None
     """Parses CAP 1.2 alerts for ``POST /api/v1/cap`` (``services.adapters.cap_in``); None:
     the route is not offered."""
-    """The built-in issuer's public keys and discovery document (``jwks``,
-    ``openid_configuration``), served under ``/.well-known``; None with an external IdP."""
+    operations: Operations | None = None
+    """Metrics and readiness for ``/metrics`` and ``/readyz``; None: not offered."""
 
 
 def create_api(deps: ApiDeps) -> FastAPI:
@@ -78,6 +81,21 @@ def create_api(deps: ApiDeps) -> FastAPI:
     @app.get("/livez", include_in_schema=False)  # liveness for supervisors: no token, no detail
     async def livez() -> dict[str, str]:
         return {"status": "ok"}
+
+    operations = deps.operations
+    if operations is not None:
+        # For the operators' scrapers and load balancers: counts and component states only,
+        # never an id or personal data, so no token (restrict them at the proxy if need be).
+
+        @app.get("/readyz", include_in_schema=False)
+        async def readyz() -> JSONResponse:
+            problems = await operations.readiness()
+            body = {"status": "not ready" if problems else "ready", "problems": problems}
+            return JSONResponse(body, status_code=503 if problems else 200)
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            return Response(await operations.render(), media_type=METRICS_CONTENT_TYPE)
 
     if issuer is not None:
 
