@@ -142,7 +142,14 @@ class Infrastructure:
     errors: NatsErrors = field(default_factory=NatsErrors)
 
     def runner(self, projection: Projection[Any]) -> ProjectionRunner[Any]:
-        return ProjectionRunner(self.js, self.topology, self.store, projection, self.keys)
+        return ProjectionRunner(
+            self.js,
+            self.topology,
+            self.store,
+            projection,
+            self.keys,
+            instance=self.settings.instance,
+        )
 
 
 @contextlib.asynccontextmanager
@@ -393,8 +400,18 @@ async def running(
     settings: Settings, clock: Clock | None = None, *, projections_only: bool = False
 ) -> AsyncIterator[Service]:
     policies = load_policies(settings)  # fail before starting anything if the policy is wrong
+    async with infrastructure(settings, clock) as infra:
+        await _alone_on([infra.runner(projection) for projection in projections(infra.keys)])
+        async with _running(infra, policies, projections_only) as service:
+            yield service
+
+
+@contextlib.asynccontextmanager
+async def _running(
+    infra: Infrastructure, policies: dict[str, EscalationPolicy], projections_only: bool
+) -> AsyncIterator[Service]:
+    settings = infra.settings
     async with (
-        infrastructure(settings, clock) as infra,
         audit_trail(infra) as trail,  # closed after the task group below has finished
         channels(settings) as channel_map,
         httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0)) as feed_client,
@@ -553,8 +570,22 @@ async def running(
                     task.cancel()
 
 
+async def _alone_on(runners: list[ProjectionRunner[Any]]) -> None:
+    """Two instances on one projection consumer would each fold half of the log: refuse to
+    start while another reads it (a killed predecessor's pull requests expire within a
+    second or two, so ask twice)."""
+    for attempt in range(2):
+        busy = [runner for runner in runners if await runner.in_use()]
+        if not busy:
+            return
+        if attempt == 0:
+            await asyncio.sleep(2.5)
+    raise StillRunning(busy[0].consumer_name)
+
+
 class StillRunning(RuntimeError):
-    """A rebuild was asked while a service still reads the projection."""
+    """A rebuild was asked while a service still reads the projection, or a second instance
+    started without its own ``BONDGENOTEN_INSTANCE``."""
 
     def __init__(self, name: str) -> None:
         super().__init__(f"projection {name} is being consumed")

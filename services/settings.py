@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     stream_prefix: str = Field(default="BG", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     subject_prefix: str = Field(default="bg", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     duplicate_window_s: float = Field(default=120.0, gt=0)
+    instance: str = Field(default="", pattern=r"^[a-z0-9-]{0,32}$")
+    """This instance's name when several run against one NATS (``BONDGENOTEN_INSTANCE``):
+    each keeps its own read models, so each needs its own projection consumers; the command
+    subjects and reactors are shared (queue group, shared durable consumers)."""
     escalation_policy: Path = DEFAULT_POLICY
     """TOML file with the escalation policy per municipality (see that file's comments)."""
     smtp_host: str | None = None

@@ -73,11 +73,15 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             configure_logging(args.log_level or settings.log_level, file=log_file)
             print(texts.LOGS_IN_FILE.format(path=log_file), flush=True)
     with _stop_signals() as stop:
-        async with bootstrap.running(settings) as service:
-            log.info("service.ready", nats=service.infra.nats_url, http=service.http_url)
-            ready = texts.READY.format(nats=service.infra.nats_url, http=service.http_url)
-            print(ready, flush=True)
-            await _serve(args, service, stop)
+        try:
+            async with bootstrap.running(settings) as service:
+                log.info("service.ready", nats=service.infra.nats_url, http=service.http_url)
+                ready = texts.READY.format(nats=service.infra.nats_url, http=service.http_url)
+                print(ready, flush=True)
+                await _serve(args, service, stop)
+        except bootstrap.StillRunning as clash:
+            print(texts.INSTANCE_CLASH.format(name=clash.name), file=sys.stderr)
+            return 1
     print(texts.STOPPED, flush=True)
     return 0
 

@@ -27,6 +27,10 @@ STILL_RUNNING: Final = (
     "De dienst draait nog (projectie {name} wordt gelezen). Stop de dienst eerst en"
     " probeer het dan opnieuw."
 )
+INSTANCE_CLASH: Final = (
+    "Een andere instantie leest al projectie {name}. Geef elke instantie een eigen naam"
+    " (BONDGENOTEN_INSTANCE) en start opnieuw."
+)
 STORE_IN_USE: Final = "Het logboek is in gebruik: {reason}"
 STOPPED: Final = "Gestopt."
 LOGS_IN_FILE: Final = "Technische logregels staan in {path}."

@@ -105,7 +105,10 @@ class ProjectionRunner(Generic[S]):
         store: EventStore,
         projection: Projection[S],
         keys: Keyring | None = None,
+        *,
+        instance: str = "",
     ) -> None:
+        self.instance = instance
         self.store = store
         self._keys = keys
         self.projection = projection
@@ -132,7 +135,11 @@ class ProjectionRunner(Generic[S]):
 
     @property
     def consumer_name(self) -> str:
-        return f"projection_{self.projection.name}"
+        """One consumer per projection and instance: every instance folds the whole log into
+        its own read models. (The snapshot is shared: any instance's is state and checkpoint
+        in one, so whichever is newest serves all.)"""
+        suffix = f"_{self.instance}" if self.instance else ""
+        return f"projection_{self.projection.name}{suffix}"
 
     def filter_subjects(self) -> list[str]:
         return [self._topology.kind_filter(kind) for kind in self.projection.kinds]

@@ -119,6 +119,9 @@ MAX_WORKERS = 256
 """Concurrent requests per command subject."""
 
 
+QUEUE_GROUP = "bondgenoten"
+
+
 def create_broker(
     url: str,
     subject_prefix: str,
@@ -193,6 +196,8 @@ def create_broker(
             # commands (signal.submit-urgent, declare, acknowledge) have subscribers of their
             # own, so they never wait behind a queue of routine signals.
             max_workers=MAX_WORKERS,
+            # Several instances share the requests: each one is answered by one of them.
+            queue=QUEUE_GROUP,
         )
         subscriber(_handler(command, handlers, broker.context))
     return broker
