@@ -182,11 +182,14 @@ async def infrastructure(
                 settings.subject_prefix,
                 settings.duplicate_window_s,
                 signal_ttl_s=retention * 86_400 if retention else None,
+                replicas=settings.replicas or (3 if nc._server_info.get("cluster") else 1),
             )
             js = nc.jetstream()
             await ensure_streams(js, topology)
             master = master_key(settings.master_key, settings.data_dir)
-            keys = Keyring(NatsKeyStore(js, topology.keys_bucket, master))
+            keys = Keyring(
+                NatsKeyStore(js, topology.keys_bucket, master, replicas=topology.replicas)
+            )
             store = JetStreamEventStore(nc, topology, keys=keys)
             yield Infrastructure(
                 settings=settings,

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     stream_prefix: str = Field(default="BG", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     subject_prefix: str = Field(default="bg", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     duplicate_window_s: float = Field(default=120.0, gt=0)
+    replicas: int | None = Field(default=None, ge=1, le=5)
+    """Copies of each stream and bucket the service creates (``BONDGENOTEN_REPLICAS``); unset:
+    3 when the server is part of a cluster, else 1."""
     instance: str = Field(default="", pattern=r"^[a-z0-9-]{0,32}$")
     """This instance's name when several run against one NATS (``BONDGENOTEN_INSTANCE``):
     each keeps its own read models, so each needs its own projection consumers; the command

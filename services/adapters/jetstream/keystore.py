@@ -70,7 +70,10 @@ def master_key(configured: str | None, data_dir: Path) -> bytes:
 class NatsKeyStore:
     """The :class:`services.app.ports.KeyStore` on a NATS KV bucket."""
 
-    def __init__(self, js: JetStreamContext, bucket: str, master: bytes) -> None:
+    def __init__(
+        self, js: JetStreamContext, bucket: str, master: bytes, *, replicas: int = 1
+    ) -> None:
+        self._replicas = replicas
         self._js = js
         self._bucket = bucket
         self._stream = f"KV_{bucket}"
@@ -94,7 +97,7 @@ class NatsKeyStore:
                             allow_rollup_hdrs=True,
                             allow_direct=True,
                             deny_delete=False,
-                            num_replicas=1,
+                            num_replicas=self._replicas,
                         )
                     )
             self._kv = await self._js.key_value(self._bucket)

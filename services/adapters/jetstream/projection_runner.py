@@ -55,12 +55,15 @@ class Snapshot(Generic[S]):
     checkpoint: int
 
 
-async def snapshot_bucket(js: JetStreamContext, bucket: str) -> ObjectStore:
+async def snapshot_bucket(js: JetStreamContext, bucket: str, replicas: int = 1) -> ObjectStore:
     try:
         return await js.object_store(bucket)
     except BucketNotFoundError:
         return await js.create_object_store(
-            bucket, description="Projection snapshots with checkpoints", storage=StorageType.FILE
+            bucket,
+            description="Projection snapshots with checkpoints",
+            storage=StorageType.FILE,
+            replicas=replicas,
         )
 
 
@@ -145,7 +148,9 @@ class ProjectionRunner(Generic[S]):
         return [self._topology.kind_filter(kind) for kind in self.projection.kinds]
 
     async def load_snapshot(self) -> None:
-        self._objects = await snapshot_bucket(self._js, self._topology.projections_bucket)
+        self._objects = await snapshot_bucket(
+            self._js, self._topology.projections_bucket, self._topology.replicas
+        )
         try:
             result = await self._objects.get(self.projection.name)
         except (ObjectNotFoundError, NotFoundError):
@@ -160,7 +165,9 @@ class ProjectionRunner(Generic[S]):
 
     async def save_snapshot(self) -> None:
         if self._objects is None:
-            self._objects = await snapshot_bucket(self._js, self._topology.projections_bucket)
+            self._objects = await snapshot_bucket(
+                self._js, self._topology.projections_bucket, self._topology.replicas
+            )
         snap = Snapshot(self.state, self.checkpoint)
         if self._keys is None:
             blob = encode_snapshot(self.projection, snap)

@@ -18,7 +18,10 @@ async def shared_secret(js: JetStreamContext, topology: Topology, key: str) -> b
         kv = await js.key_value(topology.secrets_bucket)
     except BucketNotFoundError:
         kv = await js.create_key_value(
-            bucket=topology.secrets_bucket, storage=StorageType.FILE, history=1
+            bucket=topology.secrets_bucket,
+            storage=StorageType.FILE,
+            history=1,
+            replicas=topology.replicas,
         )
     candidate = secrets.token_hex(32).encode()
     with contextlib.suppress(KeyWrongLastSequenceError):

@@ -38,6 +38,10 @@ class Topology:
     """Retention of signals: each new ``signal`` event is stored with this per-message TTL
     (``Nats-TTL``) and leaves the log when it expires; ``None``: kept for ever. The rest of the
     log is never aged out (see the README, "Retention")."""
+    replicas: int = 1
+    """Copies of every stream and bucket it creates: 3 on a cluster (one node may fail, or be
+    restarted, without losing an acknowledged write or stopping the service), 1 on one server.
+    An existing stream keeps its own (operators change replicas with the nats CLI)."""
 
     @property
     def events_stream(self) -> str:
@@ -124,6 +128,7 @@ class Topology:
                     description="Bondgenoten event log: the single source of truth",
                     subjects=[self.events_subjects],
                     storage=StorageType.FILE,
+                    num_replicas=self.replicas,
                     retention=RetentionPolicy.LIMITS,
                     # If an operator ever sets limits, refuse new writes rather than drop history.
                     discard=DiscardPolicy.NEW,
@@ -149,6 +154,7 @@ class Topology:
                     description="Rejected input with the reason it was refused",
                     subjects=[f"{self.subject_prefix}.rejected.>"],
                     storage=StorageType.FILE,
+                    num_replicas=self.replicas,
                     # Rejected input may hold personal data in free text: keep it 90 days.
                     max_age=90 * DAY_S,
                 ),
@@ -160,6 +166,7 @@ class Topology:
                     description="Events a consumer could not process (dead letters), with reasons",
                     subjects=[f"{self.subject_prefix}.dlq.>"],
                     storage=StorageType.FILE,
+                    num_replicas=self.replicas,
                     # Parked copies of events may hold personal data; the log keeps the original.
                     max_age=90 * DAY_S,
                 ),
@@ -171,6 +178,7 @@ class Topology:
                     description="Durable timers: scheduled messages that fire workflow deadlines",
                     subjects=[self.timers_subjects],
                     storage=StorageType.FILE,
+                    num_replicas=self.replicas,
                     allow_msg_schedules=True,
                     duplicate_window=self.duplicate_window_s,
                 ),
@@ -183,6 +191,7 @@ class Topology:
                     "municipality): a subscriber resumes from its own durable consumer",
                     subjects=[self.outbound_subjects],
                     storage=StorageType.FILE,
+                    num_replicas=self.replicas,
                     max_age=OUTBOUND_KEPT_S,
                     # Deduplicated by event id for as long as a message is kept: a reactor
                     # that reads the log again publishes nothing twice (services.app.outbound).
@@ -197,6 +206,7 @@ class Topology:
                     "data (ids only, no personal data); append-only",
                     subjects=[f"{self.subject_prefix}.audit.>"],
                     storage=StorageType.FILE,
+                    num_replicas=self.replicas,
                     retention=RetentionPolicy.LIMITS,
                     discard=DiscardPolicy.NEW,
                     deny_delete=True,
