@@ -77,8 +77,9 @@ class EventStore(Protocol):
       ``ConcurrencyConflict``. Appending the very same events again (same ids) is a no-op
       answered with ``duplicate=True``, also long after the first append.
     * ``load``: an aggregate's events in order and its version.
-    * ``read`` / ``read_raw``: the log in order, optionally only some aggregate kinds; ``as_of``
-      stops at the first event recorded after that moment.
+    * ``read`` / ``read_raw``: the log in order, optionally only some aggregate kinds, and of
+      those only one area's (read through the subjects: the rest of the log is not scanned);
+      ``as_of`` stops at the first event recorded after that moment.
     """
 
     async def append(
@@ -98,6 +99,7 @@ class EventStore(Protocol):
         from_position: int = 1,
         *,
         kinds: Sequence[str] | None = None,
+        area: str | None = None,
         as_of: datetime | None = None,
         skip_undecodable: bool = False,
     ) -> AsyncIterator[Envelope[Any]]: ...
@@ -107,6 +109,7 @@ class EventStore(Protocol):
         from_position: int = 1,
         *,
         kinds: Sequence[str] | None = None,
+        area: str | None = None,
         until: int | None = None,
     ) -> AsyncIterator[RawEvent]: ...
 

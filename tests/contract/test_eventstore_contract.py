@@ -340,6 +340,19 @@ async def test_read_filters_by_kind(any_store: Store) -> None:
     assert [e.position async for e in any_store.read(2, kinds=["signal"])] == [2, 3]
 
 
+async def test_read_filters_by_area(any_store: Store) -> None:
+    """One area's events, read through their subjects (an incident's review reads its area, not
+    the whole log)."""
+    await any_store.append([signal_envelope(signal_id="a", area="GM0034-haven")], 0)
+    await any_store.append([signal_envelope(signal_id="b", area="GM0034-stad")], 0)
+    await any_store.append([signal_envelope(signal_id="c", area="GM0034-haven")], 0)
+    await any_store.append([formed(0)], expected_version=0)
+    haven = [e.data.signal_id async for e in any_store.read(kinds=["signal"], area="GM0034-haven")]
+    assert haven == ["a", "c"]
+    every_kind = [e.position async for e in any_store.read(area="GM0034-stad")]
+    assert every_kind == [2]
+
+
 async def test_read_with_filter_matching_nothing_is_empty(any_store: Store) -> None:
     await any_store.append([formed(0)], expected_version=0)
     assert [e async for e in any_store.read(kinds=["signal"])] == []

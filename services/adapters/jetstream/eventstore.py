@@ -189,6 +189,7 @@ class JetStreamEventStore:
         from_position: int = 1,
         *,
         kinds: Sequence[str] | None = None,
+        area: str | None = None,
         as_of: datetime | None = None,
         skip_undecodable: bool = False,
     ) -> AsyncIterator[Envelope[Any]]:
@@ -198,7 +199,7 @@ class JetStreamEventStore:
         With ``skip_undecodable``, an event this code cannot read is left out (and logged), as
         the projections leave it out (they park it): a replay then answers like them.
         """
-        async for raw in self.read_raw(from_position, kinds=kinds):
+        async for raw in self.read_raw(from_position, kinds=kinds, area=area):
             try:
                 event = raw.decode()
             except DecodeError:
@@ -215,10 +216,17 @@ class JetStreamEventStore:
         from_position: int = 1,
         *,
         kinds: Sequence[str] | None = None,
+        area: str | None = None,
         until: int | None = None,
     ) -> AsyncIterator[RawEvent]:
-        """Stored messages in log order, optionally of some aggregate kinds only."""
-        subjects = [self._topology.kind_filter(k) for k in kinds] if kinds else None
+        """Stored messages in log order, optionally of some aggregate kinds only, and of those
+        only one area's (through subject filters: the rest of the log is not read)."""
+        t = self._topology
+        subjects: list[str] | None
+        if area is not None:
+            subjects = [t.area_filter(k, area) for k in kinds or ["*"]]
+        else:
+            subjects = [t.kind_filter(k) for k in kinds] if kinds else None
         return self._read_raw(from_position, subjects, until)
 
     async def _read_raw(

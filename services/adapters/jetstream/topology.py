@@ -16,6 +16,8 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from events.envelope import municipality_of
+
 log = structlog.get_logger(__name__)
 
 DAY_S = 86_400.0
@@ -53,6 +55,10 @@ class Topology:
 
     def event_subject(self, kind: str, municipality: str, area: str, aggregate_id: str) -> str:
         return f"{self.subject_prefix}.ev.{kind}.{municipality}.{area}.{aggregate_id}"
+
+    def area_filter(self, kind: str, area: str) -> str:
+        """One area's events of one aggregate kind (``*``: of every kind)."""
+        return f"{self.subject_prefix}.ev.{kind}.{municipality_of(area)}.{area}.>"
 
     def kind_filter(self, kind: str) -> str:
         return f"{self.subject_prefix}.ev.{kind}.>"

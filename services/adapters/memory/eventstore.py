@@ -138,13 +138,14 @@ class InMemoryEventStore:
         from_position: int = 1,
         *,
         kinds: Sequence[str] | None = None,
+        area: str | None = None,
         as_of: datetime | None = None,
         skip_undecodable: bool = False,
     ) -> AsyncIterator[Envelope[Any]]:
         """Events in log order from ``from_position`` up to the end of the log when the
         iteration starts. With ``as_of``, stop at the first event recorded after that moment;
         with ``skip_undecodable``, leave out (and log) what this code cannot read."""
-        async for raw in self.read_raw(from_position, kinds=kinds):
+        async for raw in self.read_raw(from_position, kinds=kinds, area=area):
             try:
                 event = raw.decode()
             except DecodeError:
@@ -161,18 +162,22 @@ class InMemoryEventStore:
         from_position: int = 1,
         *,
         kinds: Sequence[str] | None = None,
+        area: str | None = None,
         until: int | None = None,
     ) -> AsyncIterator[RawEvent]:
-        """Stored messages in log order, optionally of some aggregate kinds only."""
-        return self._read_raw(from_position, frozenset(kinds) if kinds else None, until)
+        """Stored messages in log order, optionally of some aggregate kinds only, and of those
+        only one area's."""
+        return self._read_raw(from_position, frozenset(kinds) if kinds else None, area, until)
 
     async def _read_raw(
-        self, from_position: int, kinds: frozenset[str] | None, until: int | None
+        self, from_position: int, kinds: frozenset[str] | None, area: str | None, until: int | None
     ) -> AsyncIterator[RawEvent]:
         stop = len(self._log) if until is None else min(until, len(self._log))
         for position in range(max(1, from_position), stop + 1):
             raw = self._log[position - 1]
-            if kinds is None or kind_of(raw.subject) in kinds:
+            if kinds is not None and kind_of(raw.subject) not in kinds:
+                continue
+            if area is None or raw.subject.split(".")[3] == area:
                 yield raw
 
     def _version(self, subject: str) -> int:
