@@ -58,10 +58,25 @@ from services.adapters.notify.channels import (
 from services.adapters.notify.feed import WebhookFeed
 from services.app.audit import Recorder
 from services.app.handlers import CommandHandlers
-from services.app.links import ACK_VALID, ack_links, rsvp_expiry, rsvp_links
+from services.app.links import (
+    ACK_VALID,
+    PULSE_VALID_AFTER_DEADLINE,
+    ack_links,
+    mobilisation_links,
+    pulse_links,
+    rsvp_expiry,
+    rsvp_links,
+)
 from services.app.need_to_know import Pseudonyms
 from services.app.notifier import Notifier
 from services.app.outbound import Outbound
+from services.app.outreach import (
+    QUESTION_TIMER,
+    OutreachCommands,
+    OutreachNotifier,
+    QuestionTimers,
+    ally_recipient,
+)
 from services.app.personal import Keyring
 from services.app.ports import Channel, Clock
 from services.app.readmodels import ReadModels, projections
@@ -302,6 +317,36 @@ def outbound_reactors(infra: Infrastructure, client: httpx.AsyncClient) -> list[
     return found
 
 
+def outreach_reactors(
+    infra: Infrastructure, timers: QuestionTimers, notifier: OutreachNotifier
+) -> list[Reactor]:
+    """Question timers armed from the question events; pulse questions, mobilisation requests
+    and escalated questions sent from theirs."""
+    t = infra.topology
+    kinds = [t.kind_filter(k) for k in ("pulse", "mobilisation", "question")]
+    return [
+        Reactor(
+            infra.js,
+            t,
+            name="question_timers_out",
+            stream=t.events_stream,
+            filter_subjects=[t.kind_filter("question")],
+            handle=timers.on_question_event,
+            keys=infra.keys,
+        ),
+        Reactor(
+            infra.js,
+            t,
+            name="outreach_notifier",
+            stream=t.events_stream,
+            filter_subjects=kinds,
+            handle=notifier.on_event,
+            keys=infra.keys,
+            concurrency=4,
+        ),
+    ]
+
+
 def local_issuer(settings: Settings) -> LocalIssuer:
     """The built-in issuer (its key in the data directory): the same for the service and the
     CLI, so tokens the CLI issues are valid for the service."""
@@ -414,11 +459,22 @@ async def running(
         )
         scheduler = JetStreamScheduler(infra.js, infra.topology, infra.clock)
         workflow = Workflow(handlers, infra.clock, read, policies, scheduler)
+        handlers.register(
+            OutreachCommands(
+                infra.store,
+                infra.clock,
+                read,
+                timedelta(seconds=settings.question_escalate_after_s),
+            ).table()
+        )
+        question_timers = QuestionTimers(handlers, scheduler, policies)
+        workflow.other_timers[QUESTION_TIMER] = question_timers.on_timer
         public_url = settings.public_url or settings.http_url
         secret = (settings.rsvp_secret or "").encode() or await shared_secret(
             infra.js, infra.topology, "rsvp"
         )
         rsvp, ack = rsvp_links(secret, public_url), ack_links(secret, public_url)
+        pulse, mobilise = pulse_links(secret, public_url), mobilisation_links(secret, public_url)
         clock = infra.clock
 
         def rsvp_url(convening_id: str, ally_id: str) -> str | None:
@@ -445,6 +501,17 @@ async def running(
             area_name=lambda area: area_name(read, area),
             rsvp_link=rsvp_url,
             caught_up=lambda position: read.escalations.wait_for(position, timeout=10),
+        )
+        outreach_notifier = OutreachNotifier(
+            infra.store,
+            infra.clock,
+            channel_map,
+            policies,
+            ally_recipient(read.ally_personal, policies),
+            area_name=lambda area: area_name(read, area),
+            pulse_link=lambda p, a, due: pulse.issue(p, a, due + PULSE_VALID_AFTER_DEADLINE),
+            mobilisation_link=lambda r, a, due: mobilise.issue(r, a, due + timedelta(days=1)),
+            deployment=lambda: notifier.deployment,
         )
         broker = create_broker(
             infra.nats_url,
@@ -475,6 +542,8 @@ async def running(
                 Pseudonyms(pseudonym_key),
                 issuer_docs,
                 cap_parser=parse_cap,
+                pulse_links=pulse,
+                mobilisation_links=mobilise,
             )
         )
         http = _Uvicorn(
@@ -490,6 +559,7 @@ async def running(
         all_reactors = [] if projections_only else reactors(infra, workflow, notifier)
         if not projections_only:
             all_reactors += outbound_reactors(infra, feed_client)
+            all_reactors += outreach_reactors(infra, question_timers, outreach_notifier)
         service = Service(
             infra,
             read,
