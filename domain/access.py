@@ -102,6 +102,16 @@ MATRIX: dict[str, frozenset[Role]] = {
     "network.assign-duty-contact": _NETWORK,
     "network.record-call-outcome": _NETWORK | {R.CRISIS, R.POLICE},
     "network.erase-ally": frozenset({R.COORDINATOR, R.ADMIN}),
+    # -- pulse checks, constituency questions, mobilisation requests (ally: own only)
+    "pulse.start": frozenset({R.POLICE, R.MUNICIPALITY}),
+    "pulse.record-answer": frozenset({R.ALLY, R.COORDINATOR}),
+    "pulse.compile-framework": _OPERATIONS,
+    "question.raise": frozenset({R.ALLY, R.COORDINATOR}),
+    "question.answer": _OPERATIONS,
+    "question.relay-answer": _OPERATIONS | {R.COORDINATOR},
+    "mobilisation.request": _OPERATIONS,
+    "mobilisation.answer": frozenset({R.ALLY, R.COORDINATOR}),
+    "mobilisation.report": frozenset({R.ALLY, R.COORDINATOR}),
     # -- integrations: a CAP 1.2 alert in (becomes signal.submit); the outbound escalation
     # events on NATS (<prefix>.out.escalation.>, and the BG_OUTBOUND stream) for operations
     "signal.cap": frozenset({R.POLICE, R.MUNICIPALITY}),
@@ -116,6 +126,10 @@ MATRIX: dict[str, frozenset[Role]] = {
     # the after-action review: pseudonymous, never contact details
     "read.review": frozenset({R.REVIEWER, R.CRISIS, R.ADMIN}),
     "read.audit": frozenset({R.ADMIN}),
+    # pulses, questions and mobilisations: who answered (names only for SEES_CONTACT_DETAILS)
+    "read.pulses": _ALL_PEOPLE | {R.REVIEWER},
+    "read.questions": _ALL_PEOPLE | {R.REVIEWER},
+    "read.mobilisations": _ALL_PEOPLE | {R.REVIEWER},
     "read.health": _ALL_PEOPLE | {R.REVIEWER},
 }
 """Action → roles allowed. The service's own role acts only through its reactors, never
@@ -148,7 +162,8 @@ def check_reporter(principal: Principal, reporter_role: str, reporter_id: str) -
 
 
 def check_own_answer(principal: Principal, ally_id: str) -> None:
-    """An ally answers a convening only for themselves (through their signed link)."""
+    """An ally answers a convening, a pulse check or a mobilisation request, and raises a
+    question, only for themselves (through their signed link)."""
     if principal.role is R.ALLY and ally_id != principal.id:
         raise Forbidden("an ally answers only for themselves", field="ally_id")
 

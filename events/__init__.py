@@ -19,6 +19,9 @@ __all__ = [
 
 # Importing the catalogue modules registers every event type.
 from events import escalation as escalation
+from events import mobilisation as mobilisation
 from events import network as network
 from events import notification as notification
+from events import pulse as pulse
+from events import questions as questions
 from events import signals as signals

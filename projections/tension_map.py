@@ -15,6 +15,13 @@ distinct reporters (role + id)::
     roles(t) = distinct roles of the reporters with m_r(t) > 0.05
     score(t) = sum_r m_r(t) × (1 + 0.25 × (|roles(t)| - 1))  independent corroboration
 
+Pulse answers (thermometeren) count as corroboration in the ally's role: an answer of ally
+``a`` to a pulse on area × theme is folded like a signal of source role ``ally``, reporter
+``ally:a``, evidence ``heard`` (the ally sounds out their constituency: what they report is
+what they heard there), level = the answer's level, at the moment the answer was recorded
+(late answers too: they are the latest picture). It decays and is pruned by the same rules, and
+the max-per-reporter rule means an ally who also sent a signal adds no heat twice.
+
 Bands: normal < 4 ≤ elevated < 8 ≤ high < 14 ≤ critical (normaal, verhoogd, hoog, kritiek).
 
 Trend: before = score(t - 1 h), counting only signals that had occurred by then, and
@@ -39,6 +46,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from events.envelope import AwareDatetime, Envelope
+from events.pulse import PULSE_KIND, PulseAnswerRecorded
 from events.signals import SIGNAL_KINDS, Evidence, SignalReceived, SourceRole
 
 _HOUR = timedelta(hours=1)
@@ -243,8 +251,8 @@ class TensionMapProjection:
     """Folds ``SignalReceived`` into per-cell contributions; other event types are ignored."""
 
     name: str = "tension_map"
-    version: int = 2  # 2: contributions keep the affected communities
-    kinds: tuple[str, ...] = SIGNAL_KINDS
+    version: int = 3  # 2: contributions keep the affected communities; 3: pulse answers
+    kinds: tuple[str, ...] = (*SIGNAL_KINDS, PULSE_KIND)
 
     def __init__(self, config: TensionConfig = DEFAULT_TENSION_CONFIG) -> None:
         self.config = config
@@ -254,40 +262,63 @@ class TensionMapProjection:
 
     def evolve(self, state: TensionState, event: Envelope[Any]) -> TensionState:
         s = event.data
-        if not isinstance(s, SignalReceived):
-            return state
-        at = event.occurred_at
+        if isinstance(s, SignalReceived):
+            reporter = f"{s.reporter.role.value}:{s.reporter.id}"
+            self._add(
+                state, s.signal_id, s.area, s.themes, reporter, s.reporter.role, s.evidence,
+                s.level, tuple(s.communities), event.occurred_at,
+            )  # fmt: skip
+        elif isinstance(s, PulseAnswerRecorded):
+            # The answer's event id stands in for a signal id: unique, and the same on replay.
+            self._add(
+                state, event.id, s.area, (s.theme,), f"ally:{s.ally_id}", SourceRole.ALLY,
+                Evidence.HEARD, s.level, (), event.occurred_at,
+            )  # fmt: skip
+        return state
+
+    def _add(
+        self,
+        state: TensionState,
+        signal_id: str,
+        area: str,
+        themes: Iterable[str],
+        reporter: str,
+        role: SourceRole,
+        evidence: Evidence,
+        level: int,
+        communities: tuple[str, ...],
+        at: datetime,
+    ) -> None:
         if state.watermark is None or at > state.watermark:
             state.watermark = at
         watermark = state.watermark
-        for theme in s.themes:
-            key = cell_key(s.area, theme)
+        for theme in themes:
+            key = cell_key(area, theme)
             cell = state.cells.get(key)
             # Idempotence: a redelivered signal is already here, or it was pruned, and then its
             # expiry still lies before the (never decreasing) watermark, so it is skipped again.
-            if cell is not None and cell.holds(s.signal_id):
+            if cell is not None and cell.holds(signal_id):
                 continue
-            expires_at = _expiry(s.level, s.evidence, theme, at, self.config)
+            expires_at = _expiry(level, evidence, theme, at, self.config)
             if expires_at <= watermark:
                 continue
             if cell is None:
-                cell = state.cells[key] = Cell(area=s.area, theme=theme)
+                cell = state.cells[key] = Cell(area=area, theme=theme)
             cell.add(
                 Contribution(
-                    signal_id=s.signal_id,
-                    reporter=f"{s.reporter.role.value}:{s.reporter.id}",
-                    role=s.reporter.role,
-                    evidence=s.evidence,
-                    level=s.level,
+                    signal_id=signal_id,
+                    reporter=reporter,
+                    role=role,
+                    evidence=evidence,
+                    level=level,
                     occurred_at=at,
-                    communities=tuple(s.communities),
+                    communities=communities,
                     expires_at=expires_at,
                 )
             )
             if state.next_expiry is None or expires_at < state.next_expiry:
                 state.next_expiry = expires_at
         _prune(state, watermark)
-        return state
 
     def dump(self, state: TensionState) -> bytes:
         return state.model_dump_json().encode()

@@ -59,13 +59,29 @@ from services.adapters.notify.channels import (
 from services.adapters.notify.feed import WebhookFeed
 from services.app.audit import Recorder
 from services.app.handlers import CommandHandlers
-from services.app.links import ACK_VALID, ack_links, rsvp_expiry, rsvp_links
+from services.app.links import (
+    ACK_VALID,
+    PULSE_VALID_AFTER_DEADLINE,
+    ack_links,
+    mobilisation_links,
+    pulse_links,
+    rsvp_expiry,
+    rsvp_links,
+)
 from services.app.need_to_know import Pseudonyms
 from services.app.notifier import Notifier
 from services.app.outbound import Outbound
+from services.app.outreach import (
+    QUESTION_TIMER,
+    OutreachCommands,
+    OutreachNotifier,
+    QuestionTimers,
+    ally_recipient,
+)
 from services.app.personal import Keyring
 from services.app.ports import Channel, Clock
 from services.app.readmodels import ReadModels, projections
+from services.app.review import Reviews
 from services.app.situation import area_name
 from services.app.workflow import Workflow
 from services.entrypoints.http.app import ApiDeps, create_api
@@ -313,6 +329,36 @@ def outbound_reactors(infra: Infrastructure, client: httpx.AsyncClient) -> list[
     return found
 
 
+def outreach_reactors(
+    infra: Infrastructure, timers: QuestionTimers, notifier: OutreachNotifier
+) -> list[Reactor]:
+    """Question timers armed from the question events; pulse questions, mobilisation requests
+    and escalated questions sent from theirs."""
+    t = infra.topology
+    kinds = [t.kind_filter(k) for k in ("pulse", "mobilisation", "question")]
+    return [
+        Reactor(
+            infra.js,
+            t,
+            name="question_timers_out",
+            stream=t.events_stream,
+            filter_subjects=[t.kind_filter("question")],
+            handle=timers.on_question_event,
+            keys=infra.keys,
+        ),
+        Reactor(
+            infra.js,
+            t,
+            name="outreach_notifier",
+            stream=t.events_stream,
+            filter_subjects=kinds,
+            handle=notifier.on_event,
+            keys=infra.keys,
+            concurrency=4,
+        ),
+    ]
+
+
 def local_issuer(settings: Settings) -> LocalIssuer:
     """The built-in issuer (its key in the data directory): the same for the service and the
     CLI, so tokens the CLI issues are valid for the service."""
@@ -436,11 +482,22 @@ async def _running(
         )
         scheduler = JetStreamScheduler(infra.js, infra.topology, infra.clock)
         workflow = Workflow(handlers, infra.clock, read, policies, scheduler)
+        handlers.register(
+            OutreachCommands(
+                infra.store,
+                infra.clock,
+                read,
+                timedelta(seconds=settings.question_escalate_after_s),
+            ).table()
+        )
+        question_timers = QuestionTimers(handlers, scheduler, policies)
+        workflow.other_timers[QUESTION_TIMER] = question_timers.on_timer
         public_url = settings.public_url or settings.http_url
         secret = (settings.rsvp_secret or "").encode() or await shared_secret(
             infra.js, infra.topology, "rsvp"
         )
         rsvp, ack = rsvp_links(secret, public_url), ack_links(secret, public_url)
+        pulse, mobilise = pulse_links(secret, public_url), mobilisation_links(secret, public_url)
         clock = infra.clock
 
         def rsvp_url(convening_id: str, ally_id: str) -> str | None:
@@ -468,6 +525,17 @@ async def _running(
             rsvp_link=rsvp_url,
             caught_up=lambda position: read.escalations.wait_for(position, timeout=10),
         )
+        outreach_notifier = OutreachNotifier(
+            infra.store,
+            infra.clock,
+            channel_map,
+            policies,
+            ally_recipient(read.ally_personal, policies),
+            area_name=lambda area: area_name(read, area),
+            pulse_link=lambda p, a, due: pulse.issue(p, a, due + PULSE_VALID_AFTER_DEADLINE),
+            mobilisation_link=lambda r, a, due: mobilise.issue(r, a, due + timedelta(days=1)),
+            deployment=lambda: notifier.deployment,
+        )
         broker = create_broker(
             infra.nats_url,
             settings.subject_prefix,
@@ -487,6 +555,7 @@ async def _running(
         all_reactors = [] if projections_only else reactors(infra, workflow, notifier)
         if not projections_only:
             all_reactors += outbound_reactors(infra, feed_client)
+            all_reactors += outreach_reactors(infra, question_timers, outreach_notifier)
         metrics = ServiceMetrics(
             Watched(
                 infra.nc,
@@ -499,6 +568,7 @@ async def _running(
                 all_reactors,
             )
         )
+        pseudonyms = Pseudonyms(pseudonym_key)
         api = create_api(
             ApiDeps(
                 handlers,
@@ -509,10 +579,13 @@ async def _running(
                 rsvp,
                 ack,
                 auth,
-                Pseudonyms(pseudonym_key),
+                pseudonyms,
                 issuer_docs,
                 cap_parser=parse_cap,
                 operations=metrics,
+                pulse_links=pulse,
+                mobilisation_links=mobilise,
+                reviews=Reviews(infra.store, read, infra.clock, pseudonyms),
             )
         )
         http = _Uvicorn(
@@ -575,15 +648,19 @@ async def _running(
 
 async def _alone_on(runners: list[ProjectionRunner[Any]]) -> None:
     """Two instances on one projection consumer would each fold half of the log: refuse to
-    start while another reads it (a killed predecessor's pull requests expire within a
-    second or two, so ask twice)."""
-    for attempt in range(2):
+    start while another reads it. A killed predecessor's pull requests expire within a second
+    (the fetch timeout), so a consumer still busy is asked again for a few seconds first."""
+    busy: list[ProjectionRunner[Any]] = []
+    for _ in range(ALONE_CHECKS):
         busy = [runner for runner in runners if await runner.in_use()]
         if not busy:
             return
-        if attempt == 0:
-            await asyncio.sleep(2.5)
+        await asyncio.sleep(0.25)
     raise StillRunning(busy[0].consumer_name)
+
+
+ALONE_CHECKS = 12
+"""How often (every quarter second) a busy projection consumer is asked before refusing."""
 
 
 class StillRunning(RuntimeError):

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     """Clock skew tolerated on ``exp`` and ``nbf``."""
     pseudonym_secret: str | None = None
     """Key for allies' pseudonyms (``Bondgenoot 3f9a1c``); unset: one kept in NATS KV."""
+    question_escalate_after_s: float = Field(default=4 * 3600.0, gt=0, le=30 * 86_400)
+    """A constituency question unanswered this long escalates (once) to the policy's first
+    level (``BONDGENOTEN_QUESTION_ESCALATE_AFTER_S``)."""
     extra_themes: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), validation_alias=AliasChoices("BONDGENOTEN_THEMES", "extra_themes")
     )

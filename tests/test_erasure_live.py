@@ -257,7 +257,7 @@ async def _reads(
             )
         ).json(),
         "networks": (await client.get("/networks", params=p)).json(),
-        "review": (await client.get(f"/escalations/{escalation_id}/review", params=p)).json(),
+        "review": (await client.get(f"/escalations/{escalation_id}/events", params=p)).json(),
         "escalation": (await client.get(f"/escalations/{escalation_id}", params=p)).json(),
     }
 

@@ -383,7 +383,7 @@ async def test_convening_is_quorate_only_when_affected_communities_are_covered(
         assert status["missing_communities"] == ["surinamese"]
         status = await answer("a2", "attending")
         assert status["quorate"] and status["missing_communities"] == []
-        review = (await client.get(f"/api/v1/escalations/{escalation_id}/review")).json()
+        review = (await client.get(f"/api/v1/escalations/{escalation_id}/events")).json()
         assert [e["type"] for e in review].count("escalation.convening-quorate") == 1
         # Who covers which community is special-category data: never served per ally.
         served = [

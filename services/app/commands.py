@@ -18,6 +18,7 @@ from domain.input import InputDatetime, VisibleText, VisibleTextOrEmpty
 from domain.intake import SignalSubmission
 from events.envelope import AreaCode, Token
 from events.escalation import ConveningMode, EscalationId, RsvpAnswer
+from events.mobilisation import MobilisationAnswer, MobilisationTask
 from events.network import (
     DEFAULT_SIZE_CAP,
     MAX_SIZE_CAP,
@@ -236,6 +237,137 @@ class RecordCallOutcome(_OnNetwork):
     occurred_at: InputDatetime | None = None
 
 
+# ---------------------------------------------------------------- pulse checks, questions,
+# mobilisation requests (commands an ally may send only for themselves set ``OWN_ANSWER``)
+
+
+class StartPulseCheck(Command):
+    """Ask a selection of allies how tense it is (thermometeren): by community, theme, area
+    or by name (the allies found are recorded as the invited); answers are due by
+    ``deadline``, later ones are recorded as late."""
+
+    NAME = "pulse.start"
+
+    pulse_id: Token
+    area: AreaCode
+    theme: Theme
+    question: VisibleText = Field(max_length=500)
+    deadline: InputDatetime
+    asked_by: DutyRole | None = Field(
+        default=None, description="police or municipality; defaults to the sender's role"
+    )
+    escalation_id: EscalationId | None = None
+    communities: tuple[Community, ...] = Field(default=(), max_length=10)
+    themes: tuple[Theme, ...] = Field(default=(), max_length=10)
+    areas: tuple[AreaCode, ...] = Field(default=(), max_length=20)
+    allies: tuple[Token, ...] = Field(default=(), max_length=60)
+
+
+class RecordPulseAnswer(Command):
+    """An ally's answer to a pulse check: tension level 1-5, a note, optional advice (their
+    own through their link, or entered on their behalf)."""
+
+    NAME = "pulse.record-answer"
+    PATH = ("pulse_id",)
+    OWN_ANSWER: ClassVar[bool] = True
+
+    pulse_id: Token
+    ally_id: Token
+    level: int = Field(ge=1, le=5)
+    note: VisibleTextOrEmpty = Field(default="", max_length=1000)
+    advice: VisibleTextOrEmpty = Field(default="", max_length=1000)
+
+
+class CompileFramework(Command):
+    """Draw up the framework for action (handelingskader) from a pulse: the advice adopted
+    (by ally id) and the measures; attached to the pulse's escalation and area."""
+
+    NAME = "pulse.compile-framework"
+    PATH = ("pulse_id",)
+
+    pulse_id: Token
+    title: VisibleText = Field(max_length=200)
+    adopted: tuple[Token, ...] = Field(default=(), max_length=60)
+    measures: tuple[VisibleText, ...] = Field(default=(), max_length=20)
+    escalation_id: EscalationId | None = None
+
+
+class RaiseQuestion(Command):
+    """An ally raises a question of their constituency (through their link, or the call taker
+    on their behalf); routed to police or municipality."""
+
+    NAME = "question.raise"
+    OWN_ANSWER: ClassVar[bool] = True
+
+    question_id: Token
+    network_id: Token
+    ally_id: Token
+    text: VisibleText = Field(max_length=1000)
+    routed_to: DutyRole
+    area: AreaCode | None = Field(default=None, description="defaults to the network's area")
+    escalation_id: EscalationId | None = None
+
+
+class AnswerQuestion(Command):
+    NAME = "question.answer"
+    PATH = ("question_id",)
+
+    question_id: Token
+    answer: VisibleText = Field(max_length=2000)
+
+
+class RelayAnswer(Command):
+    """The answer was brought back to the constituency: to whom (a description, no contact
+    details) and when (default: now)."""
+
+    NAME = "question.relay-answer"
+    PATH = ("question_id",)
+
+    question_id: Token
+    to: VisibleText = Field(max_length=200)
+    relayed_at: InputDatetime | None = None
+
+
+class RequestMobilisation(Command):
+    """Ask allies to start de-escalating conversations in the street or to relay an
+    explanation (inzetverzoek): by community, theme or by name, among the callable allies of
+    the area."""
+
+    NAME = "mobilisation.request"
+
+    request_id: Token
+    area: AreaCode
+    task: MobilisationTask
+    message: VisibleText = Field(max_length=1000)
+    respond_by: InputDatetime
+    escalation_id: EscalationId | None = None
+    communities: tuple[Community, ...] = Field(default=(), max_length=10)
+    themes: tuple[Theme, ...] = Field(default=(), max_length=10)
+    allies: tuple[Token, ...] = Field(default=(), max_length=60)
+
+
+class AnswerMobilisation(Command):
+    NAME = "mobilisation.answer"
+    PATH = ("request_id",)
+    OWN_ANSWER: ClassVar[bool] = True
+
+    request_id: Token
+    ally_id: Token
+    answer: MobilisationAnswer
+
+
+class ReportMobilisation(Command):
+    """The ally's short report back after doing what was asked."""
+
+    NAME = "mobilisation.report"
+    PATH = ("request_id",)
+    OWN_ANSWER: ClassVar[bool] = True
+
+    request_id: Token
+    ally_id: Token
+    report: VisibleText = Field(max_length=1000)
+
+
 COMMANDS: tuple[type[Command], ...] = (
     SubmitSignal,
     SubmitUrgentSignal,
@@ -254,6 +386,15 @@ COMMANDS: tuple[type[Command], ...] = (
     ChangeAvailability,
     AssignDutyContact,
     RecordCallOutcome,
+    StartPulseCheck,
+    RecordPulseAnswer,
+    CompileFramework,
+    RaiseQuestion,
+    AnswerQuestion,
+    RelayAnswer,
+    RequestMobilisation,
+    AnswerMobilisation,
+    ReportMobilisation,
 )
 """Every command this service accepts, in the order the API documents them."""
 

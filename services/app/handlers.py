@@ -144,6 +144,10 @@ class CommandHandlers:
             c.RecordCallOutcome: self._call_outcome,
         }
 
+    def register(self, resolvers: Mapping[type[c.Command], Resolver]) -> None:
+        """Add the resolvers of commands decided elsewhere (``services.app.outreach``)."""
+        self.table.update(resolvers)
+
     async def handle(
         self,
         command: c.Command,
@@ -198,6 +202,8 @@ class CommandHandlers:
             check_reporter(principal, command.source_role.value, command.reporter)
         elif isinstance(command, c.RecordRsvp):
             check_own_answer(principal, command.ally_id)
+        elif getattr(type(command), "OWN_ANSWER", False):
+            check_own_answer(principal, str(getattr(command, "ally_id", "")))
         actor = principal.actor
         if isinstance(command, c.SubmitSignal):
             key = _signal_key(command, key)
@@ -486,7 +492,15 @@ class CommandHandlers:
         )
 
 
-OBJECT_FIELDS = ("escalation_id", "convening_id", "network_id", "signal_id")
+OBJECT_FIELDS = (
+    "escalation_id",
+    "convening_id",
+    "network_id",
+    "signal_id",
+    "pulse_id",
+    "question_id",
+    "request_id",
+)
 
 
 def _object_of(

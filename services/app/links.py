@@ -115,3 +115,18 @@ def rsvp_expiry(starts_at: datetime | None, now: datetime) -> datetime:
     if starts_at is None:
         return now + RSVP_VALID_UNKNOWN_START
     return starts_at + RSVP_VALID_AFTER_START
+
+
+PULSE_VALID_AFTER_DEADLINE = timedelta(days=2)
+"""A pulse link still works two days after the deadline: a late answer is recorded as late."""
+
+
+def pulse_links(secret: bytes, base_url: str) -> SignedLinks:
+    """``url(pulse_id, ally_id, expires)``: the page where an asked ally answers a pulse."""
+    return SignedLinks(secret, base_url, purpose="pulse", path="/peiling", holder=Role.ALLY)
+
+
+def mobilisation_links(secret: bytes, base_url: str) -> SignedLinks:
+    """``url(request_id, ally_id, expires)``: the page where an asked ally accepts or declines
+    a mobilisation request and reports back."""
+    return SignedLinks(secret, base_url, purpose="mobilisation", path="/inzet", holder=Role.ALLY)

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from domain.access import SEES_CONTACT_DETAILS, Principal
+from domain.access import SEES_CONTACT_DETAILS, Principal, Role
 from projections.call_lists import CallList
 
 PSEUDONYM_HEX = 6
@@ -85,3 +85,10 @@ def pseudonymised(data: Any, pseudonym: Pseudonyms, allies: frozenset[str] = fro
         else:
             out[key] = pseudonymised(value, pseudonym, allies)
     return out
+
+
+def sees_personal_text(principal: Principal) -> bool:
+    """What allies wrote (pulse notes and advice, questions, reports) is shown to everyone who
+    may read pulses, questions and mobilisations, except the evaluator: the review stays
+    pseudonymous and without personal data."""
+    return principal.role is not Role.REVIEWER

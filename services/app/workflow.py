@@ -16,7 +16,7 @@ reacts to could fail to open, so a lagging read model is retried, never guessed.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
 
@@ -50,6 +50,9 @@ class Workflow:
         self.policies = policies
         self.scheduler = scheduler
         self._last_written = 0
+        self.other_timers: dict[str, Callable[[bytes], Awaitable[None]]] = {}
+        """Handlers of durable timers armed by other use cases, by the payload's ``kind``
+        (a constituency question's escalation): one consumer reads every fired timer."""
 
     def view(self) -> LiveView:
         return LiveView(self.read, self.policies, self.clock.now())
@@ -76,7 +79,12 @@ class Workflow:
             await self.run(pm.react(self.view(), raw.decode()))
 
     async def on_timer(self, raw: RawEvent) -> None:
-        timer = pm.TimerPayload.model_validate(json.loads(raw.body))
+        body = json.loads(raw.body)
+        other = self.other_timers.get(str(body.get("kind"))) if isinstance(body, dict) else None
+        if other is not None:
+            await other(raw.body)
+            return
+        timer = pm.TimerPayload.model_validate(body)
         await self.run(pm.on_timer(self.view(), timer))
 
     async def run(self, commands: list[pm.WorkflowCommand]) -> None:

@@ -273,7 +273,7 @@ async def review(api: DemoApi, story: Story, eid: str) -> None:
                 what=timeline_label(entry.summary_key, entry.params),
                 actor=entry.actor,
             )
-    events = await api.send("GET", f"/escalations/{eid}/review", "read", f"{eid}/review")
+    events = await api.send("GET", f"/escalations/{eid}/events", "read", f"{eid}/events")
     if events is not None:
         receipts = sum(1 for e in events if e["type"].startswith("notification."))
         story.say("review_summary", events=len(events), receipts=receipts)

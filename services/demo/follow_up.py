@@ -86,7 +86,7 @@ async def point_at_a_link(api: DemoApi, story: Story, status: ConveningStatus) -
             and e["data"].get("channel") == "console"
         }
 
-    review = f"/escalations/{status.escalation_id}/review"
+    review = f"/escalations/{status.escalation_id}/events"
     events = await until(
         lambda: api.peek(review),
         lambda found: len(printed(found)) >= len(status.invited),

@@ -22,12 +22,15 @@ from services.app.links import SignedLinks
 from services.app.need_to_know import Pseudonyms
 from services.app.ports import Operations, RejectedInputs
 from services.app.readmodels import ReadModels
+from services.app.review import Reviews
 from services.entrypoints.http.auth import Auth
 from services.entrypoints.http.commands import add_command_routes, register_schemas
 from services.entrypoints.http.errors import Problem, install_error_handlers
 from services.entrypoints.http.integrations import cap_router
+from services.entrypoints.http.outreach import outreach_pages, outreach_router
 from services.entrypoints.http.pages import ack_router, rsvp_router
 from services.entrypoints.http.queries import query_router
+from services.entrypoints.http.review import review_router
 
 API = "/api/v1"
 STATIC = Path(__file__).parent / "static"
@@ -48,6 +51,12 @@ class ApiDeps:
     """The built-in issuer's public keys and discovery document (``jwks``,
     ``openid_configuration``), served under ``/.well-known``; None with an external IdP."""
     cap_parser: CapParser | None = None
+    pulse_links: SignedLinks | None = None
+    """Answer pages of pulse checks (``/peiling``); None: not offered."""
+    mobilisation_links: SignedLinks | None = None
+    reviews: Reviews | None = None
+    """After-action reviews (``services.app.review``); None: the review routes are not offered."""
+    """Answer pages of mobilisation requests (``/inzet``); None: not offered."""
     """Parses CAP 1.2 alerts for ``POST /api/v1/cap`` (``services.adapters.cap_in``); None:
     the route is not offered."""
     operations: Operations | None = None
@@ -72,6 +81,15 @@ def create_api(deps: ApiDeps) -> FastAPI:
     )
     app.include_router(rsvp_router(deps.handlers, deps.read, deps.rsvp_links, deps.auth))
     app.include_router(ack_router(deps.handlers, deps.read, deps.ack_links, deps.auth))
+    app.include_router(outreach_router(deps.read, deps.auth, deps.pseudonyms))
+    if deps.reviews is not None:
+        app.include_router(review_router(deps.reviews, deps.auth, deps.read.clock))
+    if deps.pulse_links is not None and deps.mobilisation_links is not None:
+        app.include_router(
+            outreach_pages(
+                deps.handlers, deps.read, deps.pulse_links, deps.mobilisation_links, deps.auth
+            )
+        )
     if deps.cap_parser is not None:
         app.include_router(
             cap_router(deps.handlers, deps.read, deps.themes, deps.auth, deps.cap_parser)

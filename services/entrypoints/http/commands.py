@@ -71,6 +71,15 @@ ROUTES: tuple[Route, ...] = (
     Route(c.ChangeAvailability, "PUT", "/networks/{network_id}/allies/{ally_id}/availability"),
     Route(c.AssignDutyContact, "PUT", "/networks/{network_id}/duty-contacts/{role}"),
     Route(c.RecordCallOutcome, "POST", "/networks/{network_id}/call-outcomes", creates=True),
+    Route(c.StartPulseCheck, "POST", "/pulses", creates=True),
+    Route(c.RecordPulseAnswer, "POST", "/pulses/{pulse_id}/answers", creates=True),
+    Route(c.CompileFramework, "POST", "/pulses/{pulse_id}/framework"),
+    Route(c.RaiseQuestion, "POST", "/questions", creates=True),
+    Route(c.AnswerQuestion, "POST", "/questions/{question_id}/answer"),
+    Route(c.RelayAnswer, "POST", "/questions/{question_id}/relayed", creates=True),
+    Route(c.RequestMobilisation, "POST", "/mobilisations", creates=True),
+    Route(c.AnswerMobilisation, "POST", "/mobilisations/{request_id}/answers", creates=True),
+    Route(c.ReportMobilisation, "POST", "/mobilisations/{request_id}/reports", creates=True),
 )
 
 

@@ -254,14 +254,14 @@ def query_router(
         return status
 
     @read_route(
-        "/escalations/{escalation_id}/review",
+        "/escalations/{escalation_id}/events",
         "read.review",
         response_model=list[ReviewEntry],
-        summary="After-action review: every event of the incident, replayed from the log, "
-        "with pseudonyms instead of allies' ids and never contact details",
+        summary="Every event of the incident, replayed from the log, with pseudonyms instead "
+        "of allies' ids and never contact details (the review: `…/review`)",
         tags=["escalation"],
     )
-    async def review(
+    async def events(
         request: Request,
         escalation_id: str,
         min_position: MinPosition = None,
