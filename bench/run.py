@@ -84,11 +84,17 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms"
 
 
-async def rebuild(service: Service, *names: str) -> tuple[float, float, str]:
+async def rebuild(
+    service: Service, *names: str, profile: Path | None = None
+) -> tuple[float, float, str]:
     """``bondgenoten rebuild`` as an operator runs it: wall time, peak RSS (MB), its output."""
+    command = [*RUN, "rebuild", *names]
+    if profile is not None:  # py-spy's collapsed stacks (the peak RSS is then py-spy's)
+        out = profile / f"rebuild{'-' + '-'.join(names) if names else ''}.txt"
+        command = ["py-spy", "record", "-f", "raw", "-r", "200", "-o", str(out), "--", *command]
     started = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
-        *RUN, "rebuild", *names, env=service.env, stdout=asyncio.subprocess.PIPE
+        *command, env=service.env, stdout=asyncio.subprocess.PIPE
     )
     peak = 0.0
     while proc.returncode is None:
@@ -185,8 +191,8 @@ async def log_phases(args: argparse.Namespace, service: Service, table: Table) -
     finally:
         server.stop()
     table.add(f"pre-fill (raw atomic batches of 1,000) to {count:,} events", f"{filled:,.0f}/s")
-    overhead, _, _ = await rebuild(service, "call_lists")
-    took, peak, out = await rebuild(service)
+    overhead, _, _ = await rebuild(service, "call_lists", profile=args.profile)
+    took, peak, out = await rebuild(service, profile=args.profile)
     rate = count / max(took - overhead, 1e-9)
     table.add(
         f"`bondgenoten rebuild`, {count:,} events",
@@ -264,9 +270,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=64, help="concurrent HTTP clients")
     p.add_argument("--seconds", type=float, default=10.0, help="length of each latency phase")
     p.add_argument("--urgent", type=float, default=10.0, help="urgent signals per second")
-    p.add_argument("--burst", type=int, default=5000, help="routine backlog before urgent ones")
+    p.add_argument("--burst", type=int, default=2000, help="routine backlog before urgent ones")
     p.add_argument("--events", type=int, default=100_000, help="log size for rebuild/restart")
     p.add_argument("--million", action="store_true", help="--events 1000000")
+    p.add_argument("--profile", type=Path, help="py-spy the rebuild into this directory")
     p.add_argument("--webhook-port", type=int, default=0, help="local webhook receiver port")
     args = p.parse_args(argv)
     if args.million:
