@@ -12,6 +12,7 @@ from typing import Any
 
 from bench.service import Service
 from bench.web import HttpConnection, WebhookReceiver
+from services.entrypoints.nats.client import IntegrationClient
 
 AREAS = ["GM0034-haven", "GM0034-stad", "GM0034-poort", "GM0034-buiten"]
 SUMMARY = "Groep jongeren verzamelt zich bij het winkelcentrum, sfeer grimmig."
@@ -87,6 +88,33 @@ async def ingest(service: Service, token: str, n: int, clients: int) -> dict[str
         "first": before["log_position"] + 1,
         "accepted": len(latencies),
     }
+
+
+async def ingest_nats(service: Service, n: int, requesters: int) -> tuple[float, float, float]:
+    """``signal.submit`` requests over NATS from ``requesters`` at once, as an integration
+    sends them (its own nkey from ``bondgenoten nats-user``): rate, p50, p99."""
+    seed = service.data / "nats" / "identities" / "police.bench.nk"
+    client = await IntegrationClient.connect(
+        service.nats_url, role="police", id="bench", seed_file=seed
+    )
+    pending = iter(range(n))
+    latencies: list[float] = []
+
+    async def requester() -> None:
+        for i in pending:
+            started = time.perf_counter()
+            reply = await client.request(
+                "signal.submit", routine(i), command_id=f"n{i}", timeout=60
+            )
+            if not reply.get("ok"):
+                raise SystemExit(f"refused: {reply}")
+            latencies.append(time.perf_counter() - started)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(requester() for _ in range(requesters)))
+    rate = n / (time.perf_counter() - start)
+    await client.close()
+    return rate, pct(latencies, 0.5), pct(latencies, 0.99)
 
 
 @dataclass

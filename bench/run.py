@@ -7,7 +7,8 @@ next to a raw nats-py baseline measured on the same server in the same run. One 
 
 Phases, in order (see BENCHMARKS.md for what each figure means):
 1. raw pipelined/sequential publish; HTTP ingest by ``--clients`` keep-alive clients while the
-   tension map's checkpoint is sampled (live fold rate); raw pull + ack + parse of those signals;
+   tension map's checkpoint is sampled (live fold rate); NATS request/reply ingest (half as many);
+   raw pull + ack + parse of the HTTP-ingested signals;
 2. open-loop load at 500 and 2,000 routine signals/s with urgent (major-incident) signals, and
    500/s after a burst (backlog): urgent sent → webhook received, routine sent → visible in
    ``GET /tension-map?min_position=``;
@@ -34,6 +35,7 @@ from bench import load, raw  # noqa: E402
 from bench.service import RUN, Service, rss_mb  # noqa: E402
 from bench.web import WebhookReceiver  # noqa: E402
 from services.adapters.jetstream.embedded import EmbeddedNats, free_port  # noqa: E402
+from services.adapters.logging import configure_logging  # noqa: E402
 
 POLICY = """\
 [default]
@@ -127,6 +129,13 @@ async def load_phases(args: argparse.Namespace, service: Service, table: Table) 
         f"{got['rate']:,.0f}/s (p50 {ms(got['p50'])}, p99 {ms(got['p99'])})",
         f"{pipelined:,.0f}/s pipelined publish; {sequential:,.0f}/s sequential",
         f"{got['rate'] / pipelined:.2f}×",
+    )
+    rate, p50, p99 = await load.ingest_nats(service, args.signals // 2, args.clients)
+    table.add(
+        f"ingest over NATS (request/reply), {args.clients} requesters",
+        f"{rate:,.0f}/s (p50 {ms(p50)}, p99 {ms(p99)})",
+        f"{pipelined:,.0f}/s pipelined publish",
+        f"{rate / pipelined:.2f}×",
     )
     if got["refused"]:
         table.add("  refused during ingest", f"{got['refused']} (first: {got['first_refusal']})")
@@ -243,6 +252,7 @@ async def main(args: argparse.Namespace) -> None:
         policy.write_text(POLICY.format(port=args.webhook_port))
         service = Service(data / "store", free_port(), free_port(), policy)
         service.cli("nats-config")
+        service.cli("nats-user", "--role", "police", "--id", "bench")
         print("starting the service ...", flush=True)
         started = await service.start()
         table.add("start on a fresh store → API answers", f"{started:.1f} s")
@@ -284,4 +294,5 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
+    configure_logging("WARNING")  # the bare server's start-up notes would cut through the table
     asyncio.run(main(parse()))
