@@ -65,6 +65,10 @@ def encode(
     return headers, json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+_ENVELOPE = Envelope[Any]
+"""Parametrized once: ``Envelope[Any]`` in the call looked the generic up again per event."""
+
+
 def decode(
     headers: Mapping[str, str],
     body: bytes,
@@ -86,7 +90,7 @@ def decode(
             aad = event_aad(type_name, headers["ce-id"])
             payload["personal"] = open_part(cipher, payload["personal"], aad)
         data: DomainEvent = model.model_validate(payload)
-        return Envelope[Any](
+        return _ENVELOPE(
             id=headers["ce-id"],
             type=type_name,
             schema_version=model.VERSION,

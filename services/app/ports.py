@@ -8,7 +8,7 @@ system clock); ``services.bootstrap`` picks one implementation of each. Nothing 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -55,7 +55,11 @@ class RawEvent:
         return decode(self.headers, self.body, position=self.position, cipher=self.cipher)
 
     def with_cipher(self, cipher: PersonalCipher | None) -> RawEvent:
-        return replace(self, cipher=cipher)
+        # Called for every event a projection or rebuild reads: dataclasses.replace took
+        # about 7% of a rebuild's time (it re-inspects the fields on every call).
+        if cipher is self.cipher:
+            return self
+        return RawEvent(self.position, self.subject, self.headers, self.body, cipher)
 
 
 class StoreUnavailable(TimeoutError):

@@ -31,7 +31,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType
 from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
-from events.codec import DecodeError
+from events.codec import SEALED_KID_HEADER, DecodeError
 from events.personal import sealed_kids
 from projections.base import Projection
 from services.adapters.jetstream.deadletter import park, reason_of
@@ -47,6 +47,7 @@ FETCH_WAIT_S = 1.0
 SNAPSHOT_EVERY_EVENTS = 2000
 SNAPSHOT_EVERY_S = 1.0
 EVOLVE_TRIES = 3
+REBUILD_BATCH = 500
 
 
 @dataclass
@@ -257,21 +258,30 @@ class ProjectionRunner(Generic[S]):
                     msgs = await sub.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
                 except TimeoutError:
                     msgs = []
+                batch: list[RawEvent] = []
+                in_step = len(msgs)  # how many lead messages arrived in order
                 for i, msg in enumerate(msgs):
                     meta = msg.metadata
                     if meta.num_delivered > 1 or expected not in (None, meta.sequence.consumer):
-                        # Something was lost in transit or is being redelivered after later
-                        # events: acknowledge what was applied and restart after the checkpoint
-                        # (the consumer is re-created there), so nothing is skipped or reordered.
-                        if i:
-                            await msgs[i - 1].ack()
-                        with contextlib.suppress(NotFoundError):
-                            await self._js.delete_consumer(
-                                self._topology.events_stream, self.consumer_name
-                            )
-                        raise ConsumerOutOfStep(self.consumer_name)
+                        in_step = i
+                        break
                     expected = meta.sequence.consumer + 1
-                    await self._handle(msg)
+                    seq = int(meta.sequence.stream)
+                    if seq > self.checkpoint:
+                        batch.append(RawEvent(seq, msg.subject, dict(msg.headers or {}), msg.data))
+                # One fold of the batch, one wake-up of the waiters, one ack.
+                await self.apply_batch(batch)
+                if in_step < len(msgs):
+                    # Something was lost in transit or is being redelivered after later
+                    # events: acknowledge what was applied and restart after the checkpoint
+                    # (the consumer is re-created there), so nothing is skipped or reordered.
+                    if in_step:
+                        await msgs[in_step - 1].ack()
+                    with contextlib.suppress(NotFoundError):
+                        await self._js.delete_consumer(
+                            self._topology.events_stream, self.consumer_name
+                        )
+                    raise ConsumerOutOfStep(self.consumer_name)
                 if msgs:
                     await msgs[-1].ack()
                 if self._dirty and (
@@ -283,30 +293,52 @@ class ProjectionRunner(Generic[S]):
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
-    async def _handle(self, msg: Any) -> None:
-        seq = int(msg.metadata.sequence.stream)
-        if seq > self.checkpoint:
-            raw = RawEvent(seq, msg.subject, dict(msg.headers or {}), msg.data)
-            if self._keys is not None:
-                raw = await self._keys.attach(raw)
-            await self.apply(raw)
+    async def apply_batch(self, raws: list[RawEvent]) -> None:
+        """Apply stored events (in log order) and wake the waiters once for all of them.
+        The owners' keys of the whole batch are fetched together first; a batch whose keys
+        are all cached costs no await per event."""
+        if not raws:
+            return
+        if self._keys is not None:
+            kids = [k for raw in raws if (k := raw.headers.get(SEALED_KID_HEADER))]
+            if kids:
+                await self._keys.prepare(kids, create=False)
+            raws = [raw.with_cipher(self._keys) for raw in raws]
+        try:
+            for raw in raws:
+                await self._apply_one(raw)
+        finally:
+            await self._advance()  # also for the part applied before an error
 
     async def apply(self, raw: RawEvent) -> None:
         """Apply one stored event (in log order), or park it with its reason."""
+        await self._apply_one(raw)
+        await self._advance()
+
+    async def _apply_one(self, raw: RawEvent) -> None:
+        reason = self._fold(raw)
+        if reason is not None:
+            await self._park(raw, reason)  # may raise: then the checkpoint stays before it
+        self.checkpoint = raw.position
+        self._dirty += 1
+
+    def _fold(self, raw: RawEvent) -> str | None:
+        """Fold one event into the state; the reason to park it if it could not be read or
+        folded (the state then stays as it was)."""
         try:
             event = raw.decode()
         except DecodeError as exc:
-            await self._park(raw, f"undecodable: {exc}")
-        else:
-            for attempt in range(1, EVOLVE_TRIES + 1):
-                try:
-                    self.state = self.projection.evolve(self.state, event)
-                    break
-                except Exception as exc:
-                    if attempt == EVOLVE_TRIES:
-                        await self._park(raw, f"evolve failed: {reason_of(exc)}")
-        self.checkpoint = raw.position
-        self._dirty += 1
+            return f"undecodable: {exc}"
+        for attempt in range(1, EVOLVE_TRIES + 1):
+            try:
+                self.state = self.projection.evolve(self.state, event)
+                return None
+            except Exception as exc:
+                if attempt == EVOLVE_TRIES:
+                    return f"evolve failed: {reason_of(exc)}"
+        return None
+
+    async def _advance(self) -> None:
         async with self._advanced:
             self._advanced.notify_all()
 
@@ -370,8 +402,13 @@ class ProjectionRunner(Generic[S]):
     async def rebuild(self) -> None:
         """Fold the whole log from scratch, save the snapshot, restart the consumer after it."""
         self.state, self.checkpoint = self.projection.initial(), 0
+        batch: list[RawEvent] = []
         async for raw in self.store.read_raw(kinds=self.projection.kinds):
-            await self.apply(raw)
+            batch.append(raw)
+            if len(batch) >= REBUILD_BATCH:
+                await self.apply_batch(batch)
+                batch = []
+        await self.apply_batch(batch)
         await self.save_snapshot()
         with contextlib.suppress(NotFoundError):
             await self._js.delete_consumer(self._topology.events_stream, self.consumer_name)
