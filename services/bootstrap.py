@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -70,6 +72,7 @@ from services.app.situation import area_name
 from services.app.workflow import Workflow
 from services.entrypoints.http.app import ApiDeps, create_api
 from services.entrypoints.http.auth import Auth
+from services.entrypoints.http.dashboard import DashboardConfig
 from services.entrypoints.nats.api import create_broker
 from services.settings import Settings
 
@@ -309,6 +312,21 @@ def local_issuer(settings: Settings) -> LocalIssuer:
     return LocalIssuer(settings.data_dir, settings.local_issuer, settings.oidc_audience)
 
 
+def dashboard_config(settings: Settings, issuer: LocalIssuer | None) -> DashboardConfig:
+    """The dashboard's map layers (read once, at start: a wrong file stops the start) and
+    its demo login, only where allowed and only with the built-in issuer."""
+    layers = [geojson(path) for path in (settings.map_outlines, settings.map_areas)]
+    demo = issuer.mint if settings.demo_login and issuer is not None else None
+    return DashboardConfig(outlines=layers[0], areas=layers[1], demo_login=demo)
+
+
+def geojson(path: Path) -> dict[str, Any]:
+    collection = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
+        raise ValueError(f"{path} is not a GeoJSON FeatureCollection")
+    return collection
+
+
 def identity(settings: Settings) -> tuple[OidcAuthenticator, LocalIssuer | None]:
     """Who may call the API: the configured OIDC issuer, else the built-in one, validated
     through the same :class:`OidcAuthenticator` (only the key source differs)."""
@@ -479,6 +497,7 @@ async def running(
                 all_reactors,
             )
         )
+        dashboard = dashboard_config(settings, local_issuer)
         api = create_api(
             ApiDeps(
                 handlers,
@@ -493,6 +512,7 @@ async def running(
                 issuer_docs,
                 cap_parser=parse_cap,
                 operations=metrics,
+                dashboard=dashboard,
             )
         )
         http = _Uvicorn(
@@ -505,6 +525,7 @@ async def running(
                 lifespan="off",
             )
         )
+        dashboard.stopping = lambda: http.should_exit  # live streams end, so uvicorn can stop
         service = Service(
             infra,
             read,

@@ -24,6 +24,7 @@ from services.app.ports import Operations, RejectedInputs
 from services.app.readmodels import ReadModels
 from services.entrypoints.http.auth import Auth
 from services.entrypoints.http.commands import add_command_routes, register_schemas
+from services.entrypoints.http.dashboard import DashboardConfig, dashboard_router
 from services.entrypoints.http.errors import Problem, install_error_handlers
 from services.entrypoints.http.integrations import cap_router
 from services.entrypoints.http.pages import ack_router, rsvp_router
@@ -52,6 +53,8 @@ class ApiDeps:
     the route is not offered."""
     operations: Operations | None = None
     """Metrics and readiness for ``/metrics`` and ``/readyz``; None: not offered."""
+    dashboard: DashboardConfig | None = None
+    """The crisis dashboard at ``/`` and the API routes it reads; None: not offered."""
 
 
 def create_api(deps: ApiDeps) -> FastAPI:
@@ -76,6 +79,8 @@ def create_api(deps: ApiDeps) -> FastAPI:
         app.include_router(
             cap_router(deps.handlers, deps.read, deps.themes, deps.auth, deps.cap_parser)
         )
+    if deps.dashboard is not None:
+        app.include_router(dashboard_router(deps.read, deps.auth, deps.pseudonyms, deps.dashboard))
     issuer = deps.issuer
 
     @app.get("/livez", include_in_schema=False)  # liveness for supervisors: no token, no detail
