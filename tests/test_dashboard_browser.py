@@ -121,6 +121,8 @@ async def test_acknowledging_on_the_page_changes_the_state_for_an_api_client(
         await log_in_as_demo(page, "crisis")
         card = page.locator(f'article[data-escalation="{escalation_id}"]')
         await expect(card).to_have_attribute("data-status", "alerted")
+        await expect(card).to_contain_text("OOV (ronde 1)")  # who was alerted, as the policy says
+        await expect(card.locator(".countdown")).to_contain_text(":")  # 60 min: minutes:seconds
         await screenshot(page, "escalation-alerted-1024x768")
         button = card.locator("button.act-acknowledge")
         await button.focus()

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from domain.access import Principal, Role, allowed
+from domain.policy import EscalationPolicy, PolicyError, policy_for
 from events.signals import Evidence, SourceRole
 from projections.call_lists import network_health
 from projections.escalations import convening_status, list_escalations
@@ -99,7 +100,22 @@ def visible_parts(principal: Principal) -> tuple[str, ...]:
     return tuple(p for p in PARTS if allowed(principal, PART_ACTION[p]))
 
 
-def live_part(read: ReadModels, part: str, principal: Principal, pseudonym: Pseudonyms) -> Any:
+def level_names(policies: Mapping[str, EscalationPolicy], area: str) -> dict[str, str]:
+    """Who each alert level reaches, as the area's policy names it (level counted from 1)."""
+    try:
+        policy = policy_for(policies, area)
+    except PolicyError:
+        return {}
+    return {str(n): level.name for n, level in enumerate(policy.levels, start=1)}
+
+
+def live_part(
+    read: ReadModels,
+    part: str,
+    principal: Principal,
+    pseudonym: Pseudonyms,
+    policies: Mapping[str, EscalationPolicy],
+) -> Any:
     """One part of the picture as JSON-ready data."""
     if part == "tension":
         config = read.tension_projection.config
@@ -120,7 +136,13 @@ def live_part(read: ReadModels, part: str, principal: Principal, pseudonym: Pseu
         if (status := convening_status(state, cid)) is not None
     }
     return {
-        "open": [r.model_dump(mode="json", exclude=ESCALATION_OMITS) for r in records],
+        "open": [
+            {
+                **r.model_dump(mode="json", exclude=ESCALATION_OMITS),
+                "level_names": level_names(policies, r.area),
+            }
+            for r in records
+        ],
         "convenings": convenings,
     }
 

@@ -72,7 +72,7 @@ UI: Final[Mapping[str, str]] = MappingProxyType(
         "level_value": "niveau {level}, ronde {round}",
         "not_alerted": "nog niet gealarmeerd",
         "alerted": "gealarmeerd",
-        "alerted_at": "niveau {level} (ronde {round}) om {time}",
+        "alerted_at": "{level} (ronde {round}) om {time}",
         "ack": "bevestiging",
         "ack_due": "bevestigen binnen",
         "signal_level": "niveau",

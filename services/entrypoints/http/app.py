@@ -80,7 +80,9 @@ def create_api(deps: ApiDeps) -> FastAPI:
             cap_router(deps.handlers, deps.read, deps.themes, deps.auth, deps.cap_parser)
         )
     if deps.dashboard is not None:
-        app.include_router(dashboard_router(deps.read, deps.auth, deps.pseudonyms, deps.dashboard))
+        app.include_router(
+            dashboard_router(deps.read, deps.auth, deps.pseudonyms, deps.dashboard, deps.policies)
+        )
     issuer = deps.issuer
 
     @app.get("/livez", include_in_schema=False)  # liveness for supervisors: no token, no detail

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -23,6 +23,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from domain.access import MATRIX, Principal, Role, allowed
 from domain.errors import NotFound
+from domain.policy import EscalationPolicy
 from services.app.dashboard import (
     RecentSignal,
     changed_parts,
@@ -130,7 +131,11 @@ PAGE = """<!doctype html>
 
 
 def dashboard_router(
-    read: ReadModels, auth: Auth, pseudonym: Pseudonyms, config: DashboardConfig
+    read: ReadModels,
+    auth: Auth,
+    pseudonym: Pseudonyms,
+    config: DashboardConfig,
+    policies: Mapping[str, EscalationPolicy],
 ) -> APIRouter:
     r = APIRouter(responses=ERROR_RESPONSES)
     page = render_page()
@@ -214,7 +219,9 @@ def dashboard_router(
             body = {
                 "position": position,
                 "at": read.clock.now().isoformat(),
-                "parts": {p: live_part(read, p, principal, pseudonym) for p in sorted(which)},
+                "parts": {
+                    p: live_part(read, p, principal, pseudonym, policies) for p in sorted(which)
+                },
             }
             return ServerSentEvent(data=json.dumps(body), event="update", id=str(position))
 

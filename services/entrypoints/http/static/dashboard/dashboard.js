@@ -339,7 +339,7 @@
   function escalationCard(e) {
     const cell = (state.tension.cells || []).find((c) => c.area === e.area && c.theme === e.theme);
     const alerts = e.alerts.length
-      ? el('ul', { class: 'plain' }, e.alerts.map((a) => el('li', { text: fmt(U.alerted_at, { level: a.level, round: a.round, time: when(a.at) }) })))
+      ? el('ul', { class: 'plain' }, e.alerts.map((a) => el('li', { text: fmt(U.alerted_at, { level: (e.level_names || {})[a.level] || a.level, round: a.round, time: when(a.at) }) })))
       : U.not_alerted;
     const ack = e.acknowledged_at
       ? fmt(U.ack_by, { actor: e.acknowledged_by || '', time: when(e.acknowledged_at) })
