@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -86,6 +88,7 @@ from services.app.situation import area_name
 from services.app.workflow import Workflow
 from services.entrypoints.http.app import ApiDeps, create_api
 from services.entrypoints.http.auth import Auth
+from services.entrypoints.http.dashboard import DashboardConfig
 from services.entrypoints.nats.api import create_broker
 from services.settings import Settings
 
@@ -365,6 +368,21 @@ def local_issuer(settings: Settings) -> LocalIssuer:
     return LocalIssuer(settings.data_dir, settings.local_issuer, settings.oidc_audience)
 
 
+def dashboard_config(settings: Settings, issuer: LocalIssuer | None) -> DashboardConfig:
+    """The dashboard's map layers (read once, at start: a wrong file stops the start) and
+    its demo login, only where allowed and only with the built-in issuer."""
+    layers = [geojson(path) for path in (settings.map_outlines, settings.map_areas)]
+    demo = issuer.mint if settings.demo_login and issuer is not None else None
+    return DashboardConfig(outlines=layers[0], areas=layers[1], demo_login=demo)
+
+
+def geojson(path: Path) -> dict[str, Any]:
+    collection = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
+        raise ValueError(f"{path} is not a GeoJSON FeatureCollection")
+    return collection
+
+
 def identity(settings: Settings) -> tuple[OidcAuthenticator, LocalIssuer | None]:
     """Who may call the API: the configured OIDC issuer, else the built-in one, validated
     through the same :class:`OidcAuthenticator` (only the key source differs)."""
@@ -569,6 +587,7 @@ async def _running(
             )
         )
         pseudonyms = Pseudonyms(pseudonym_key)
+        dashboard = dashboard_config(settings, local_issuer)
         api = create_api(
             ApiDeps(
                 handlers,
@@ -586,6 +605,7 @@ async def _running(
                 pulse_links=pulse,
                 mobilisation_links=mobilise,
                 reviews=Reviews(infra.store, read, infra.clock, pseudonyms),
+                dashboard=dashboard,
             )
         )
         http = _Uvicorn(
@@ -598,6 +618,7 @@ async def _running(
                 lifespan="off",
             )
         )
+        dashboard.stopping = lambda: http.should_exit  # live streams end, so uvicorn can stop
         service = Service(
             infra,
             read,

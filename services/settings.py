@@ -24,6 +24,8 @@ from events.signals import THEME_CODE
 CONFIG = Path(__file__).parent / "config"
 DEFAULT_POLICY = CONFIG / "escalation-policy.toml"
 DEMO_POLICY = CONFIG / "demo-policy.toml"
+DEFAULT_MAP_AREAS = CONFIG / "almere-areas.geojson"
+DEFAULT_MAP_OUTLINES = CONFIG / "flevoland-outlines.geojson"
 
 
 class FeedSubscription(BaseModel):
@@ -118,6 +120,17 @@ class Settings(BaseSettings):
     """Webhook subscriptions to the outbound escalation events, as JSON
     (``BONDGENOTEN_OUTBOUND_WEBHOOKS='[{"name": "politie-oost", "url": "https://…",
     "secret": "…", "subjects": "escalation.GM0034.>"}]'``)."""
+    map_areas: Path = DEFAULT_MAP_AREAS
+    """GeoJSON FeatureCollection of this deployment's areas for the dashboard's map (each
+    feature's ``id`` or ``properties.code`` the area code, e.g. ``GM0034-stad``). The default
+    has the demo's Almere districts, drawn approximately."""
+    map_outlines: Path = DEFAULT_MAP_OUTLINES
+    """GeoJSON of the municipality and safety-region outlines under the areas (default:
+    Flevoland, from CBS 2025; ``tools/topojson_extract.py`` makes one for another region)."""
+    demo_login: bool = False
+    """Let the dashboard's login page mint a token for a fixed demo identity per role (the
+    built-in issuer only; never with ``oidc_issuer``). On with ``run --demo``; never in
+    production."""
 
     @field_validator("extra_themes", mode="before")
     @classmethod
@@ -175,4 +188,6 @@ class Settings(BaseSettings):
         """The demo is an exercise: alerts go to the console with short timeouts, unless an
         escalation policy was chosen explicitly."""
         policy = self.escalation_policy if explicit_policy else DEMO_POLICY
-        return self.model_copy(update={"escalation_policy": policy, "cap_status": "Exercise"})
+        return self.model_copy(
+            update={"escalation_policy": policy, "cap_status": "Exercise", "demo_login": True}
+        )

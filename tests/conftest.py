@@ -282,3 +282,10 @@ async def settled(service: Service, timeout: float = 30.0) -> int:  # noqa: ASYN
         ignoring=(nats.errors.Error,),
     )
     return reached[-1]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Name where the browser tests saved their screenshots (xdist workers print nothing)."""
+    artifacts = Path(__file__).parent / "artifacts"
+    if artifacts.is_dir() and any(artifacts.glob("*.png")):
+        terminalreporter.write_line(f"dashboard screenshots: {artifacts}")

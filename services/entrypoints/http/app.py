@@ -25,6 +25,7 @@ from services.app.readmodels import ReadModels
 from services.app.review import Reviews
 from services.entrypoints.http.auth import Auth
 from services.entrypoints.http.commands import add_command_routes, register_schemas
+from services.entrypoints.http.dashboard import DashboardConfig, dashboard_router
 from services.entrypoints.http.errors import Problem, install_error_handlers
 from services.entrypoints.http.integrations import cap_router
 from services.entrypoints.http.outreach import outreach_pages, outreach_router
@@ -61,6 +62,8 @@ class ApiDeps:
     the route is not offered."""
     operations: Operations | None = None
     """Metrics and readiness for ``/metrics`` and ``/readyz``; None: not offered."""
+    dashboard: DashboardConfig | None = None
+    """The crisis dashboard at ``/`` and the API routes it reads; None: not offered."""
 
 
 def create_api(deps: ApiDeps) -> FastAPI:
@@ -93,6 +96,10 @@ def create_api(deps: ApiDeps) -> FastAPI:
     if deps.cap_parser is not None:
         app.include_router(
             cap_router(deps.handlers, deps.read, deps.themes, deps.auth, deps.cap_parser)
+        )
+    if deps.dashboard is not None:
+        app.include_router(
+            dashboard_router(deps.read, deps.auth, deps.pseudonyms, deps.dashboard, deps.policies)
         )
     issuer = deps.issuer
 
