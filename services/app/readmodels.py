@@ -13,6 +13,12 @@ from events.personal import PersonalCipher
 from projections.base import Projection, fold
 from projections.call_lists import CallList, CallListProjection, CallListState, call_list
 from projections.escalations import ConveningRecord, EscalationsProjection, EscalationsState
+from projections.network_health import (
+    HealthState,
+    NetworkHealth,
+    NetworkHealthProjection,
+    network_health,
+)
 from projections.tension_map import (
     TensionMapProjection,
     TensionMapView,
@@ -29,7 +35,12 @@ class ReadModelLagging(TimeoutError):
 def projections(cipher: PersonalCipher | None = None) -> tuple[Projection[Any], ...]:
     """Every read model this service keeps live, in the order they are started; ``cipher``
     seals the personal parts in their snapshots (see ``events.personal``)."""
-    return (TensionMapProjection(), CallListProjection(cipher), EscalationsProjection(cipher))
+    return (
+        TensionMapProjection(),
+        CallListProjection(cipher),
+        EscalationsProjection(cipher),
+        NetworkHealthProjection(),
+    )
 
 
 PROJECTIONS: tuple[Projection[Any], ...] = projections()
@@ -47,15 +58,21 @@ class ReadModels:
     ) -> None:
         self.store = store
         self.clock = clock
-        tension, calls, escalations = projections(cipher)
+        tension, calls, escalations, health = projections(cipher)
         self.tension_projection = cast(TensionMapProjection, tension)
         self.tension: LiveProjection[TensionState] = feed(tension)
         self.calls: LiveProjection[CallListState] = feed(calls)
         self.escalations: LiveProjection[EscalationsState] = feed(escalations)
+        self.health: LiveProjection[HealthState] = feed(health)
 
     @property
     def runners(self) -> list[LiveProjection[Any]]:
-        return [self.tension, self.calls, self.escalations]
+        return [self.tension, self.calls, self.escalations, self.health]
+
+    def network_health(self, at: datetime | None = None) -> tuple[NetworkHealth, ...]:
+        """Every network's health judged at ``at`` (default: now), from the live read models."""
+        when = at or self.clock.now()
+        return network_health(self.calls.state, at=when, life=self.health.state)
 
     def ally_personal(self, ally_id: str) -> AllyPersonal | None:
         """An ally's own contact details, to invite them (never logged)."""

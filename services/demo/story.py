@@ -15,7 +15,8 @@ from typing import Any, TextIO
 
 import httpx
 
-from projections.call_lists import CallList, NetworkHealth
+from projections.call_lists import CallList
+from projections.network_health import NetworkHealth
 from projections.tension_map import CellView, TensionMapView
 from services.demo import data
 from services.demo.api import API, DemoApi, Story, Tokens, until
