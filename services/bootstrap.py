@@ -58,6 +58,7 @@ from services.adapters.notify.channels import (
 )
 from services.adapters.notify.feed import WebhookFeed
 from services.app.audit import Recorder
+from services.app.digest import TIMER_PREFIX, NetworkDigest
 from services.app.handlers import CommandHandlers
 from services.app.links import ACK_VALID, ack_links, rsvp_expiry, rsvp_links
 from services.app.need_to_know import Pseudonyms
@@ -467,6 +468,30 @@ async def running(
         all_reactors = [] if projections_only else reactors(infra, workflow, notifier)
         if not projections_only:
             all_reactors += outbound_reactors(infra, feed_client)
+        # The weekly network digest: its own timers on the timers stream, through the
+        # notifier's channels and receipts.
+        digest = NetworkDigest(
+            infra.store,
+            infra.clock,
+            channel_map,
+            policies,
+            scheduler,
+            read.network_health,
+            caught_up=read.catch_up,
+            deployment=lambda: notifier.deployment,
+        )
+        if not projections_only:
+            all_reactors.append(
+                Reactor(
+                    infra.js,
+                    infra.topology,
+                    name="network_digest",
+                    stream=infra.topology.timers_stream,
+                    filter_subjects=[infra.topology.timer_fired_subject(f"{TIMER_PREFIX}>")],
+                    handle=digest.on_timer,
+                    keys=infra.keys,
+                )
+            )
         metrics = ServiceMetrics(
             Watched(
                 infra.nc,
@@ -525,6 +550,7 @@ async def running(
                 if not await read.catch_up():
                     log.warning("projections.lagging", note="reactors retry until caught up")
                 loops += await _start(tasks, all_reactors, "reactor")
+                await digest.arm()
                 await broker.start()
                 http_task = tasks.create_task(http.serve(), name="http")
                 while not http.started:  # uvicorn exposes a flag, not an event

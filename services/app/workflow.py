@@ -24,6 +24,7 @@ from domain import workflow as pm
 from domain.escalation import escalation_decider
 from domain.policy import EscalationPolicy
 from events.escalation import AckTimerSet, ConveningCalled, slot_ref
+from services.app.digest import is_digest_timer
 from services.app.execute import CommandMeta
 from services.app.handlers import CommandHandlers
 from services.app.ports import Clock, RawEvent, Scheduler
@@ -76,6 +77,8 @@ class Workflow:
             await self.run(pm.react(self.view(), raw.decode()))
 
     async def on_timer(self, raw: RawEvent) -> None:
+        if is_digest_timer(raw.body):
+            return  # the weekly network digest's own timer (services.app.digest)
         timer = pm.TimerPayload.model_validate(json.loads(raw.body))
         await self.run(pm.on_timer(self.view(), timer))
 
