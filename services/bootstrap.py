@@ -58,7 +58,7 @@ from services.adapters.notify.channels import (
 )
 from services.adapters.notify.feed import WebhookFeed
 from services.app.audit import Recorder
-from services.app.digest import TIMER_PREFIX, NetworkDigest
+from services.app.digest import NetworkDigest
 from services.app.handlers import CommandHandlers
 from services.app.links import ACK_VALID, ack_links, rsvp_expiry, rsvp_links
 from services.app.need_to_know import Pseudonyms
@@ -468,8 +468,8 @@ async def running(
         all_reactors = [] if projections_only else reactors(infra, workflow, notifier)
         if not projections_only:
             all_reactors += outbound_reactors(infra, feed_client)
-        # The weekly network digest: its own timers on the timers stream, through the
-        # notifier's channels and receipts.
+        # The weekly network digest: its timers fire on the workflow's timer consumer (one
+        # more consumer would slow every start); it sends through the notifier's channels.
         digest = NetworkDigest(
             infra.store,
             infra.clock,
@@ -480,18 +480,7 @@ async def running(
             caught_up=read.catch_up,
             deployment=lambda: notifier.deployment,
         )
-        if not projections_only:
-            all_reactors.append(
-                Reactor(
-                    infra.js,
-                    infra.topology,
-                    name="network_digest",
-                    stream=infra.topology.timers_stream,
-                    filter_subjects=[infra.topology.timer_fired_subject(f"{TIMER_PREFIX}>")],
-                    handle=digest.on_timer,
-                    keys=infra.keys,
-                )
-            )
+        workflow.digest_timers = digest.on_timer
         metrics = ServiceMetrics(
             Watched(
                 infra.nc,

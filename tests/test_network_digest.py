@@ -114,7 +114,14 @@ async def test_the_digest_fires_once_per_week_and_a_replay_sends_nothing(
     assert inbox.messages[0][1].alert_id != inbox.messages[1][1].alert_id
 
 
-async def test_the_workflow_leaves_the_digest_timers_alone() -> None:
+async def test_the_workflow_hands_the_digest_timers_to_the_digest() -> None:
     payload = b'{"kind": "network_digest", "timer_id": "digest.2026-W12", "week": "2026-W12"}'
-    workflow = Workflow.__new__(Workflow)  # on_timer returns before touching anything
+    handed: list[bytes] = []
+
+    async def digest_timers(raw: RawEvent) -> None:
+        handed.append(raw.body)
+
+    workflow = Workflow.__new__(Workflow)  # on_timer hands it on before touching anything
+    workflow.digest_timers = digest_timers
     await workflow.on_timer(fired(payload))
+    assert handed == [payload]

@@ -16,7 +16,7 @@ reacts to could fail to open, so a lagging read model is retried, never guessed.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
 
@@ -51,6 +51,8 @@ class Workflow:
         self.policies = policies
         self.scheduler = scheduler
         self._last_written = 0
+        self.digest_timers: Callable[[RawEvent], Awaitable[None]] | None = None
+        """Handles the network digest's fired timers (set by the composition root)."""
 
     def view(self) -> LiveView:
         return LiveView(self.read, self.policies, self.clock.now())
@@ -78,7 +80,11 @@ class Workflow:
 
     async def on_timer(self, raw: RawEvent) -> None:
         if is_digest_timer(raw.body):
-            return  # the weekly network digest's own timer (services.app.digest)
+            # The weekly network digest's timer (services.app.digest) shares this consumer:
+            # one more consumer on the timers stream would slow every start.
+            if self.digest_timers is not None:
+                await self.digest_timers(raw)
+            return
         timer = pm.TimerPayload.model_validate(json.loads(raw.body))
         await self.run(pm.on_timer(self.view(), timer))
 
