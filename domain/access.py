@@ -112,6 +112,18 @@ MATRIX: dict[str, frozenset[Role]] = {
     "mobilisation.request": _OPERATIONS,
     "mobilisation.answer": frozenset({R.ALLY, R.COORDINATOR}),
     "mobilisation.report": frozenset({R.ALLY, R.COORDINATOR}),
+    # -- network lifecycle: kept by the coordinator and the municipality; the police hand
+    # over their own seat (a team chief introduces the new community officer)
+    "network.change-settings": _NETWORK,
+    "network.plan-meeting": _NETWORK,
+    "network.assign-chair": _NETWORK,
+    "network.record-meeting": _NETWORK,
+    "network.record-evaluation": _NETWORK,
+    "network.add-core-member": _NETWORK,
+    "network.remove-core-member": _NETWORK,
+    "network.announce-handover": _NETWORK | {R.POLICE},
+    "network.introduce-successor": _NETWORK | {R.POLICE},
+    "network.vacate-seat": _NETWORK | {R.POLICE},
     # -- integrations: a CAP 1.2 alert in (becomes signal.submit); the outbound escalation
     # events on NATS (<prefix>.out.escalation.>, and the BG_OUTBOUND stream) for operations
     "signal.cap": frozenset({R.POLICE, R.MUNICIPALITY}),
@@ -131,6 +143,8 @@ MATRIX: dict[str, frozenset[Role]] = {
     "read.questions": _ALL_PEOPLE | {R.REVIEWER},
     "read.mobilisations": _ALL_PEOPLE | {R.REVIEWER},
     "read.health": _ALL_PEOPLE | {R.REVIEWER},
+    # a network's health flags name allies not reached for long: those who keep the network
+    "read.network-health": frozenset({R.COORDINATOR, R.MUNICIPALITY, R.POLICE, R.ADMIN}),
 }
 """Action → roles allowed. The service's own role acts only through its reactors, never
 through an entry point: it appears in no row."""

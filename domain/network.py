@@ -9,9 +9,10 @@ the ally is a member of the network and the call did not happen in the future.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from types import MappingProxyType
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,13 +23,25 @@ from domain.intake import FUTURE_TOLERANCE, FieldError, InvalidInput
 from events.base import DomainEvent
 from events.envelope import AwareDatetime
 from events.network import (
+    DEFAULT_MEETINGS_PER_YEAR,
     AllyAvailabilityChanged,
     AllyEnrolled,
     AllyErased,
     AllyLeft,
     CallOutcomeRecorded,
+    CoreGroupMemberAdded,
+    CoreGroupMemberRemoved,
     DutyContactAssigned,
+    DutyRole,
+    EvaluationRecorded,
+    HandoverAnnounced,
+    MeetingChairAssigned,
+    MeetingHeld,
+    MeetingPlanned,
     NetworkFormed,
+    NetworkSettingsChanged,
+    SeatVacated,
+    SuccessorIntroduced,
 )
 
 
@@ -66,8 +79,83 @@ class AssignDutyContact(_Command):
     event: DutyContactAssigned
 
 
+# ---------------------------------------------------------------- lifecycle commands
+# ``now`` is the clock when the command is decided: meetings are planned in the future,
+# what happened (a meeting held, an evaluation) is not recorded in the future.
+
+
+class ChangeSettings(_Command):
+    event: NetworkSettingsChanged
+
+
+class PlanMeeting(_Command):
+    event: MeetingPlanned
+    now: AwareDatetime
+
+
+class AssignChair(_Command):
+    event: MeetingChairAssigned
+
+
+class RecordMeeting(_Command):
+    """A meeting took place; ``next_meeting``: the next one, planned right after."""
+
+    event: MeetingHeld
+    next_meeting: MeetingPlanned | None = None
+    now: AwareDatetime
+
+
+class RecordEvaluation(_Command):
+    event: EvaluationRecorded
+    now: AwareDatetime
+
+
+class AddCoreMember(_Command):
+    event: CoreGroupMemberAdded
+
+
+class RemoveCoreMember(_Command):
+    event: CoreGroupMemberRemoved
+
+
+class AnnounceHandover(_Command):
+    event: HandoverAnnounced
+
+
+class IntroduceSuccessor(_Command):
+    """The successor takes the seat: their ``DutyContactAssigned`` and a
+    ``SuccessorIntroduced`` naming whom they follow (from the state)."""
+
+    assigned: DutyContactAssigned
+
+
+class VacateSeat(_Command):
+    network_id: str
+    role: DutyRole
+    reason: VisibleTextOrEmpty = Field(default="", max_length=200)
+
+
+LifecycleCommand = (
+    ChangeSettings
+    | PlanMeeting
+    | AssignChair
+    | RecordMeeting
+    | RecordEvaluation
+    | AddCoreMember
+    | RemoveCoreMember
+    | AnnounceHandover
+    | IntroduceSuccessor
+    | VacateSeat
+)
+
 NetworkCommand = (
-    FormNetwork | EnrollAlly | RemoveAlly | EraseAlly | ChangeAvailability | AssignDutyContact
+    FormNetwork
+    | EnrollAlly
+    | RemoveAlly
+    | EraseAlly
+    | ChangeAvailability
+    | AssignDutyContact
+    | LifecycleCommand
 )
 
 
@@ -119,10 +207,25 @@ class NetworkState:
     enrolled: frozenset[str] = field(default_factory=frozenset)
     """Everyone ever enrolled here (members and former members): whose data the log holds."""
     erased: frozenset[str] = field(default_factory=frozenset)
+    meetings_per_year: int = DEFAULT_MEETINGS_PER_YEAR
+    planned: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Meetings planned and not yet held: meeting id -> chair."""
+    held: frozenset[str] = field(default_factory=frozenset)
+    last_chair: str | None = None
+    """Who chaired the last meeting held: the next one is chaired by someone else."""
+    core_group: frozenset[str] = field(default_factory=frozenset)
+    seats: Mapping[DutyRole, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Professional seats held: role -> contact id (absent: vacant)."""
+    leaving: frozenset[DutyRole] = field(default_factory=frozenset)
+    """Seats whose holder announced leaving (handover pending)."""
 
     @property
     def exists(self) -> bool:
         return self.network_id is not None
+
+    @property
+    def professionals(self) -> frozenset[str]:
+        return self.core_group | frozenset(self.seats.values())
 
 
 INITIAL = NetworkState()
@@ -152,6 +255,20 @@ def decide(command: NetworkCommand, state: NetworkState) -> Sequence[DomainEvent
         return [command.event]
     if isinstance(command, EraseAlly):
         return decide_erasure(command, state)
+    if isinstance(
+        command,
+        ChangeSettings
+        | PlanMeeting
+        | AssignChair
+        | RecordMeeting
+        | RecordEvaluation
+        | AddCoreMember
+        | RemoveCoreMember
+        | AnnounceHandover
+        | IntroduceSuccessor
+        | VacateSeat,
+    ):
+        return decide_lifecycle(command, state)
     if isinstance(command, RemoveAlly | ChangeAvailability):
         ally = command.ally_id if isinstance(command, RemoveAlly) else command.event.ally_id
         if ally not in state.members:
@@ -171,6 +288,168 @@ def decide_erasure(command: EraseAlly, state: NetworkState) -> Sequence[DomainEv
     if ally not in state.enrolled:
         raise NotFound(f"ally {ally} was never a member", field="ally_id")
     return [AllyErased(network_id=command.network_id, ally_id=ally, reason=command.reason)]
+
+
+# ---------------------------------------------------------------- lifecycle rules
+
+TIME_TOLERANCE = FUTURE_TOLERANCE
+"""Clock skew allowed on times people give (a meeting "now", an evaluation "just now")."""
+
+
+def _in_future(name: str, at: datetime, now: datetime) -> None:
+    if at > now + TIME_TOLERANCE:
+        raise InvalidInput([FieldError(name, "lies in the future", "in_future")])
+
+
+def _check_plan(planned: MeetingPlanned, state: NetworkState, now: datetime, name: str) -> None:
+    if planned.meeting_id in state.planned or planned.meeting_id in state.held:
+        raise Conflict(f"meeting {planned.meeting_id} already exists", field=f"{name}meeting_id")
+    if planned.starts_at < now - TIME_TOLERANCE:
+        field_ = f"{name}starts_at"
+        raise InvalidInput([FieldError(field_, "a meeting is planned ahead", "in_past")])
+    _check_chair(planned.chair, state, f"{name}chair")
+
+
+def _check_chair(chair: str, state: NetworkState, name: str = "chair") -> None:
+    """The chair is independent (not police or municipality staff of this network) and
+    rotates (not who chaired the last meeting)."""
+    if chair in state.professionals:
+        raise DomainError("the chair is independent: not police or municipality", field=name)
+    if chair == state.last_chair:
+        raise DomainError(f"the chair rotates: {chair} chaired the last meeting", field=name)
+
+
+def decide_lifecycle(command: LifecycleCommand, state: NetworkState) -> Sequence[DomainEvent]:
+    """Meetings, chair, evaluation, core group, professional seats and settings."""
+    if isinstance(command, ChangeSettings):
+        cap = command.event.size_cap
+        if cap < len(state.members):
+            raise Conflict(
+                f"the network has {len(state.members)} allies, more than a cap of {cap}",
+                field="size_cap",
+            )
+        return [command.event]
+    if isinstance(command, PlanMeeting):
+        _check_plan(command.event, state, command.now, "")
+        return [command.event]
+    if isinstance(command, AssignChair):
+        meeting = command.event.meeting_id
+        if meeting in state.held:
+            raise Conflict(f"meeting {meeting} was already held", field="meeting_id")
+        if meeting not in state.planned:
+            raise NotFound(f"unknown meeting {meeting}", field="meeting_id")
+        if state.planned[meeting] == command.event.chair:
+            return []  # already chairs it
+        _check_chair(command.event.chair, state)
+        return [command.event]
+    if isinstance(command, RecordMeeting):
+        return _decide_held(command, state)
+    if isinstance(command, RecordEvaluation):
+        _in_future("evaluated_at", command.event.evaluated_at, command.now)
+        return [command.event]
+    if isinstance(command, AddCoreMember):
+        if command.event.member_id in state.core_group:
+            raise Conflict(f"{command.event.member_id} is in the core group", field="member_id")
+        return [command.event]
+    if isinstance(command, RemoveCoreMember):
+        if command.event.member_id not in state.core_group:
+            raise NotFound(f"{command.event.member_id} is not in the core group", field="member_id")
+        return [command.event]
+    if isinstance(command, AnnounceHandover):
+        e = command.event
+        if state.seats.get(e.role) != e.contact_id:
+            raise NotFound(f"{e.contact_id} does not hold the {e.role} seat", field="contact_id")
+        if e.role in state.leaving:
+            raise Conflict(f"the handover of the {e.role} seat is already pending", field="role")
+        return [e]
+    if isinstance(command, IntroduceSuccessor):
+        a = command.assigned
+        previous = state.seats.get(a.role)
+        if previous == a.contact_id:
+            raise Conflict(f"{a.contact_id} already holds the {a.role} seat", field="contact_id")
+        introduced = SuccessorIntroduced(
+            network_id=a.network_id,
+            role=a.role,
+            previous_contact_id=previous,
+            contact_id=a.contact_id,
+        )
+        return [a, introduced]
+    holder = state.seats.get(command.role)
+    if holder is None:
+        raise NotFound(f"the {command.role} seat is already vacant", field="role")
+    return [
+        SeatVacated(
+            network_id=command.network_id,
+            role=command.role,
+            contact_id=holder,
+            reason=command.reason,
+        )
+    ]
+
+
+def _decide_held(command: RecordMeeting, state: NetworkState) -> Sequence[DomainEvent]:
+    held = command.event
+    if held.meeting_id in state.held:
+        raise Conflict(f"meeting {held.meeting_id} was already recorded", field="meeting_id")
+    if held.meeting_id not in state.planned:
+        raise NotFound(f"unknown meeting {held.meeting_id}; plan it first", field="meeting_id")
+    _in_future("held_at", held.held_at, command.now)
+    known = state.members | state.professionals | {state.planned[held.meeting_id]}
+    strangers = sorted(set(held.attendance) - known)
+    if strangers:
+        raise DomainError(f"not of this network: {strangers}", field="attendance")
+    events: list[DomainEvent] = [held]
+    if command.next_meeting is not None:
+        after = evolve(state, held)
+        nxt = command.next_meeting
+        if nxt.starts_at <= held.held_at:
+            raise InvalidInput(
+                [FieldError("next_meeting.starts_at", "after the meeting held", "not_after")]
+            )
+        _check_plan(nxt, after, command.now, "next_meeting.")
+        events.append(nxt)
+    return events
+
+
+def _without(mapping: Mapping[str, str], key: str) -> Mapping[str, str]:
+    return MappingProxyType({k: v for k, v in mapping.items() if k != key})
+
+
+def _lifecycle(state: NetworkState, event: DomainEvent) -> NetworkState:
+    match event:
+        case NetworkSettingsChanged():
+            return replace(
+                state, size_cap=event.size_cap, meetings_per_year=event.meetings_per_year
+            )
+        case MeetingPlanned() | MeetingChairAssigned():
+            planned = {**state.planned, event.meeting_id: event.chair}
+            return replace(state, planned=MappingProxyType(planned))
+        case MeetingHeld():
+            chair = state.planned.get(event.meeting_id, state.last_chair)
+            return replace(
+                state,
+                planned=_without(state.planned, event.meeting_id),
+                held=state.held | {event.meeting_id},
+                last_chair=chair,
+            )
+        case CoreGroupMemberAdded():
+            return replace(state, core_group=state.core_group | {event.member_id})
+        case CoreGroupMemberRemoved():
+            return replace(state, core_group=state.core_group - {event.member_id})
+        case DutyContactAssigned():
+            seats = {**state.seats, event.role: event.contact_id}
+            return replace(
+                state, seats=MappingProxyType(seats), leaving=state.leaving - {event.role}
+            )
+        case HandoverAnnounced():
+            return replace(state, leaving=state.leaving | {event.role})
+        case SeatVacated():
+            seats = {r: c for r, c in state.seats.items() if r is not event.role}
+            return replace(
+                state, seats=MappingProxyType(seats), leaving=state.leaving - {event.role}
+            )
+        case _:
+            return state
 
 
 def evolve(state: NetworkState, event: DomainEvent) -> NetworkState:
@@ -194,7 +473,7 @@ def evolve(state: NetworkState, event: DomainEvent) -> NetworkState:
         case AllyLeft():
             return replace(state, members=state.members - {event.ally_id})
         case _:
-            return state
+            return _lifecycle(state, event)
 
 
 network_decider: Decider[NetworkCommand, NetworkState] = Decider(decide, evolve, INITIAL)

@@ -132,6 +132,21 @@ class EscalationPolicy(BaseModel):
     levels: tuple[Level, ...] = Field(min_length=1)
     convening: ConveningDefaults = ConveningDefaults()
     invitations: InvitationPolicy = InvitationPolicy()
+    network_digest: tuple[Recipient, ...] = ()
+    """Who gets the weekly digest of this municipality's networks (the network coordinators,
+    as a function); none: no digest. TOML: ``[[<key>.network_digest]]``."""
+
+    @model_validator(mode="after")
+    def _digest_reachable(self) -> Self:
+        for r in self.network_digest:
+            unknown = [c for c in r.channels if c not in KNOWN_CHANNELS - {"cap"}]
+            missing = [c for c in r.channels if not r.address(c)]
+            if unknown or missing:
+                raise ValueError(
+                    f"network_digest recipient {r.name!r}: unknown channel(s) {unknown} or "
+                    f"no address for {missing}"
+                )
+        return self
 
 
 class PolicyError(ValueError):

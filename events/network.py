@@ -15,7 +15,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from events.base import DomainEvent, event
-from events.envelope import AreaCode, Token
+from events.envelope import AreaCode, AwareDatetime, Token
 from events.personal import ErasedPersonal
 from events.signals import Community, Theme
 
@@ -154,6 +154,148 @@ class CallOutcomeRecorded(DomainEvent):
     note: str = Field(default="", max_length=500)
 
 
+# ---------------------------------------------------------------- network lifecycle
+# A network lives in peacetime: it meets 4-6 times a year under a rotating independent chair,
+# evaluates every half year who sits at the table, is steered by a core group of police and
+# municipality staff, and its professional seats are handed over when their holders change
+# jobs. None of these events carries personal data: people are named by their ids only (the
+# duty contact's details travel in ``DutyContactAssigned``, sealed), topics and notes are the
+# coordinator's words about the meeting, not about people.
+
+MIN_MEETINGS_PER_YEAR = 4
+MAX_MEETINGS_PER_YEAR = 6
+DEFAULT_MEETINGS_PER_YEAR = 4
+
+
+class EvaluationOutcome(StrEnum):
+    COMPOSITION_RIGHT = "composition_right"  # de juiste mensen zitten aan tafel
+    CHANGES_NEEDED = "changes_needed"  # samenstelling aanpassen (werven, afscheid nemen)
+
+
+@event
+class NetworkSettingsChanged(DomainEvent):
+    """Per-network settings: the size cap (10-15), the meetings aimed for per year (4-6) and
+    the communities of the area the network should represent (its composition mirrors the
+    local population)."""
+
+    TYPE = "nl.bondgenoten.network.settings-changed"
+
+    network_id: Token
+    size_cap: int = Field(ge=MIN_SIZE_CAP, le=MAX_SIZE_CAP)
+    meetings_per_year: int = Field(ge=MIN_MEETINGS_PER_YEAR, le=MAX_MEETINGS_PER_YEAR)
+    communities: tuple[Community, ...] = Field(default=(), max_length=30)
+
+
+@event
+class MeetingPlanned(DomainEvent):
+    """A network meeting planned: when, where (neutral ground) and who chairs it (an id)."""
+
+    TYPE = "nl.bondgenoten.network.meeting-planned"
+
+    network_id: Token
+    meeting_id: Token
+    starts_at: AwareDatetime
+    place: str = Field(min_length=1, max_length=200)
+    chair: Token
+
+
+@event
+class MeetingChairAssigned(DomainEvent):
+    """The chair of a planned meeting changed (the chair rotates)."""
+
+    TYPE = "nl.bondgenoten.network.meeting-chair-assigned"
+
+    network_id: Token
+    meeting_id: Token
+    chair: Token
+
+
+@event
+class MeetingHeld(DomainEvent):
+    """A meeting took place: who attended (ids) and the topics discussed."""
+
+    TYPE = "nl.bondgenoten.network.meeting-held"
+
+    network_id: Token
+    meeting_id: Token
+    held_at: AwareDatetime
+    attendance: tuple[Token, ...] = Field(default=(), max_length=40)
+    topics: tuple[str, ...] = Field(default=(), max_length=20)
+
+
+@event
+class EvaluationRecorded(DomainEvent):
+    """The half-yearly evaluation of who sits at the table, with its outcome."""
+
+    TYPE = "nl.bondgenoten.network.evaluation-recorded"
+
+    network_id: Token
+    evaluated_at: AwareDatetime
+    outcome: EvaluationOutcome
+    recruit_communities: tuple[Community, ...] = Field(default=(), max_length=30)
+    note: str = Field(default="", max_length=500)
+
+
+@event
+class CoreGroupMemberAdded(DomainEvent):
+    """A police or municipality staff member joins the core group (kerngroep) that steers the
+    network; ``function`` is their job title, never a name."""
+
+    TYPE = "nl.bondgenoten.network.core-member-added"
+
+    network_id: Token
+    member_id: Token
+    role: DutyRole
+    function: str = Field(min_length=1, max_length=80)
+
+
+@event
+class CoreGroupMemberRemoved(DomainEvent):
+    TYPE = "nl.bondgenoten.network.core-member-removed"
+
+    network_id: Token
+    member_id: Token
+
+
+@event
+class HandoverAnnounced(DomainEvent):
+    """The holder of a professional seat (police, municipality) changes jobs and leaves on
+    ``leaves_on``: the seat's handover is pending until a successor is introduced."""
+
+    TYPE = "nl.bondgenoten.network.handover-announced"
+
+    network_id: Token
+    role: DutyRole
+    contact_id: Token
+    leaves_on: AwareDatetime
+
+
+@event
+class SuccessorIntroduced(DomainEvent):
+    """The successor in a professional seat was introduced to the network. Recorded with the
+    successor's ``DutyContactAssigned`` (their details, sealed) in one decision."""
+
+    TYPE = "nl.bondgenoten.network.successor-introduced"
+
+    network_id: Token
+    role: DutyRole
+    previous_contact_id: Token | None = None
+    contact_id: Token
+
+
+@event
+class SeatVacated(DomainEvent):
+    """The holder left without a successor: the seat is vacant until someone is assigned or
+    introduced (never silently empty)."""
+
+    TYPE = "nl.bondgenoten.network.seat-vacated"
+
+    network_id: Token
+    role: DutyRole
+    contact_id: Token
+    reason: str = Field(default="", max_length=200)
+
+
 __all__ = [
     "AllyAvailabilityChanged",
     "AllyEnrolled",
@@ -163,10 +305,21 @@ __all__ = [
     "Availability",
     "CallOutcome",
     "CallOutcomeRecorded",
+    "CoreGroupMemberAdded",
+    "CoreGroupMemberRemoved",
     "DutyContactAssigned",
     "DutyContactPersonal",
     "DutyRole",
     "ErasedPersonal",
+    "EvaluationOutcome",
+    "EvaluationRecorded",
+    "HandoverAnnounced",
+    "MeetingChairAssigned",
+    "MeetingHeld",
+    "MeetingPlanned",
     "NetworkFormed",
+    "NetworkSettingsChanged",
+    "SeatVacated",
+    "SuccessorIntroduced",
     "Theme",
 ]

@@ -47,6 +47,7 @@ from events.network import (
     DutyContactPersonal,
     DutyRole,
     NetworkFormed,
+    SeatVacated,
 )
 from events.personal import (
     ErasedPersonal,
@@ -182,6 +183,9 @@ class CallListProjection:
             network.duty_contacts[e.role] = DutyContact(
                 role=e.role, contact_id=e.contact_id, function=e.function, personal=e.personal
             )
+        elif isinstance(e, SeatVacated):
+            # The holder left without a successor: nobody to call in that role.
+            network.duty_contacts.pop(e.role, None)
         elif isinstance(e, CallOutcomeRecorded):
             _call_outcome(network, e, event.occurred_at)
         return state
@@ -432,40 +436,3 @@ def _duty_contacts(networks: Sequence[NetworkState]) -> list[DutyContactView]:
         for role in DutyRole
         if (dc := n.duty_contacts.get(role)) is not None
     ]
-
-
-class NetworkHealth(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    network_id: str
-    name: str
-    area: str
-    members: int
-    size_cap: int
-    consented: int
-    communities_covered: tuple[str, ...]
-    duty_contacts: dict[DutyRole, bool]
-    days_since_last_reached: int | None
-    """Whole days since an ally of this network was last reached by phone; None if never."""
-
-
-def network_health(state: CallListState, *, at: datetime) -> tuple[NetworkHealth, ...]:
-    """Per network: is it staffed, consented, diverse and recently in touch? (dashboard)"""
-    return tuple(
-        NetworkHealth(
-            network_id=n.network_id,
-            name=n.name,
-            area=n.area,
-            members=len(n.members),
-            size_cap=n.size_cap,
-            consented=sum(m.consent_to_be_called for m in n.members.values()),
-            communities_covered=tuple(
-                sorted({c for m in n.members.values() for c in m.personal.communities})
-            ),
-            duty_contacts={role: role in n.duty_contacts for role in DutyRole},
-            days_since_last_reached=(
-                None if n.last_reached_at is None else max((at - n.last_reached_at).days, 0)
-            ),
-        )
-        for n in sorted(state.networks.values(), key=lambda n: n.network_id)
-    )

@@ -60,6 +60,7 @@ from services.adapters.notify.channels import (
 )
 from services.adapters.notify.feed import WebhookFeed
 from services.app.audit import Recorder
+from services.app.digest import NetworkDigest
 from services.app.handlers import CommandHandlers
 from services.app.links import (
     ACK_VALID,
@@ -574,6 +575,19 @@ async def _running(
         if not projections_only:
             all_reactors += outbound_reactors(infra, feed_client)
             all_reactors += outreach_reactors(infra, question_timers, outreach_notifier)
+        # The weekly network digest: its timers fire on the workflow's timer consumer (one
+        # more consumer would slow every start); it sends through the notifier's channels.
+        digest = NetworkDigest(
+            infra.store,
+            infra.clock,
+            channel_map,
+            policies,
+            scheduler,
+            read.network_health,
+            caught_up=read.catch_up,
+            deployment=lambda: notifier.deployment,
+        )
+        workflow.digest_timers = digest.on_timer
         metrics = ServiceMetrics(
             Watched(
                 infra.nc,
@@ -639,6 +653,7 @@ async def _running(
                 if not await read.catch_up():
                     log.warning("projections.lagging", note="reactors retry until caught up")
                 loops += await _start(tasks, all_reactors, "reactor")
+                await digest.arm()
                 await broker.start()
                 http_task = tasks.create_task(http.serve(), name="http")
                 while not http.started:  # uvicorn exposes a flag, not an event

@@ -12,8 +12,8 @@ from projections.call_lists import (
     CallListState,
     UnreachableReason,
     call_list,
-    network_health,
 )
+from projections.network_health import network_health
 from services.texts_nl.labels import call_reason_label
 from tests.builders_network import (
     ally_enrolled,

@@ -16,8 +16,9 @@ from events.escalation import RsvpPersonal, RsvpRecorded
 from events.network import AllyErased, DutyRole, ErasedPersonal
 from events.personal import KeyNotLoaded
 from projections.base import fold
-from projections.call_lists import CallListProjection, call_list, network_health
+from projections.call_lists import CallListProjection, call_list
 from projections.escalations import ConveningRecord
+from projections.network_health import network_health
 from services.adapters.memory.eventstore import InMemoryEventStore
 from services.adapters.memory.keystore import InMemoryKeyStore
 from services.app.personal import Keyring

@@ -10,7 +10,7 @@ comes from the channel (credentials), the key from ``Idempotency-Key`` (HTTP) or
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,14 +20,18 @@ from events.envelope import AreaCode, Token
 from events.escalation import ConveningMode, EscalationId, RsvpAnswer
 from events.mobilisation import MobilisationAnswer, MobilisationTask
 from events.network import (
+    DEFAULT_MEETINGS_PER_YEAR,
     DEFAULT_SIZE_CAP,
+    MAX_MEETINGS_PER_YEAR,
     MAX_SIZE_CAP,
+    MIN_MEETINGS_PER_YEAR,
     MIN_SIZE_CAP,
     AllyPersonal,
     Availability,
     CallOutcome,
     DutyContactPersonal,
     DutyRole,
+    EvaluationOutcome,
 )
 from events.signals import Community, Theme
 
@@ -368,6 +372,151 @@ class ReportMobilisation(Command):
     report: VisibleText = Field(max_length=1000)
 
 
+# ---------------------------------------------------------------- network lifecycle
+
+
+class ChangeNetworkSettings(_OnNetwork):
+    """Per-network settings: size cap (10-15), meetings aimed for per year (4-6) and the
+    communities of the area the network should represent."""
+
+    NAME = "network.change-settings"
+
+    size_cap: int = Field(ge=MIN_SIZE_CAP, le=MAX_SIZE_CAP)
+    meetings_per_year: int = Field(
+        default=DEFAULT_MEETINGS_PER_YEAR, ge=MIN_MEETINGS_PER_YEAR, le=MAX_MEETINGS_PER_YEAR
+    )
+    communities: tuple[Community, ...] = Field(default=(), max_length=30)
+
+
+class NextMeeting(BaseModel):
+    """The next meeting, planned right after one is held."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    meeting_id: Token
+    starts_at: InputDatetime
+    place: VisibleText = Field(max_length=200)
+    chair: Token = Field(
+        description="id of the independent chair (rotates; never police or "
+        "municipality staff of the network)"
+    )
+
+
+class PlanMeeting(_OnNetwork):
+    """Plan a network meeting: date, place (neutral ground) and the independent chair."""
+
+    NAME = "network.plan-meeting"
+
+    meeting_id: Token
+    starts_at: InputDatetime
+    place: VisibleText = Field(max_length=200)
+    chair: Token
+
+
+class AssignChair(_OnNetwork):
+    """Another chair for a planned meeting (the chair rotates)."""
+
+    NAME = "network.assign-chair"
+    PATH = ("network_id", "meeting_id")
+
+    meeting_id: Token
+    chair: Token
+
+
+Topic = Annotated[VisibleText, Field(max_length=120)]
+
+
+class RecordMeeting(_OnNetwork):
+    """A meeting took place: attendance (ids), topics, and the next one planned right after."""
+
+    NAME = "network.record-meeting"
+    PATH = ("network_id", "meeting_id")
+
+    meeting_id: Token
+    held_at: InputDatetime | None = Field(default=None, description="default: now")
+    attendance: tuple[Token, ...] = Field(default=(), max_length=40)
+    topics: tuple[Topic, ...] = Field(default=(), max_length=20)
+    next_meeting: NextMeeting | None = None
+
+
+class RecordEvaluation(_OnNetwork):
+    """The half-yearly evaluation of who sits at the table, with its outcome."""
+
+    NAME = "network.record-evaluation"
+
+    outcome: EvaluationOutcome
+    evaluated_at: InputDatetime | None = Field(default=None, description="default: now")
+    recruit_communities: tuple[Community, ...] = Field(default=(), max_length=30)
+    note: VisibleTextOrEmpty = Field(default="", max_length=500)
+
+
+class AddCoreMember(_OnNetwork):
+    """A police or municipality staff member joins the core group (kerngroep)."""
+
+    NAME = "network.add-core-member"
+    PATH = ("network_id", "member_id")
+
+    member_id: Token
+    role: DutyRole
+    function: VisibleText = Field(max_length=80)
+
+
+class RemoveCoreMember(_OnNetwork):
+    NAME = "network.remove-core-member"
+    PATH = ("network_id", "member_id")
+
+    member_id: Token
+
+
+class AnnounceHandover(_OnNetwork):
+    """The police or municipality professional of the network changes jobs: the handover of
+    the seat is pending until the successor is introduced."""
+
+    NAME = "network.announce-handover"
+    PATH = ("network_id", "role")
+
+    role: DutyRole
+    contact_id: Token
+    leaves_on: InputDatetime
+
+
+class IntroduceSuccessor(_OnNetwork):
+    """The successor in a professional seat is introduced to the network (and becomes its
+    duty contact): ends a pending handover or a vacancy."""
+
+    NAME = "network.introduce-successor"
+    PATH = ("network_id", "role")
+
+    role: DutyRole
+    contact_id: Token
+    function: VisibleText = Field(max_length=80)
+    personal: DutyContactPersonal
+
+
+class VacateSeat(_OnNetwork):
+    """The professional left without a successor: the seat is vacant until one is introduced."""
+
+    NAME = "network.vacate-seat"
+    PATH = ("network_id", "role")
+
+    role: DutyRole
+    reason: VisibleTextOrEmpty = Field(default="", max_length=200)
+
+
+LIFECYCLE_COMMANDS: tuple[type[Command], ...] = (
+    ChangeNetworkSettings,
+    PlanMeeting,
+    AssignChair,
+    RecordMeeting,
+    RecordEvaluation,
+    AddCoreMember,
+    RemoveCoreMember,
+    AnnounceHandover,
+    IntroduceSuccessor,
+    VacateSeat,
+)
+
+
 COMMANDS: tuple[type[Command], ...] = (
     SubmitSignal,
     SubmitUrgentSignal,
@@ -395,6 +544,7 @@ COMMANDS: tuple[type[Command], ...] = (
     RequestMobilisation,
     AnswerMobilisation,
     ReportMobilisation,
+    *LIFECYCLE_COMMANDS,
 )
 """Every command this service accepts, in the order the API documents them."""
 

@@ -14,10 +14,10 @@ from pydantic import BaseModel
 from domain.access import Principal, Role, allowed
 from domain.policy import EscalationPolicy, PolicyError, policy_for
 from events.signals import Evidence, SourceRole
-from projections.call_lists import network_health
 from projections.escalations import convening_status, list_escalations
 from projections.tension_map import tension_view
 from services.app.need_to_know import Pseudonyms, sees_contact_details
+from services.app.network_health import health_view
 from services.app.readmodels import ReadModels
 
 RECENT_SIGNALS = 30
@@ -31,6 +31,7 @@ PART_OF_PROJECTION: Mapping[str, tuple[str, ...]] = {
     "tension_map": ("tension", "signals"),
     "escalations": ("escalations",),
     "call_lists": ("networks",),
+    "network_health": ("networks",),
 }
 """Which parts of the picture each read model feeds (``LiveProjection.name`` → parts)."""
 
@@ -125,8 +126,7 @@ def live_part(
         signals = recent_signals(read, principal, pseudonym)
         return [s.model_dump(mode="json") for s in signals]
     if part == "networks":
-        health = network_health(read.networks, at=read.clock.now())
-        return [n.model_dump(mode="json") for n in health]
+        return [health_view(h, None, None).model_dump(mode="json") for h in read.network_health()]
     state = read.escalations.state
     records = list_escalations(state, open_only=True)
     convenings = {

@@ -15,6 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -38,8 +39,16 @@ from events.network import (
     AllyAvailabilityChanged,
     AllyEnrolled,
     CallOutcomeRecorded,
+    CoreGroupMemberAdded,
+    CoreGroupMemberRemoved,
     DutyContactAssigned,
+    EvaluationRecorded,
+    HandoverAnnounced,
+    MeetingChairAssigned,
+    MeetingHeld,
+    MeetingPlanned,
     NetworkFormed,
+    NetworkSettingsChanged,
 )
 from events.signals import SourceRole
 from services.app import commands as c
@@ -142,6 +151,7 @@ class CommandHandlers:
             c.ChangeAvailability: self._on_network,
             c.AssignDutyContact: self._on_network,
             c.RecordCallOutcome: self._call_outcome,
+            **{command: self._lifecycle for command in c.LIFECYCLE_COMMANDS},
         }
 
     def register(self, resolvers: Mapping[type[c.Command], Resolver]) -> None:
@@ -490,6 +500,45 @@ class CommandHandlers:
             recorded,
             meta={"occurred_at": cmd.occurred_at},
         )
+
+    async def _lifecycle(self, cmd: c.Command, actor: str, key: str) -> Target:
+        """Meetings, chair, evaluation, core group, seats and settings: the network decider
+        judges them against the network's own events (``now``: the clock)."""
+        network_id = str(getattr(cmd, "network_id", ""))
+        ref = await self._network_ref(network_id)
+        return Target(ref, nw.network_decider, lifecycle_command(cmd, self.clock.now()))
+
+
+def lifecycle_command(cmd: c.Command, now: datetime) -> nw.LifecycleCommand:
+    """The network decider's command for a lifecycle command from outside."""
+    fields = cmd.model_dump(exclude={"next_meeting", "held_at", "evaluated_at"})
+    if isinstance(cmd, c.ChangeNetworkSettings):
+        return nw.ChangeSettings(event=NetworkSettingsChanged(**fields))
+    if isinstance(cmd, c.PlanMeeting):
+        return nw.PlanMeeting(event=MeetingPlanned(**fields), now=now)
+    if isinstance(cmd, c.AssignChair):
+        return nw.AssignChair(event=MeetingChairAssigned(**fields))
+    if isinstance(cmd, c.RecordMeeting):
+        nxt = cmd.next_meeting
+        following = (
+            None if nxt is None else MeetingPlanned(network_id=cmd.network_id, **nxt.model_dump())
+        )
+        held = MeetingHeld(**fields, held_at=cmd.held_at or now)
+        return nw.RecordMeeting(event=held, next_meeting=following, now=now)
+    if isinstance(cmd, c.RecordEvaluation):
+        evaluation = EvaluationRecorded(**fields, evaluated_at=cmd.evaluated_at or now)
+        return nw.RecordEvaluation(event=evaluation, now=now)
+    if isinstance(cmd, c.AddCoreMember):
+        return nw.AddCoreMember(event=CoreGroupMemberAdded(**fields))
+    if isinstance(cmd, c.RemoveCoreMember):
+        return nw.RemoveCoreMember(event=CoreGroupMemberRemoved(**fields))
+    if isinstance(cmd, c.AnnounceHandover):
+        return nw.AnnounceHandover(event=HandoverAnnounced(**fields))
+    if isinstance(cmd, c.IntroduceSuccessor):
+        return nw.IntroduceSuccessor(assigned=DutyContactAssigned(**fields))
+    if isinstance(cmd, c.VacateSeat):
+        return nw.VacateSeat(**fields)
+    raise TypeError(f"not a lifecycle command: {cmd.NAME}")
 
 
 OBJECT_FIELDS = (

@@ -13,6 +13,12 @@ from events.personal import PersonalCipher
 from projections.base import Projection, fold
 from projections.call_lists import CallList, CallListProjection, CallListState, call_list
 from projections.escalations import ConveningRecord, EscalationsProjection, EscalationsState
+from projections.network_health import (
+    HealthState,
+    NetworkHealth,
+    NetworkHealthProjection,
+    network_health,
+)
 from projections.outreach import OutreachProjection, OutreachState
 from projections.tension_map import (
     TensionMapProjection,
@@ -35,6 +41,7 @@ def projections(cipher: PersonalCipher | None = None) -> tuple[Projection[Any], 
         CallListProjection(cipher),
         EscalationsProjection(cipher),
         OutreachProjection(cipher),
+        NetworkHealthProjection(),
     )
 
 
@@ -53,17 +60,23 @@ class ReadModels:
     ) -> None:
         self.store = store
         self.clock = clock
-        tension, calls, escalations, outreach = projections(cipher)
+        tension, calls, escalations, outreach, health = projections(cipher)
         self.tension_projection = cast(TensionMapProjection, tension)
         self.tension: LiveProjection[TensionState] = feed(tension)
         self.calls: LiveProjection[CallListState] = feed(calls)
         self.escalations: LiveProjection[EscalationsState] = feed(escalations)
         self.outreach: LiveProjection[OutreachState] = feed(outreach)
         """Pulse checks, constituency questions, mobilisation requests."""
+        self.health: LiveProjection[HealthState] = feed(health)
 
     @property
     def runners(self) -> list[LiveProjection[Any]]:
-        return [self.tension, self.calls, self.escalations, self.outreach]
+        return [self.tension, self.calls, self.escalations, self.outreach, self.health]
+
+    def network_health(self, at: datetime | None = None) -> tuple[NetworkHealth, ...]:
+        """Every network's health judged at ``at`` (default: now), from the live read models."""
+        when = at or self.clock.now()
+        return network_health(self.calls.state, at=when, life=self.health.state)
 
     def ally_personal(self, ally_id: str) -> AllyPersonal | None:
         """An ally's own contact details, to invite them (never logged)."""

@@ -24,6 +24,7 @@ from domain import workflow as pm
 from domain.escalation import escalation_decider
 from domain.policy import EscalationPolicy
 from events.escalation import AckTimerSet, ConveningCalled, slot_ref
+from services.app.digest import is_digest_timer
 from services.app.execute import CommandMeta
 from services.app.handlers import CommandHandlers
 from services.app.ports import Clock, RawEvent, Scheduler
@@ -53,6 +54,8 @@ class Workflow:
         self.other_timers: dict[str, Callable[[bytes], Awaitable[None]]] = {}
         """Handlers of durable timers armed by other use cases, by the payload's ``kind``
         (a constituency question's escalation): one consumer reads every fired timer."""
+        self.digest_timers: Callable[[RawEvent], Awaitable[None]] | None = None
+        """Handles the network digest's fired timers (set by the composition root)."""
 
     def view(self) -> LiveView:
         return LiveView(self.read, self.policies, self.clock.now())
@@ -79,6 +82,12 @@ class Workflow:
             await self.run(pm.react(self.view(), raw.decode()))
 
     async def on_timer(self, raw: RawEvent) -> None:
+        if is_digest_timer(raw.body):
+            # The weekly network digest's timer (services.app.digest) shares this consumer:
+            # one more consumer on the timers stream would slow every start.
+            if self.digest_timers is not None:
+                await self.digest_timers(raw)
+            return
         body = json.loads(raw.body)
         other = self.other_timers.get(str(body.get("kind"))) if isinstance(body, dict) else None
         if other is not None:

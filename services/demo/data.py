@@ -351,3 +351,8 @@ DEMONSTRATION_SIGNALS = [
         ["youth", "moroccan"],
     ),
 ]
+
+
+# Peacetime upkeep of the Haven network (network lifecycle): its next meeting and evaluation.
+HAVEN_MEETING_PLACE = "Buurthuis De Roef, Almere Haven"
+HAVEN_EVALUATION_NOTE = "Samenstelling besproken in de kerngroep"

@@ -15,7 +15,8 @@ from typing import Any, TextIO
 
 import httpx
 
-from projections.call_lists import CallList, NetworkHealth
+from projections.call_lists import CallList
+from projections.network_health import NetworkHealth
 from projections.tension_map import CellView, TensionMapView
 from services.demo import data
 from services.demo.api import API, DemoApi, Story, Tokens, until
@@ -150,6 +151,7 @@ async def seed_networks(api: DemoApi, story: Story) -> None:
         duty = {(n["network_id"], r) for n in found for r, on in n["duty_contacts"].items() if on}
         return {n["network_id"] for n in data.NETWORKS} <= ids and assigned <= duty
 
+    await keep_alive(api)
     networks = await until(lambda: api.peek("/networks"), caught_up, CATCH_UP_S)
     shown = [NetworkHealth.model_validate(n) for n in networks or []]
     for n in shown:
@@ -163,8 +165,45 @@ async def seed_networks(api: DemoApi, story: Story) -> None:
             consented=n.consented,
             duty=join_nl(duty, NOBODY),
         )
+        raw: dict[str, Any] = next(
+            (r for r in networks or [] if r.get("network_id") == n.network_id), {}
+        )
+        for flag in raw.get("flags", []):
+            story.say("network_flag", reason=flag.get("reason", flag.get("code", "")))
     if not shown:
         story.say("no_networks")
+
+
+async def keep_alive(api: DemoApi) -> None:
+    """Peacetime in Almere Haven: the network plans its next meeting under a rotating
+    independent chair and records its half-yearly evaluation (the health flags show what is
+    still to do elsewhere). Played again, the same keys record nothing new."""
+    haven = "almere-haven"
+    chair = data.ALLIES[haven][0]["ally_id"]
+    starts = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+    await api.send(
+        "POST",
+        f"/networks/{haven}/meetings",
+        "meeting",
+        haven,
+        body={
+            "meeting_id": "haven-overleg-1",
+            "starts_at": starts.isoformat(),
+            "place": data.HAVEN_MEETING_PLACE,
+            "chair": chair,
+        },
+        actor=data.COORDINATOR,
+        key="demo-meeting-haven-1",
+    )
+    await api.send(
+        "POST",
+        f"/networks/{haven}/evaluations",
+        "evaluation",
+        haven,
+        body={"outcome": "composition_right", "note": data.HAVEN_EVALUATION_NOTE},
+        actor=data.COORDINATOR,
+        key="demo-evaluation-haven-1",
+    )
 
 
 # ---------------------------------------------------------------- signals and the tension map

@@ -32,6 +32,7 @@ SENTENCES: Final[Mapping[str, str]] = MappingProxyType(
         "seeded": "  Vastgelegd via de API: {new} nieuw, {known} al aanwezig van een eerdere demo.",
         "network_health": "  {name} ({area}): {members} van maximaal {cap} bondgenoten,"
         " {consented} willen gebeld worden; dienstdoend: {duty}",
+        "network_flag": "    aandachtspunt: {reason}",
         "no_networks": "  Nog geen netwerken te zien.",
         "step_azc": "Twee dagen meldingen over de komst van een azc ({area})",
         "step_demonstration": "Demonstratie: jongeren op scooters onderweg ({area})",
@@ -120,6 +121,8 @@ DEMO_ACTIONS: Final[Mapping[str, str]] = MappingProxyType(
         "form_network": "netwerk {subject} aanmaken",
         "enrol": "bondgenoot {subject} inschrijven",
         "duty": "dienstdoend contact {subject} vastleggen",
+        "meeting": "de volgende bijeenkomst van netwerk {subject} plannen",
+        "evaluation": "de halfjaarlijkse evaluatie van netwerk {subject} vastleggen",
         "signal": "melding {subject} insturen",
         "incomplete_signal": "de onvolledige melding insturen",
         "read": "{subject} opvragen",

@@ -80,6 +80,16 @@ ROUTES: tuple[Route, ...] = (
     Route(c.RequestMobilisation, "POST", "/mobilisations", creates=True),
     Route(c.AnswerMobilisation, "POST", "/mobilisations/{request_id}/answers", creates=True),
     Route(c.ReportMobilisation, "POST", "/mobilisations/{request_id}/reports", creates=True),
+    Route(c.ChangeNetworkSettings, "PUT", "/networks/{network_id}/settings"),
+    Route(c.PlanMeeting, "POST", "/networks/{network_id}/meetings", creates=True),
+    Route(c.AssignChair, "PUT", "/networks/{network_id}/meetings/{meeting_id}/chair"),
+    Route(c.RecordMeeting, "POST", "/networks/{network_id}/meetings/{meeting_id}/held"),
+    Route(c.RecordEvaluation, "POST", "/networks/{network_id}/evaluations", creates=True),
+    Route(c.AddCoreMember, "PUT", "/networks/{network_id}/core-group/{member_id}"),
+    Route(c.RemoveCoreMember, "DELETE", "/networks/{network_id}/core-group/{member_id}"),
+    Route(c.AnnounceHandover, "POST", "/networks/{network_id}/seats/{role}/handover"),
+    Route(c.IntroduceSuccessor, "POST", "/networks/{network_id}/seats/{role}/successor"),
+    Route(c.VacateSeat, "POST", "/networks/{network_id}/seats/{role}/vacate"),
 )
 
 

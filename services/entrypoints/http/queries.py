@@ -19,13 +19,14 @@ from domain.input import InputDatetime
 from domain.intake import FieldError, InvalidInput
 from domain.policy import EscalationPolicy
 from events.envelope import AreaCode
-from projections.call_lists import CallList, NetworkHealth, network_health
+from projections.call_lists import CallList
 from projections.escalations import (
     ConveningStatus,
     EscalationRecord,
     convening_status,
     list_escalations,
 )
+from projections.network_health import NetworkLife
 from projections.tension_map import TensionMapView
 from services.app.need_to_know import (
     Pseudonyms,
@@ -33,6 +34,7 @@ from services.app.need_to_know import (
     pseudonymised,
     sees_contact_details,
 )
+from services.app.network_health import NetworkHealthView, health_view
 from services.app.readmodels import ReadModels
 from services.app.situation import convening_proposal, escalation_record
 from services.entrypoints.http.auth import Auth, action_extra, authenticated
@@ -184,15 +186,56 @@ def query_router(
     @read_route(
         "/networks",
         "read.networks",
-        response_model=list[NetworkHealth],
-        summary="Network health",
+        response_model=list[NetworkHealthView],
+        summary="Networks and their health flags (each with its Dutch reason); allies "
+        "concerned only as counts here (see /networks/{network_id}/health)",
         tags=["network"],
     )
     async def networks(
         min_position: MinPosition = None,
-    ) -> list[NetworkHealth]:
+    ) -> list[NetworkHealthView]:
         await caught_up(min_position)
-        return list(network_health(read.networks, at=read.clock.now()))
+        return [health_view(h, None, None) for h in read.network_health()]
+
+    @read_route(
+        "/networks/{network_id}/health",
+        "read.network-health",
+        response_model=NetworkHealthView,
+        summary="A network's health judged at a moment: every flag with its code and Dutch "
+        "reason; allies by id for the roles that call, else by pseudonym",
+        tags=["network"],
+    )
+    async def network_health_(
+        network_id: str,
+        at: Annotated[
+            str | None, Query(description="judge at this ISO 8601 time with offset (default now)")
+        ] = None,
+        min_position: MinPosition = None,
+        principal: Principal = PRINCIPAL,
+    ) -> NetworkHealthView:
+        await caught_up(min_position)
+        found = [h for h in read.network_health(moment("at", at)) if h.network_id == network_id]
+        if not found:
+            raise NotFound(f"unknown network {network_id}", field="network_id")
+        return health_view(found[0], principal, pseudonym)
+
+    @read_route(
+        "/networks/{network_id}/lifecycle",
+        "read.networks",
+        response_model=NetworkLife,
+        summary="A network's meetings, evaluation, core group, professional seats and settings "
+        "(ids only, no personal data)",
+        tags=["network"],
+    )
+    async def network_lifecycle(
+        network_id: str,
+        min_position: MinPosition = None,
+    ) -> NetworkLife:
+        await caught_up(min_position)
+        life = read.health.state.networks.get(network_id)
+        if life is None:
+            raise NotFound(f"unknown network {network_id}", field="network_id")
+        return life.model_copy(update={"members": {}, "last_reached": {}})
 
     @read_route(
         "/escalations",
