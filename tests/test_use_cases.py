@@ -173,3 +173,41 @@ async def test_beyond_the_in_flight_limit_a_command_is_refused_not_queued(
     assert (await urgent).event_ids
     assert all(r.event_ids for r in await asyncio.gather(*held))
     assert (await app.do(app.signal(idempotency_key="k3"), actor="ally:a1")).event_ids
+
+
+async def test_routine_commands_wait_their_turn_and_an_urgent_one_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only a few routine commands are decided at once; the others wait before doing any work,
+    so an urgent one (here a major incident) is decided at once instead of sharing the event
+    loop with every routine one admitted."""
+    import asyncio
+
+    from services.app import handlers as h
+
+    monkeypatch.setattr(h, "ROUTINE_AT_ONCE", 1)
+    app = App()
+    await app.seed()
+    gate = asyncio.Event()
+    append = app.store.append
+
+    reached: list[str] = []
+
+    async def slow_routine_append(events: Any, *args: Any, **kw: Any) -> Any:
+        if events and events[0].aggregate.kind == "signal":
+            reached.append(events[0].id)
+            await gate.wait()
+        return await append(events, *args, **kw)
+
+    monkeypatch.setattr(app.store, "append", slow_routine_append)
+    routine = [
+        asyncio.create_task(app.do(app.signal(idempotency_key=f"r{i}"), actor="ally:a1"))
+        for i in range(3)
+    ]
+    while app.handlers._in_flight < 3:  # noqa: ASYNC110 - the tasks above set no event
+        await asyncio.sleep(0)
+    urgent = await app.do(app.signal(idempotency_key="u", major_incident=True), actor="ally:a1")
+    assert urgent.event_ids and not any(t.done() for t in routine)
+    assert len(reached) == 1  # one routine command deciding, two waiting before any work
+    gate.set()
+    assert all(r.event_ids for r in await asyncio.gather(*routine))

@@ -10,6 +10,7 @@ decider a complete command; rules live in the deciders, never here.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections import Counter
@@ -64,6 +65,8 @@ SOURCE = "/bondgenoten"
 FRESH_WAIT_S = 5.0
 MAX_IN_FLIGHT = 1024
 """Commands decided at once (both channels); concurrent appends share group commits."""
+ROUTINE_AT_ONCE = 64
+"""Routine commands decided at once (enough to fill a group commit); the rest wait in line."""
 URGENT_RESERVE = 256
 """Urgent commands admitted beyond ``MAX_IN_FLIGHT``."""
 URGENT_COMMANDS = (c.DeclareEscalation, c.AcknowledgeEscalation)
@@ -126,6 +129,7 @@ class CommandHandlers:
         self.keys = keys
         self.audit = audit
         self._in_flight = 0
+        self._deciding = asyncio.Semaphore(ROUTINE_AT_ONCE)
         self.outcomes: Counter[tuple[str, str]] = Counter()
         """Commands by name and result (ok, duplicate, denied, refused, overloaded): the
         metrics read them."""
@@ -180,7 +184,13 @@ class CommandHandlers:
             raise Overloaded(f"{self._in_flight} commands in flight")
         self._in_flight += 1
         try:
-            return await self._audited(command, principal, key, channel, origin)
+            if is_urgent(command):
+                return await self._audited(command, principal, key, channel, origin)
+            # Routine commands wait their turn here, before any work: the event loop serves
+            # its tasks in turn, so an urgent one competes only with the few routine ones
+            # being decided, not with every one admitted.
+            async with self._deciding:
+                return await self._audited(command, principal, key, channel, origin)
         finally:
             self._in_flight -= 1
 
