@@ -390,6 +390,16 @@ def list_escalations(state: EscalationsState, open_only: bool = False) -> list[E
     return [r.model_copy(deep=True) for r in records]
 
 
+def is_open(state: EscalationsState, area: str, theme: str) -> bool:
+    """An escalation of ``area`` × ``theme`` is not closed. Asked for every signal: it reads the
+    records in place (no copies; copying every open escalation per signal made intake slow
+    down as escalations piled up)."""
+    return any(
+        r.area == area and r.theme == theme and r.status != "closed"
+        for r in state.escalations.values()
+    )
+
+
 def escalation(state: EscalationsState, escalation_id: str) -> EscalationRecord | None:
     record = state.escalations.get(escalation_id)
     return record.model_copy(deep=True) if record is not None else None

@@ -23,6 +23,7 @@ from projections.escalations import (
     EscalationsProjection,
     convening_status,
     escalation,
+    is_open,
     list_escalations,
 )
 from tests.factories import at
@@ -222,6 +223,10 @@ def test_list_open_only_and_a_second_escalation_after_close() -> None:
     assert [r.escalation_id for r in list_escalations(state, open_only=True)] == [everything[0]]
     closed = escalation(state, EID)
     assert closed is not None and (closed.status, closed.closed_at) == ("closed", at(90))
+    assert is_open(state, AREA, THEME)  # the second one
+    first = incident().when(Close(by="police:tc-1", reason="r", now=at(90)), 90, "police:tc-1")
+    first_only = fold(P, first.envelopes)
+    assert not is_open(first_only, AREA, THEME) and not is_open(state, AREA, "other")
 
 
 def test_snapshot_round_trip_and_queries_return_copies() -> None:

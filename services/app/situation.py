@@ -13,7 +13,7 @@ from domain.policy import EscalationPolicy, policy_for, suggest_grip
 from domain.workflow import CellFacts
 from events.escalation import CallListSummary, ContributingSignal, SituationPicture
 from events.network import DutyRole
-from projections.escalations import EscalationRecord, escalation, list_escalations
+from projections.escalations import EscalationRecord, escalation, is_open
 from projections.tension_map import CellView, cell_facts, tension_view
 from services.app.readmodels import ReadModels
 
@@ -93,10 +93,7 @@ class LiveView:
         return CellFacts(band.value, reporters, roles)
 
     def is_open(self, area: str, theme: str) -> bool:
-        return any(
-            r.area == area and r.theme == theme
-            for r in list_escalations(self.read.escalations.state, open_only=True)
-        )
+        return is_open(self.read.escalations.state, area, theme)
 
     def situation(
         self, area: str, theme: str, communities: Sequence[str], *, major_incident: bool = False
