@@ -57,9 +57,10 @@ class Moment:
     def live(self) -> bool:
         return self.as_of is None and self.as_known_at is None
 
-    def view_at(self, now: datetime) -> datetime:
-        """The moment the folded state is looked at (decay, "last reached", health)."""
-        return self.as_of or self.as_known_at or now
+    def view_at(self, clock: Clock) -> datetime:
+        """The moment the folded state is looked at (decay, "last reached", health); the
+        clock is asked only for a live read."""
+        return self.as_of or self.as_known_at or clock.now()
 
 
 LIVE = Moment()
@@ -183,7 +184,7 @@ class ReadModels:
         if moment.live:
             return self.network_health()
         calls, life = await asyncio.gather(self.calls_at(moment), self.health_at(moment))
-        return network_health(calls, at=moment.view_at(self.clock.now()), life=life)
+        return network_health(calls, at=moment.view_at(self.clock), life=life)
 
     async def call_list_at(
         self, moment: Moment, area: str, themes: Sequence[str], communities: Sequence[str]
@@ -195,7 +196,7 @@ class ReadModels:
             area=area,
             themes=themes,
             communities=communities,
-            at=moment.view_at(self.clock.now()),
+            at=moment.view_at(self.clock),
         )
 
     def ally_personal(self, ally_id: str) -> AllyPersonal | None:
@@ -238,7 +239,7 @@ class ReadModels:
         if at is not None:
             moment = Moment(as_of=moment.as_of, as_known_at=at)
         state = await self.tension_at(moment)
-        view_at = moment.view_at(self.clock.now())
+        view_at = moment.view_at(self.clock)
         return tension_view(state, view_at, self.tension_projection.config, area=area, theme=theme)
 
     def call_list(self, area: str, themes: Sequence[str], communities: Sequence[str]) -> CallList:
