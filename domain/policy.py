@@ -132,6 +132,9 @@ class EscalationPolicy(BaseModel):
     levels: tuple[Level, ...] = Field(min_length=1)
     convening: ConveningDefaults = ConveningDefaults()
     invitations: InvitationPolicy = InvitationPolicy()
+    open_on_watch: bool = False
+    """Open an escalation (trigger ``slow_burn``) when a cell goes on watch, a slow burn on
+    the tension map's slow scale, whatever its band (``projections.tension_map``)."""
     network_digest: tuple[Recipient, ...] = ()
     """Who gets the weekly digest of this municipality's networks (the network coordinators,
     as a function); none: no digest. TOML: ``[[<key>.network_digest]]``."""

@@ -61,6 +61,8 @@ class CellFacts:
     band: Band
     distinct_reporters: int
     distinct_roles: int
+    watch: bool = False
+    """A slow burn (the slow scale); judged only where the policy opens on it."""
 
 
 class WorkflowView(Protocol):
@@ -108,6 +110,8 @@ def opening_trigger(
     reporters = cell.distinct_reporters if cell else 1
     roles = cell.distinct_roles if cell else 1
     if not should_open(policy, band, reporters, roles, major_incident):
+        if policy.open_on_watch and cell is not None and cell.watch:
+            return "slow_burn"
         return None
     return "major_incident" if major_incident else "band_crossed"
 

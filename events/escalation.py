@@ -44,7 +44,7 @@ Band = Literal["normal", "elevated", "high", "critical"]
 """Tension bands (normaal, verhoogd, hoog, kritiek), the same codes as the tension map's."""
 BANDS: tuple[Band, ...] = ("normal", "elevated", "high", "critical")
 Trend = Literal["rising", "steady", "falling"]
-Trigger = Literal["band_crossed", "declared", "major_incident"]
+Trigger = Literal["band_crossed", "declared", "major_incident", "slow_burn"]
 ConveningMode = Literal["in_person", "call", "app_group"]
 RsvpAnswer = Literal["attending", "not_attending", "later"]
 

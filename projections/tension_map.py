@@ -30,7 +30,39 @@ else steady.
 
 The fold keeps, per cell, the contributions that can still matter. It prunes against the latest
 event time seen (the watermark), never a clock, so live and rebuilt state are identical; queries
-for times well before the watermark may miss pruned signals (use an as-of rebuild for those).
+for times well before the watermark may miss pruned signals (use an as-of rebuild for those,
+``services.app.readmodels.replay``, which folds in occurred order up to the moment asked).
+
+Slow burns (``slow``, ``watch``)
+--------------------------------
+The score above forgets within a day or two: one moderate signal a day for ten days, about an
+asylum centre's arrival, never gets past "elevated". What such a slow burn shows is not
+intensity (the fast score measures that) but *persistence and breadth*: more and more different
+people, on more and more days, worry about the same thing. So the slow scale counts
+**reporter-days**, with a 7-day half-life::
+
+    mark (r, d) = reporter r sent at least one signal on calendar day d (Europe/Amsterdam)
+                  into the cell; first_at = its first that day, w = its strongest evidence
+                  weight that day (observed 1.0, heard 0.6, expected 0.4); level is ignored
+    slow(t)     = sum over marks with first_at ≤ t of w × 2^(-(t - first_at) / 7 days)
+    reporters(t), days(t) = distinct reporters and distinct days among the marks of the last
+                  7 days (first_at in (t - 7 days, t])
+    watch(t)    = slow(t) ≥ 4  and  reporters(t) ≥ 4  and  days(t) ≥ 3
+    slow trend  = the fast trend's rule, comparing slow(t) with slow(t - 3 days)
+
+Why these choices: one reporter counts once a day whatever they repeat (the unit of evidence is
+an independent person noticing something that day, as for the fast score); the 7-day half-life
+matches the rhythm in which a neighbourhood's mood turns (a week of daily signals keeps the sum
+near 5, a single day's worth halves in a week and is gone, below 0.05, after about a month); a
+steady stream of one observed signal a day from different people reaches watch on its fifth
+day (1 + 2^(-1/7) + … + 2^(-4/7) = 4.14), three in a week do not (2.7). ``days ≥ 3`` makes watch
+mean *persistent*: a burst of twenty reporters within an hour scores slow = 20 but on one day,
+so it does not raise watch; it is the fast score's business (high or critical) and it never
+becomes a slow burn unless signals keep coming on later days. ``reporters ≥ 4`` keeps one
+worried person writing daily from raising watch alone. The slow trend looks back three days:
+a day's decay alone (9 %) would hide inside the trend's 10 % margin, three days of silence
+(-26 %) show as falling. Pulse answers count as the ally's
+reporter-days, like signals.
 """
 
 from __future__ import annotations
@@ -39,9 +71,10 @@ import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Self
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
@@ -87,6 +120,17 @@ class TensionConfig(BaseModel):
     top_signals: int = 20
     prune_below: float = 0.01
     min_visible_score: float = 0.05
+    slow_half_life: timedelta = 7 * 24 * _HOUR
+    """Half-life of a reporter-day on the slow scale (see the module's "Slow burns")."""
+    slow_window: timedelta = 7 * 24 * _HOUR
+    """The recent past in which watch counts distinct reporters and days."""
+    slow_watch_from: float = 4.0
+    slow_min_reporters: int = 4
+    slow_min_days: int = 3
+    slow_trend_window: timedelta = 3 * 24 * _HOUR
+    slow_prune_below: float = 0.05
+    slow_day_zone: str = "Europe/Amsterdam"
+    """Calendar days are the reporters' days."""
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -218,12 +262,35 @@ def _keep_stronger(
         best[c.reporter] = c
 
 
+class SlowMark(BaseModel):
+    """A reporter's presence in a cell on one calendar day (the slow scale's unit)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reporter: str
+    day: date
+    first_at: AwareDatetime
+    """Their first signal in the cell that day."""
+    weight: float
+    """Their strongest evidence weight that day."""
+
+
+class SlowCell(BaseModel):
+    area: str
+    theme: str
+    marks: dict[str, SlowMark] = Field(default_factory=dict)
+    """By ``reporter|day``."""
+
+
 class TensionState(BaseModel):
     watermark: AwareDatetime | None = None
     """Latest ``occurred_at`` applied: the fold's notion of 'now' for pruning."""
     next_expiry: AwareDatetime | None = None
     """Earliest ``expires_at`` held, so most events skip the prune scan entirely."""
     cells: dict[str, Cell] = Field(default_factory=dict)
+    slow: dict[str, SlowCell] = Field(default_factory=dict)
+    """The slow scale per cell (reporter-days), kept for about a month."""
+    slow_next_expiry: AwareDatetime | None = None
 
 
 def cell_key(area: str, theme: str) -> str:
@@ -247,11 +314,78 @@ def _expiry(
     return occurred_at + config.half_life(theme) * math.log2(initial / config.prune_below)
 
 
+def _slow_expiry(first_at: datetime, weight: float, config: TensionConfig) -> datetime:
+    if weight < config.slow_prune_below:
+        return first_at
+    return first_at + config.slow_half_life * math.log2(weight / config.slow_prune_below)
+
+
+def _add_slow(
+    state: TensionState,
+    area: str,
+    theme: str,
+    reporter: str,
+    weight: float,
+    at: datetime,
+    watermark: datetime,
+    config: TensionConfig,
+) -> None:
+    """Mark ``reporter``'s day in the cell. Min of the times and max of the weights: the same
+    marks whatever the order and however often an event is delivered."""
+    if _slow_expiry(at, weight, config) <= watermark:
+        return  # too old to count any more (and pruned already if it was here)
+    key = cell_key(area, theme)
+    cell = state.slow.get(key)
+    if cell is None:
+        cell = state.slow[key] = SlowCell(area=area, theme=theme)
+    day = at.astimezone(_zone(config.slow_day_zone)).date()
+    mark_key = f"{reporter}|{day.isoformat()}"
+    held = cell.marks.get(mark_key)
+    if held is not None:
+        if held.first_at <= at and held.weight >= weight:
+            return
+        at, weight = min(held.first_at, at), max(held.weight, weight)
+    cell.marks[mark_key] = SlowMark(reporter=reporter, day=day, first_at=at, weight=weight)
+    expiry = _slow_expiry(at, weight, config)
+    if state.slow_next_expiry is None or expiry < state.slow_next_expiry:
+        state.slow_next_expiry = expiry
+
+
+def _prune_slow(state: TensionState, watermark: datetime, config: TensionConfig) -> None:
+    if state.slow_next_expiry is None or state.slow_next_expiry > watermark:
+        return
+    expiries: list[datetime] = []
+    for key in list(state.slow):
+        cell = state.slow[key]
+        kept = {
+            k: m
+            for k, m in cell.marks.items()
+            if _slow_expiry(m.first_at, m.weight, config) > watermark
+        }
+        if not kept:
+            del state.slow[key]
+            continue
+        cell.marks = kept
+        expiries.extend(_slow_expiry(m.first_at, m.weight, config) for m in kept.values())
+    state.slow_next_expiry = min(expiries, default=None)
+
+
+_ZONES: dict[str, ZoneInfo] = {}
+
+
+def _zone(name: str) -> ZoneInfo:
+    zone = _ZONES.get(name)
+    if zone is None:
+        zone = _ZONES[name] = ZoneInfo(name)
+    return zone
+
+
 class TensionMapProjection:
     """Folds ``SignalReceived`` into per-cell contributions; other event types are ignored."""
 
     name: str = "tension_map"
-    version: int = 3  # 2: contributions keep the affected communities; 3: pulse answers
+    # 2: contributions keep the affected communities; 3: pulse answers; 4: the slow scale
+    version: int = 4
     kinds: tuple[str, ...] = (*SIGNAL_KINDS, PULSE_KIND)
 
     def __init__(self, config: TensionConfig = DEFAULT_TENSION_CONFIG) -> None:
@@ -292,7 +426,9 @@ class TensionMapProjection:
         if state.watermark is None or at > state.watermark:
             state.watermark = at
         watermark = state.watermark
+        weight = self.config.evidence_weights[evidence]
         for theme in themes:
+            _add_slow(state, area, theme, reporter, weight, at, watermark, self.config)
             key = cell_key(area, theme)
             cell = state.cells.get(key)
             # Idempotence: a redelivered signal is already here, or it was pruned, and then its
@@ -319,6 +455,7 @@ class TensionMapProjection:
             if state.next_expiry is None or expires_at < state.next_expiry:
                 state.next_expiry = expires_at
         _prune(state, watermark)
+        _prune_slow(state, watermark, self.config)
 
     def dump(self, state: TensionState) -> bytes:
         return state.model_dump_json().encode()
@@ -367,6 +504,15 @@ class CellView(BaseModel):
     distinct_roles: int
     """Source roles counted for corroboration (reporters still above ``active_role_min``)."""
     signals: tuple[ContributingSignal, ...]
+    slow: float = 0.0
+    """The slow scale: reporter-days with a 7-day half-life (module docstring)."""
+    slow_trend: Trend = Trend.STEADY
+    watch: bool = False
+    """A slow burn: persistent signals from several independent reporters on several days."""
+    slow_reporters: int = 0
+    """Distinct reporters in the last week (the slow window)."""
+    slow_days: int = 0
+    """Distinct calendar days with signals in the last week."""
 
 
 class TensionMapView(BaseModel):
@@ -398,6 +544,48 @@ def _score(cell: Cell, at: datetime, config: TensionConfig) -> _Scored:
     total = sum(v for _, v in best.values())
     score = total * (1 + config.corroboration_bonus * max(len(roles) - 1, 0))
     return _Scored(score, len(best), len(roles), values)
+
+
+@dataclass(frozen=True)
+class SlowView:
+    slow: float
+    trend: Trend
+    watch: bool
+    reporters: int
+    days: int
+
+
+def _slow_sum(cell: SlowCell, at: datetime, config: TensionConfig) -> float:
+    half_life = config.slow_half_life
+    return sum(
+        m.weight * math.pow(2.0, -((at - m.first_at) / half_life))
+        for m in cell.marks.values()
+        if m.first_at <= at
+    )
+
+
+def slow_view(
+    state: TensionState,
+    area: str,
+    theme: str,
+    at: datetime,
+    config: TensionConfig = DEFAULT_TENSION_CONFIG,
+) -> SlowView:
+    """The slow scale of one cell at ``at`` (zeros where nothing was marked)."""
+    cell = state.slow.get(cell_key(area, theme))
+    if cell is None:
+        return SlowView(0.0, Trend.STEADY, False, 0, 0)
+    now = _slow_sum(cell, at, config)
+    before = _slow_sum(cell, at - config.slow_trend_window, config)
+    recent = [m for m in cell.marks.values() if at - config.slow_window < m.first_at <= at]
+    reporters = len({m.reporter for m in recent})
+    days = len({m.day for m in recent})
+    watch = (
+        round(now, 2) >= config.slow_watch_from
+        and reporters >= config.slow_min_reporters
+        and days >= config.slow_min_days
+    )
+    return SlowView(round(now, 2), trend_of(now, before, config), watch, reporters, days)
 
 
 def band_of(score: float, config: TensionConfig = DEFAULT_TENSION_CONFIG) -> Band:
@@ -476,25 +664,41 @@ def tension_view(
     theme: str | None = None,
 ) -> TensionMapView:
     """The tension map at ``at``, hottest cell first; ``area`` may be a municipality code."""
-    cells = (
-        c
-        for c in state.cells.values()
-        if (area is None or in_area(c.area, area)) and (theme is None or c.theme == theme)
-    )
-    views = [v for v in (_view(c, at, config) for c in cells) if v is not None]
+    # A cell shows while its fast score is visible or it is on watch (a slow burn whose
+    # signals have long decayed on the fast scale).
+    keys = dict.fromkeys([*state.cells, *state.slow])
+    views = []
+    for key in keys:
+        cell = state.cells.get(key)
+        where: Cell | SlowCell = cell if cell is not None else state.slow[key]
+        if (area is not None and not in_area(where.area, area)) or (
+            theme is not None and where.theme != theme
+        ):
+            continue
+        view = _view(where.area, where.theme, cell, state, at, config)
+        if view is not None:
+            views.append(view)
     views.sort(key=lambda v: (-v.score, v.area, v.theme))
     return TensionMapView(at=at, cells=tuple(views))
 
 
-def _view(cell: Cell, at: datetime, config: TensionConfig) -> CellView | None:
-    now = _score(cell, at, config)
+def _view(
+    area: str,
+    theme: str,
+    cell: Cell | None,
+    state: TensionState,
+    at: datetime,
+    config: TensionConfig,
+) -> CellView | None:
+    now = _score(cell, at, config) if cell is not None else _Scored(0.0, 0, 0, ())
     score = round(now.score, 2)
-    if score < config.min_visible_score:
+    slow = slow_view(state, area, theme, at, config)
+    if score < config.min_visible_score and not slow.watch:
         return None
-    before = _score(cell, at - config.trend_window, config).score
+    before = _score(cell, at - config.trend_window, config).score if cell is not None else 0.0
     return CellView(
-        area=cell.area,
-        theme=cell.theme,
+        area=area,
+        theme=theme,
         score=score,
         # The band follows the displayed score, so "4.0 normaal" can never appear.
         band=band_of(score, config),
@@ -502,6 +706,11 @@ def _view(cell: Cell, at: datetime, config: TensionConfig) -> CellView | None:
         distinct_reporters=now.reporters,
         distinct_roles=now.roles,
         signals=_top_signals(now.values, config.top_signals),
+        slow=slow.slow,
+        slow_trend=slow.trend,
+        watch=slow.watch,
+        slow_reporters=slow.reporters,
+        slow_days=slow.days,
     )
 
 

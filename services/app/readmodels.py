@@ -1,16 +1,31 @@
-"""The live read models of this process, and as-of queries answered by replaying the log."""
+"""The live read models of this process, and time-travel queries answered by replaying the log.
+
+Two kinds of time (bitemporal queries, see README "Two kinds of time"):
+
+* ``as_known_at`` (recorded time): what the service knew at that moment. The log is read up to
+  the first event *recorded* after it and folded in log order, exactly as the live read model
+  did, so the answer equals the live read model as it stood then.
+* ``as_of`` (valid time): the situation at that moment according to everything known now (or
+  known at ``as_known_at``, if both are given). Events that *occurred* after it are left out,
+  and the rest are folded in the order they occurred, so a signal typed in days later counts at
+  its ``occurred_at`` (and is not skipped by a fold that has already moved past it).
+
+The view is then taken at ``as_of``, else ``as_known_at``, else now.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from domain.intake import KnownNetwork
+from events.envelope import Envelope
 from events.network import AllyPersonal
 from events.personal import PersonalCipher
-from projections.base import Projection, fold
+from projections.base import Projection, S, fold
 from projections.call_lists import CallList, CallListProjection, CallListState, call_list
 from projections.escalations import ConveningRecord, EscalationsProjection, EscalationsState
 from projections.network_health import (
@@ -27,6 +42,61 @@ from projections.tension_map import (
     tension_view,
 )
 from services.app.ports import Clock, EventStore, LiveProjection
+
+
+@dataclass(frozen=True)
+class Moment:
+    """Where a query looks in time. Neither given: the live read models, now."""
+
+    as_of: datetime | None = None
+    """Valid time: leave out what occurred after it, and look at the situation then."""
+    as_known_at: datetime | None = None
+    """Recorded time: leave out what the service recorded after it."""
+
+    @property
+    def live(self) -> bool:
+        return self.as_of is None and self.as_known_at is None
+
+    def view_at(self, clock: Clock) -> datetime:
+        """The moment the folded state is looked at (decay, "last reached", health); the
+        clock is asked only for a live read."""
+        return self.as_of or self.as_known_at or clock.now()
+
+
+LIVE = Moment()
+
+
+def in_valid_time(events: Sequence[Envelope[Any]], as_of: datetime | None) -> list[Envelope[Any]]:
+    """``events`` (in log order) that had occurred by ``as_of``, in the order they occurred.
+
+    An aggregate's events keep their log order: each counts at the latest ``occurred_at`` of
+    itself and the events before it in its aggregate (a decider's invariants hold in that
+    order, and an event said to occur before its predecessor is not folded ahead of it). Events
+    of different aggregates are ordered by that time, ties in log order."""
+    if as_of is None:
+        return list(events)
+    latest: dict[tuple[str, str], datetime] = {}
+    timed: list[tuple[datetime, int, Envelope[Any]]] = []
+    for index, event in enumerate(events):
+        key = (event.aggregate.kind, event.aggregate.id)
+        held = latest.get(key)
+        effective = event.occurred_at if held is None or event.occurred_at > held else held
+        latest[key] = effective
+        if effective <= as_of:
+            timed.append((effective, index, event))
+    timed.sort(key=lambda t: (t[0], t[1]))
+    return [event for _, _, event in timed]
+
+
+async def replay(store: EventStore, projection: Projection[S], moment: Moment) -> S:
+    """``projection``'s state at ``moment``, folded afresh from the log (see the module)."""
+    events = [
+        e
+        async for e in store.read(
+            kinds=projection.kinds, as_of=moment.as_known_at, skip_undecodable=True
+        )
+    ]
+    return fold(projection, in_valid_time(events, moment.as_of))
 
 
 class ReadModelLagging(TimeoutError):
@@ -62,6 +132,10 @@ class ReadModels:
         self.clock = clock
         tension, calls, escalations, outreach, health = projections(cipher)
         self.tension_projection = cast(TensionMapProjection, tension)
+        self._calls_projection = cast(CallListProjection, calls)
+        self._escalations_projection = cast(EscalationsProjection, escalations)
+        self._outreach_projection = cast(OutreachProjection, outreach)
+        self._health_projection = cast(NetworkHealthProjection, health)
         self.tension: LiveProjection[TensionState] = feed(tension)
         self.calls: LiveProjection[CallListState] = feed(calls)
         self.escalations: LiveProjection[EscalationsState] = feed(escalations)
@@ -77,6 +151,53 @@ class ReadModels:
         """Every network's health judged at ``at`` (default: now), from the live read models."""
         when = at or self.clock.now()
         return network_health(self.calls.state, at=when, life=self.health.state)
+
+    # ------------------------------------------------ time travel (live when ``moment`` is LIVE)
+
+    async def calls_at(self, moment: Moment) -> CallListState:
+        if moment.live:
+            return self.calls.state
+        return await replay(self.store, self._calls_projection, moment)
+
+    async def escalations_at(self, moment: Moment) -> EscalationsState:
+        if moment.live:
+            return self.escalations.state
+        return await replay(self.store, self._escalations_projection, moment)
+
+    async def outreach_at(self, moment: Moment) -> OutreachState:
+        if moment.live:
+            return self.outreach.state
+        return await replay(self.store, self._outreach_projection, moment)
+
+    async def health_at(self, moment: Moment) -> HealthState:
+        if moment.live:
+            return self.health.state
+        return await replay(self.store, self._health_projection, moment)
+
+    async def tension_at(self, moment: Moment) -> TensionState:
+        if moment.live:
+            return self.tension.state
+        return await replay(self.store, self.tension_projection, moment)
+
+    async def network_health_at(self, moment: Moment) -> tuple[NetworkHealth, ...]:
+        """Every network's health at ``moment`` (judged at its view time)."""
+        if moment.live:
+            return self.network_health()
+        calls, life = await asyncio.gather(self.calls_at(moment), self.health_at(moment))
+        return network_health(calls, at=moment.view_at(self.clock), life=life)
+
+    async def call_list_at(
+        self, moment: Moment, area: str, themes: Sequence[str], communities: Sequence[str]
+    ) -> CallList:
+        if moment.live:
+            return self.call_list(area, themes, communities)
+        return call_list(
+            await self.calls_at(moment),
+            area=area,
+            themes=themes,
+            communities=communities,
+            at=moment.view_at(self.clock),
+        )
 
     def ally_personal(self, ally_id: str) -> AllyPersonal | None:
         """An ally's own contact details, to invite them (never logged)."""
@@ -107,21 +228,19 @@ class ReadModels:
         return all(results)
 
     async def tension_map(
-        self, at: datetime | None = None, *, area: str | None = None, theme: str | None = None
+        self,
+        at: datetime | None = None,
+        *,
+        area: str | None = None,
+        theme: str | None = None,
+        moment: Moment = LIVE,
     ) -> TensionMapView:
-        projection = self.tension_projection
-        if at is None:
-            return tension_view(
-                self.tension.state, self.clock.now(), projection.config, area=area, theme=theme
-            )
-        events = [
-            e
-            async for e in self.store.read(
-                kinds=self.tension_projection.kinds, as_of=at, skip_undecodable=True
-            )
-        ]
-        state = fold(projection, events)
-        return tension_view(state, at, projection.config, area=area, theme=theme)
+        """The map at ``moment``; ``at`` is the old name of ``moment.as_known_at``."""
+        if at is not None:
+            moment = Moment(as_of=moment.as_of, as_known_at=at)
+        state = await self.tension_at(moment)
+        view_at = moment.view_at(self.clock)
+        return tension_view(state, view_at, self.tension_projection.config, area=area, theme=theme)
 
     def call_list(self, area: str, themes: Sequence[str], communities: Sequence[str]) -> CallList:
         return call_list(

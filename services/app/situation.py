@@ -14,7 +14,7 @@ from domain.workflow import CellFacts
 from events.escalation import CallListSummary, ContributingSignal, SituationPicture
 from events.network import DutyRole
 from projections.escalations import EscalationRecord, escalation, is_open
-from projections.tension_map import CellView, cell_facts, tension_view
+from projections.tension_map import CellView, cell_facts, slow_view, tension_view
 from services.app.readmodels import ReadModels
 
 
@@ -84,13 +84,18 @@ class LiveView:
         return policy_for(self.policies, area)
 
     def cell(self, area: str, theme: str) -> CellFacts | None:
-        facts = cell_facts(
-            self.read.tension.state, area, theme, self.now, self.read.tension_projection.config
+        state, config = self.read.tension.state, self.read.tension_projection.config
+        facts = cell_facts(state, area, theme, self.now, config)
+        # The slow scale sums a month of reporter-days: judged only where the policy opens on
+        # it, not on every signal everywhere.
+        watch = (
+            self.policy(area).open_on_watch
+            and slow_view(state, area, theme, self.now, config).watch
         )
         if facts is None:
-            return None
+            return CellFacts("normal", 0, 0, watch=True) if watch else None
         band, reporters, roles = facts
-        return CellFacts(band.value, reporters, roles)
+        return CellFacts(band.value, reporters, roles, watch=watch)
 
     def is_open(self, area: str, theme: str) -> bool:
         return is_open(self.read.escalations.state, area, theme)

@@ -15,11 +15,13 @@ import sys
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from pydantic import ValidationError
 
 from domain.access import OUTSIDE_ROLES, Forbidden, inbox_prefix, matrix_rows, principal_of
+from projections.tension_map import TensionMapProjection, tension_view
 from services import bootstrap
 from services.adapters.jetstream.authorization import (
     AUTHORIZATION_FILE,
@@ -33,6 +35,7 @@ from services.adapters.logging import configure_logging
 from services.app.readmodels import PROJECTIONS
 from services.settings import Settings
 from services.texts_nl import cli as texts
+from services.texts_nl import labels
 
 log = structlog.get_logger(__name__)
 DEMO_TOKEN_TTL = timedelta(hours=8)
@@ -127,6 +130,67 @@ async def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     for name, position in rebuilt:
         print(texts.REBUILT.format(name=name, position=position))
+    return 0
+
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def _moment_option(value: str | None) -> datetime | None:
+    """An ISO 8601 time with offset (``ValueError`` otherwise)."""
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(value)
+    return parsed
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
+
+
+async def _map(args: argparse.Namespace, settings: Settings) -> int:
+    """The tension map at a moment in either kind of time, folded from the log."""
+    from services.app.readmodels import Moment, replay  # only this command needs them
+
+    moments: dict[str, datetime | None] = {}
+    for option, value in (("--as-of", args.as_of), ("--as-known-at", args.as_known_at)):
+        try:
+            moments[option] = _moment_option(value)
+        except ValueError:
+            print(texts.MAP_BAD_TIME.format(option=option, value=value), file=sys.stderr)
+            return 2
+    as_of, known = moments["--as-of"], moments["--as-known-at"]
+    projection = TensionMapProjection()
+    try:
+        async with bootstrap.infrastructure(settings) as infra:
+            view_at = as_of or known or infra.clock.now()
+            # Without either moment: the log as it is now, looked at now.
+            moment = Moment(as_of=as_of, as_known_at=known or (None if as_of else view_at))
+            state = await replay(infra.store, projection, moment)
+    except EmbeddedNatsError as exc:
+        print(texts.STORE_IN_USE.format(reason=exc), file=sys.stderr)
+        return 1
+    view = tension_view(state, view_at, projection.config, area=args.area, theme=args.theme)
+    known_part = texts.MAP_KNOWN.format(known=_local(known)) if known else ""
+    print(texts.MAP_HEADER.format(view=_local(view_at), known=known_part))
+    if not view.cells:
+        print(texts.MAP_EMPTY)
+    for cell in view.cells:
+        print(
+            texts.MAP_ROW.format(
+                area=cell.area,
+                theme=labels.theme_label(cell.theme),
+                score=cell.score,
+                band=labels.band_label(cell.band),
+                trend=labels.trend_label(cell.trend),
+                slow=cell.slow,
+                slow_trend=labels.trend_label(cell.slow_trend),
+            )
+        )
+        if cell.watch:
+            print(texts.MAP_WATCH.format(reporters=cell.slow_reporters, days=cell.slow_days))
     return 0
 
 
@@ -243,6 +307,12 @@ def _parser() -> argparse.ArgumentParser:
     names = ", ".join(p.name for p in PROJECTIONS)
     rb.add_argument("projection", nargs="*", help=texts.REBUILD_NAMES.format(names=names))
     rb.set_defaults(handler=_rebuild)
+    mp = sub.add_parser("map", help=texts.MAP, description=texts.MAP)
+    mp.add_argument("--as-of", default=None, help=texts.MAP_AS_OF)
+    mp.add_argument("--as-known-at", default=None, help=texts.MAP_AS_KNOWN_AT)
+    mp.add_argument("--area", default=None, help=texts.MAP_AREA)
+    mp.add_argument("--theme", default=None, help=texts.MAP_THEME)
+    mp.set_defaults(handler=_map)
     tk = sub.add_parser("token", help=texts.ISSUE, description=texts.ISSUE)
     tk.add_argument("--role", required=True, help=texts.ISSUE_ROLE.format(roles=ROLES))
     tk.add_argument("--id", required=True, help=texts.ISSUE_ID)

@@ -24,6 +24,7 @@ HEADLINES: Final[Mapping[str, str]] = MappingProxyType(
         "band_crossed": "Spanning {band_nl} in {area_name}: {themes_nl}",
         "declared": "Opgeschaald door politie/gemeente in {area_name}: {themes_nl}{reason_tail}",
         "major_incident": "Groot incident in {area_name}: {themes_nl}",
+        "slow_burn": "Aanhoudende spanning in {area_name}: {themes_nl}",
     }
 )
 TRIGGER_NL: Final[Mapping[str, str]] = MappingProxyType(
@@ -31,6 +32,7 @@ TRIGGER_NL: Final[Mapping[str, str]] = MappingProxyType(
         "band_crossed": "spanningsdrempel overschreden",
         "declared": "opgeschaald door politie/gemeente",
         "major_incident": "groot incident gemeld",
+        "slow_burn": "aanhoudende signalen van meerdere melders over meerdere dagen",
     }
 )
 REASON_TAIL: Final = " – {reason}"

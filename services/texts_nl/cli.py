@@ -84,3 +84,28 @@ ISSUE_EXTERNAL: Final = (
     "Tokens komen van de ingestelde identiteitsprovider ({issuer}), niet van deze opdracht."
 )
 MATRIX: Final = "druk de autorisatiematrix af (rol × actie), zoals in de README"
+MAP: Final = (
+    "toon het spanningsbeeld, ook zoals het toen was (--as-of) of zoals de dienst het toen"
+    " kende (--as-known-at); leest het logboek (met de dienst gestopt, of via BONDGENOTEN_NATS_URL)"
+)
+MAP_AS_OF: Final = (
+    "geldige tijd: de situatie op dit moment volgens alles wat nu bekend is"
+    " (ISO 8601 met tijdzone, bijv. 2026-03-14T21:05:00+01:00)"
+)
+MAP_AS_KNOWN_AT: Final = "registratietijd: wat de dienst op dit moment wist (ISO 8601 met tijdzone)"
+MAP_AREA: Final = "alleen dit gebied of deze gemeente (bijv. GM0034)"
+MAP_THEME: Final = "alleen dit thema (bijv. asylum_reception)"
+MAP_BAD_TIME: Final = (
+    "Ongeldige tijd voor {option}: {value}. Gebruik ISO 8601 met tijdzone,"
+    " bijv. 2026-03-14T21:05:00+01:00."
+)
+MAP_HEADER: Final = "Spanningsbeeld op {view} (Nederlandse tijd){known}"
+MAP_KNOWN: Final = ", zoals bekend op {known}"
+MAP_EMPTY: Final = "Geen spanning boven de drempel."
+MAP_ROW: Final = (
+    "{area:<22} {theme:<26} {score:>6.2f}  {band:<9} {trend:<7}  traag {slow:>5.2f} {slow_trend}"
+)
+MAP_WATCH: Final = (
+    "    ⚑ waakzaam: aanhoudende signalen van {reporters} melders op {days} dagen in de"
+    " afgelopen week"
+)

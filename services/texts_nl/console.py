@@ -175,6 +175,7 @@ TRIGGER_LABELS: Final[Mapping[str, str]] = MappingProxyType(
         "band_crossed": "spanningsdrempel overschreden",
         "declared": "afgekondigd",
         "major_incident": "groot incident",
+        "slow_burn": "aanhoudende spanning",
     }
 )
 

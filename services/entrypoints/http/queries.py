@@ -1,6 +1,10 @@
 """Read routes: the tension map, call lists, networks, escalations, convenings and the review,
 answered from the live read models. Every read takes ``min_position`` (the ``position`` a
-command answered) and waits until the read models reflect it: read-your-writes."""
+command answered) and waits until the read models reflect it: read-your-writes.
+
+The reads of a read model also take ``as_of`` (valid time) and ``as_known_at`` (recorded time;
+``at`` is its deprecated old name), answered by replaying the log (``services.app.readmodels``,
+README "Two kinds of time")."""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from projections.escalations import (
     ConveningStatus,
     EscalationRecord,
     convening_status,
+    escalation,
     list_escalations,
 )
 from projections.network_health import NetworkLife
@@ -35,7 +40,7 @@ from services.app.need_to_know import (
     sees_contact_details,
 )
 from services.app.network_health import NetworkHealthView, health_view
-from services.app.readmodels import ReadModels
+from services.app.readmodels import Moment, ReadModels, in_valid_time
 from services.app.situation import convening_proposal, escalation_record
 from services.entrypoints.http.auth import Auth, action_extra, authenticated
 from services.entrypoints.http.errors import ERROR_RESPONSES, NotCaughtUp
@@ -112,6 +117,34 @@ def moment(name: str, value: str | None) -> datetime | None:
         raise InvalidInput([FieldError(name, e["msg"], e["type"]) for e in exc.errors()]) from None
 
 
+AS_OF_HELP = (
+    "valid time, ISO 8601 with offset: the situation at this moment according to everything "
+    "known now (or known at `as_known_at`); what occurred later is left out"
+)
+AS_KNOWN_AT_HELP = (
+    "recorded time, ISO 8601 with offset: what the service knew at this moment (the read "
+    "model as it stood then); what was recorded later is left out"
+)
+
+
+def when(
+    as_of: Annotated[str | None, Query(description=AS_OF_HELP)] = None,
+    as_known_at: Annotated[str | None, Query(description=AS_KNOWN_AT_HELP)] = None,
+    at: Annotated[
+        str | None, Query(deprecated=True, description="old name of `as_known_at`")
+    ] = None,
+) -> Moment:
+    """The moment a read looks at (both absent: live, now), or a precise 422."""
+    if at is not None and as_known_at is not None:
+        message = "give as_known_at only (at is its deprecated old name)"
+        raise InvalidInput([FieldError("at", message, "conflict")])
+    known = moment("as_known_at", as_known_at) if as_known_at is not None else moment("at", at)
+    return Moment(as_of=moment("as_of", as_of), as_known_at=known)
+
+
+WHEN = Depends(when)
+
+
 def query_router(
     read: ReadModels,
     policies: dict[str, EscalationPolicy],
@@ -149,15 +182,13 @@ def query_router(
         tags=["signal"],
     )
     async def tension_map(
-        at: Annotated[
-            str | None, Query(description="as of this ISO 8601 time with offset (replay)")
-        ] = None,
         area: Annotated[str | None, Query(description="area or municipality code")] = None,
         theme: str | None = None,
         min_position: MinPosition = None,
+        at: Moment = WHEN,
     ) -> TensionMapView:
         await caught_up(min_position)
-        return await read.tension_map(moment("at", at), area=area, theme=theme)
+        return await read.tension_map(area=area, theme=theme, moment=at)
 
     @read_route(
         "/call-lists",
@@ -173,9 +204,10 @@ def query_router(
         communities: Annotated[str, Query(description="comma-separated community codes")] = "",
         min_position: MinPosition = None,
         principal: Principal = PRINCIPAL,
+        at: Moment = WHEN,
     ) -> CallList:
         await caught_up(min_position)
-        found = read.call_list(area, _csv(themes), _csv(communities))
+        found = await read.call_list_at(at, area, _csv(themes), _csv(communities))
         result = "revealed" if sees_contact_details(principal) else "pseudonymised"
         allies = len(found.entries)
         await auth.record(
@@ -193,9 +225,10 @@ def query_router(
     )
     async def networks(
         min_position: MinPosition = None,
+        at: Moment = WHEN,
     ) -> list[NetworkHealthView]:
         await caught_up(min_position)
-        return [health_view(h, None, None) for h in read.network_health()]
+        return [health_view(h, None, None) for h in await read.network_health_at(at)]
 
     @read_route(
         "/networks/{network_id}/health",
@@ -207,14 +240,12 @@ def query_router(
     )
     async def network_health_(
         network_id: str,
-        at: Annotated[
-            str | None, Query(description="judge at this ISO 8601 time with offset (default now)")
-        ] = None,
         min_position: MinPosition = None,
         principal: Principal = PRINCIPAL,
+        at: Moment = WHEN,
     ) -> NetworkHealthView:
         await caught_up(min_position)
-        found = [h for h in read.network_health(moment("at", at)) if h.network_id == network_id]
+        found = [h for h in await read.network_health_at(at) if h.network_id == network_id]
         if not found:
             raise NotFound(f"unknown network {network_id}", field="network_id")
         return health_view(found[0], principal, pseudonym)
@@ -230,9 +261,10 @@ def query_router(
     async def network_lifecycle(
         network_id: str,
         min_position: MinPosition = None,
+        at: Moment = WHEN,
     ) -> NetworkLife:
         await caught_up(min_position)
-        life = read.health.state.networks.get(network_id)
+        life = (await read.health_at(at)).networks.get(network_id)
         if life is None:
             raise NotFound(f"unknown network {network_id}", field="network_id")
         return life.model_copy(update={"members": {}, "last_reached": {}})
@@ -247,9 +279,10 @@ def query_router(
     async def escalations(
         open: bool = False,
         min_position: MinPosition = None,
+        at: Moment = WHEN,
     ) -> Any:
         await caught_up(min_position)
-        return list_escalations(read.escalations.state, open_only=open)
+        return list_escalations(await read.escalations_at(at), open_only=open)
 
     @read_route(
         "/escalations/{escalation_id}",
@@ -261,9 +294,15 @@ def query_router(
     async def get_escalation(
         escalation_id: str,
         min_position: MinPosition = None,
+        at: Moment = WHEN,
     ) -> Any:
         await caught_up(min_position)
-        return escalation_record(read, escalation_id)
+        if at.live:
+            return escalation_record(read, escalation_id)
+        record = escalation(await read.escalations_at(at), escalation_id)
+        if record is None:
+            raise NotFound(f"no escalation {escalation_id} at that moment", field="escalation_id")
+        return record
 
     @read_route(
         "/escalations/{escalation_id}/convening-proposal",
@@ -289,9 +328,10 @@ def query_router(
     async def get_convening(
         convening_id: str,
         min_position: MinPosition = None,
+        at: Moment = WHEN,
     ) -> Any:
         await caught_up(min_position)
-        status = convening_status(read.escalations.state, convening_id)
+        status = convening_status(await read.escalations_at(at), convening_id)
         if status is None:
             raise NotFound(f"unknown convening {convening_id}", field="convening_id")
         return status
@@ -301,7 +341,9 @@ def query_router(
         "read.review",
         response_model=list[ReviewEntry],
         summary="Every event of the incident, replayed from the log, with pseudonyms instead "
-        "of allies' ids and never contact details (the review: `…/review`)",
+        "of allies' ids and never contact details (the review: `…/review`); with `as_of` "
+        "only what had occurred by then, in the order it occurred, with `as_known_at` only "
+        "what had been recorded by then",
         tags=["escalation"],
     )
     async def events(
@@ -309,16 +351,20 @@ def query_router(
         escalation_id: str,
         min_position: MinPosition = None,
         principal: Principal = PRINCIPAL,
+        at: Moment = WHEN,
     ) -> Any:
         await caught_up(min_position)
         escalation_record(read, escalation_id)  # 404 for an unknown id
-        events = [
+        logged = [
             e
             async for e in read.store.read(
-                kinds=["escalation", "notification"], skip_undecodable=True
+                kinds=["escalation", "notification"],
+                as_of=at.as_known_at,
+                skip_undecodable=True,
             )
             if e.correlation_id == escalation_id
         ]
+        events = in_valid_time(logged, at.as_of)
         allies = frozenset(
             a for e in events for a in getattr(e.data, "invited", ()) if isinstance(a, str)
         )

@@ -29,6 +29,10 @@
   let lastEventId = null;
   let stream = null;
   let state = { tension: { cells: [] }, signals: [], escalations: { open: [], convenings: {} }, networks: [], at: null };
+  // The map's time slider: hours before now (0: live) and the map as of then (valid time).
+  let mapHoursBack = 0;
+  let pastTension = null;
+  let pastRequest = 0;
 
   // ------------------------------------------------------------------ helpers
 
@@ -231,10 +235,40 @@
     return o ? o.properties.name : code;
   };
 
+  // The map shows the live tension, or the tension as of the slider's moment.
+  const mapTension = () => (mapHoursBack && pastTension ? pastTension : state.tension);
+
   // The strongest cell of an area for the chosen theme (or all themes).
   function cellOf(code) {
-    const cells = (state.tension.cells || []).filter((c) => c.area === code && (!theme || c.theme === theme));
+    const cells = (mapTension().cells || []).filter((c) => c.area === code && (!theme || c.theme === theme));
     return cells.reduce((best, c) => (!best || c.score > best.score ? c : best), null);
+  }
+
+  const watchOf = (code) => (mapTension().cells || []).some((c) => c.area === code && c.watch && (!theme || c.theme === theme));
+
+  // as_of: the situation then according to everything known now (README "Two kinds of time").
+  async function loadPast() {
+    const request = ++pastRequest;
+    if (!mapHoursBack) { pastTension = null; renderMap(); return; }
+    const moment = new Date(Date.now() - mapHoursBack * 3600 * 1000).toISOString();
+    try {
+      const past = await api('GET', `/api/v1/tension-map?as_of=${encodeURIComponent(moment)}`);
+      if (request === pastRequest) { pastTension = past; renderMap(); }
+    } catch (err) {
+      announce(String(err.message || err));
+    }
+  }
+
+  function timeSlider() {
+    const shown = mapHoursBack && pastTension ? fmt(U.map_time_past, { time: when(pastTension.at) }) : U.map_time_live;
+    return el('div', { class: 'time-slider' },
+      el('label', { for: 'map-time', text: U.map_time }),
+      el('input', {
+        id: 'map-time', 'data-key': 'map-time', type: 'range', min: '-168', max: '0', step: '1',
+        value: String(-mapHoursBack), 'aria-valuetext': shown,
+        onchange: (e) => { mapHoursBack = -Number(e.target.value); loadPast(); },
+      }),
+      el('output', { for: 'map-time', 'data-map-time': mapHoursBack ? 'past' : 'live', text: shown }));
   }
 
   function rings(geometry) {
@@ -278,7 +312,7 @@
       const pts = rings(f.geometry)[0] || [];
       const c = pts.reduce((a, pt) => [a[0] + pt[0] / pts.length, a[1] + pt[1] / pts.length], [0, 0]);
       const [cx, cy] = p.at(c);
-      const mark = cell ? trendMark[cell.trend] || '' : '';
+      const mark = `${cell ? trendMark[cell.trend] || '' : ''}${watchOf(code) ? ' ⚑' : ''}`;
       return svg('g', { class: 'area' },
         svg('path', {
           d: pathOf(f.geometry, p), class: `area-shape band-${band}`, 'data-area': code, 'data-band': band,
@@ -291,8 +325,9 @@
     });
     const legend = el('ul', { class: 'legend', 'aria-label': U.map_legend },
       BANDS.map((b) => el('li', {}, el('span', { class: `swatch band-${b}` }), label('band', b))),
-      el('li', {}, `▲ ${label('trend', 'rising')}`), el('li', {}, `▼ ${label('trend', 'falling')}`));
-    const cells = (state.tension.cells || []).filter((c) => !theme || c.theme === theme)
+      el('li', {}, `▲ ${label('trend', 'rising')}`), el('li', {}, `▼ ${label('trend', 'falling')}`),
+      el('li', {}, `⚑ ${U.map_watch}`));
+    const cells = (mapTension().cells || []).filter((c) => !theme || c.theme === theme)
       .sort((a, b) => b.score - a.score);
     const table = cells.length
       ? el('table', { class: 'cells' },
@@ -301,10 +336,10 @@
         el('tbody', {}, cells.map((c) => el('tr', { 'data-cell': `${c.area}/${c.theme}` },
           el('td', { text: areaName(c.area) }), el('td', { text: label('theme', c.theme) }),
           el('td', {}, el('span', { class: `pill band-${c.band}`, text: label('band', c.band) })),
-          el('td', { text: `${trendMark[c.trend] || ''} ${label('trend', c.trend)}` }),
+          el('td', { text: `${trendMark[c.trend] || ''} ${label('trend', c.trend)}${c.watch ? ` ⚑ ${U.watch}` : ''}`, 'data-watch': c.watch ? 'yes' : 'no' }),
           el('td', { text: c.score.toFixed(1) }), el('td', { text: c.distinct_reporters })))))
       : el('p', { class: 'empty', text: U.map_no_area });
-    fill('map-body',
+    fill('map-body', timeSlider(),
       svg('svg', { viewBox: `0 0 ${p.width} ${p.height}`, class: 'map', role: 'group', 'aria-labelledby': 'map-h' }, outlines, areas),
       legend, el('p', { class: 'note', text: U.map_note }), table);
   }
