@@ -29,6 +29,7 @@ TRIGGER_LABELS: Final[Mapping[str, str]] = MappingProxyType(
         "band_crossed": "spanning boven de drempel",
         "declared": "opgeschaald door politie of gemeente",
         "major_incident": "groot incident",
+        "slow_burn": "langzaam oplopende spanning",
     }
 )
 CORRECTION_LABELS: Final[Mapping[str, str]] = MappingProxyType(
