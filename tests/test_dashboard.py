@@ -93,7 +93,10 @@ async def test_the_live_stream_sends_the_picture_and_resumes_from_the_last_posit
         async with client.stream("GET", "/api/v1/live", headers=headers) as live:
             assert live.headers["content-type"].startswith("text/event-stream")
             first = await first_update(live.aiter_lines())
-        assert set(first["data"]["parts"]) == {"tension", "signals", "escalations", "networks"}
+        assert set(first["data"]["parts"]) == {
+            *("tension", "signals", "escalations", "networks"),
+            *("pulses", "questions", "mobilisations"),
+        }
         assert [n["network_id"] for n in first["data"]["parts"]["networks"]] == ["nw-stad"]
         position = int(first["id"])
         assert position == first["data"]["position"]
