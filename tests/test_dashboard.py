@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from domain.access import MATRIX, Role
 from services.bootstrap import Service
 from services.settings import Settings
-from tests.api_helpers import AREA, bearer, client_for, seed_network, signal_body
+from tests.api_helpers import AREA, NETWORK, bearer, client_for, seed_network, signal_body
 from tests.conftest import serve_in_background
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +94,10 @@ async def test_the_live_stream_sends_the_picture_and_resumes_from_the_last_posit
         async with client.stream("GET", "/api/v1/live", headers=headers) as live:
             assert live.headers["content-type"].startswith("text/event-stream")
             first = await first_update(live.aiter_lines())
-        assert set(first["data"]["parts"]) == {"tension", "signals", "escalations", "networks"}
+        assert set(first["data"]["parts"]) == {
+            *("tension", "signals", "escalations", "networks"),
+            *("pulses", "questions", "mobilisations"),
+        }
         assert [n["network_id"] for n in first["data"]["parts"]["networks"]] == ["nw-stad"]
         position = int(first["id"])
         assert position == first["data"]["position"]
@@ -116,6 +120,84 @@ async def test_the_live_stream_sends_the_picture_and_resumes_from_the_last_posit
             update = await first_update(lines)
         assert set(update["data"]["parts"]) == {"tension", "signals"}
         assert int(update["id"]) >= r.json()["position"]
+
+
+async def test_the_live_picture_carries_pulses_questions_and_mobilisations_by_role(
+    service: Service,
+) -> None:
+    async with client_for(service) as client:
+        await seed_network(client, service)  # a1: moroccan, youth; a2: surinamese
+        deadline = datetime.now(UTC) + timedelta(hours=1)
+        writes = [
+            (
+                "/api/v1/pulses",
+                {
+                    "pulse_id": "p1",
+                    "area": AREA,
+                    "theme": "polarisation",
+                    "question": "Hoe is de stemming?",
+                    "deadline": deadline.isoformat(),
+                    "communities": ["moroccan"],
+                },
+                "police:wijkagent-test",
+            ),
+            (
+                "/api/v1/pulses/p1/answers",
+                {"ally_id": "a1", "level": 4, "advice": "Praat met de imam"},
+                "ally:a1",
+            ),
+            (
+                "/api/v1/questions",
+                {
+                    "question_id": "q1",
+                    "network_id": NETWORK,
+                    "ally_id": "a1",
+                    "text": "Komt er extra politie?",
+                    "routed_to": "police",
+                },
+                "ally:a1",
+            ),
+            (
+                "/api/v1/mobilisations",
+                {
+                    "request_id": "m1",
+                    "area": AREA,
+                    "task": "street_conversations",
+                    "message": "Wilt u vanavond de straat op?",
+                    "respond_by": deadline.isoformat(),
+                },
+                "crisis:sgbo-test",
+            ),
+        ]
+        for path, body, actor in writes:
+            r = await client.post(path, json=body, headers={"X-Actor": actor})
+            assert r.status_code == 201, r.text
+        position = r.json()["position"]
+        seen = {}
+        for actor in ("crisis:live-test", "municipality:live-test", "reviewer:live-test"):
+            async with client.stream("GET", "/api/v1/live", headers=bearer(service, actor)) as live:
+                update = await first_update(live.aiter_lines())
+            assert int(update["id"]) >= position
+            seen[actor.partition(":")[0]] = update["data"]["parts"]
+
+    (pulse,) = seen["crisis"]["pulses"]
+    assert pulse["invited"] == ["a1"] and pulse["levels"]["4"] == 1
+    assert pulse["advice"][0]["advice"] == "Praat met de imam"
+    (question,) = seen["crisis"]["questions"]
+    assert (question["stage"], question["ally"], question["text"]) == (
+        "open",
+        "a1",
+        "Komt er extra politie?",
+    )
+    (request,) = seen["crisis"]["mobilisations"]
+    assert request["invited"] == 2 and request["not_answered"] == 2
+    # The municipality sees what allies wrote but not who they are; the evaluator neither.
+    (hidden,) = seen["municipality"]["questions"]
+    assert hidden["ally"] != "a1" and hidden["text"] == "Komt er extra politie?"
+    assert seen["municipality"]["pulses"][0]["answered"] != ["a1"]
+    (review,) = seen["reviewer"]["questions"]
+    assert review["ally"] == hidden["ally"] and review["text"] == ""
+    assert seen["reviewer"]["pulses"][0]["advice"] == []
 
 
 async def test_the_live_stream_needs_a_token_and_a_role_that_reads(service: Service) -> None:

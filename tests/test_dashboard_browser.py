@@ -6,6 +6,7 @@ right sees, and that the page asks nothing of the outside world. Screenshots go 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,7 +16,15 @@ from playwright.async_api import Browser, Page, Route, async_playwright, expect
 
 from services.bootstrap import Service
 from services.settings import Settings
-from tests.api_helpers import AREA, bearer, client_for, seed_network, signal_body, token_for
+from tests.api_helpers import (
+    AREA,
+    NETWORK,
+    bearer,
+    client_for,
+    seed_network,
+    signal_body,
+    token_for,
+)
 from tests.conftest import eventually, serve_in_background
 
 pytestmark = pytest.mark.browser
@@ -75,6 +84,12 @@ async def open_page(
 
 async def log_in_as_demo(page: Page, role: str) -> None:
     await page.get_by_role("button", name={"crisis": "crisisorganisatie"}.get(role, role)).click()
+    await expect(page.locator("#status")).to_have_class("status status-live", timeout=10_000)
+
+
+async def log_in_with_token(page: Page, service: Service, actor: str) -> None:
+    await page.locator("#token").fill(token_for(service, actor))
+    await page.locator("form.token-login button[type=submit]").click()
     await expect(page.locator("#status")).to_have_class("status status-live", timeout=10_000)
 
 
@@ -196,3 +211,97 @@ async def test_the_page_works_with_the_outside_network_blocked_and_asks_nothing_
     await page.emulate_media(media="print")
     await screenshot(page, "print")
     assert offline.outside == []
+
+
+async def test_a_pulse_summary_and_an_open_question_appear_and_only_who_may_answers(
+    browser: Browser, dashboard: Service
+) -> None:
+    async with client_for(dashboard) as client:
+        await seed_network(client, dashboard)  # a1: moroccan, youth; a2: surinamese
+        deadline = datetime.now(UTC) + timedelta(hours=1)
+        r = await client.post(
+            "/api/v1/pulses",
+            json={
+                "pulse_id": "p-coup",
+                "area": AREA,
+                "theme": "polarisation",
+                "question": "Hoe is de stemming na de berichten over Turkije?",
+                "deadline": deadline.isoformat(),
+                "communities": ["moroccan"],
+            },
+            headers={"X-Actor": "police:wijkagent-test"},
+        )
+        assert r.status_code == 201, r.text
+        r = await client.post(
+            "/api/v1/pulses/p-coup/answers",
+            json={"ally_id": "a1", "level": 4, "advice": "Ga in gesprek bij de moskee"},
+            headers={"X-Actor": "ally:a1"},
+        )
+        assert r.status_code == 201, r.text
+        r = await client.post(
+            "/api/v1/questions",
+            json={
+                "question_id": "q-1",
+                "network_id": NETWORK,
+                "ally_id": "a1",
+                "text": "Komt er extra politie bij de moskee?",
+                "routed_to": "municipality",
+            },
+            headers={"X-Actor": "ally:a1"},
+        )
+        assert r.status_code == 201, r.text
+
+        page, _ = await open_page(browser, dashboard)
+        await log_in_with_token(page, dashboard, "municipality:oov-test")  # answers, asks
+        pulse = page.locator('article[data-pulse="p-coup"]')
+        await expect(pulse.locator('[data-field="answered"]')).to_have_text("1 van 1")
+        await expect(pulse.locator('li[data-level="4"]')).to_contain_text("niveau 4: 1")
+        await expect(pulse).to_contain_text("Ga in gesprek bij de moskee")
+        question = page.locator('li[data-question="q-1"]')
+        await expect(question).to_have_attribute("data-stage", "open")
+        await expect(question).to_contain_text("Komt er extra politie bij de moskee?")
+        await expect(question.locator(".q-age")).to_contain_text("oud")
+        await expect(page.locator('#pulse-form button[type="submit"]')).to_have_count(1)
+        # The network panel names its health flags with their Dutch reasons.
+        network = page.locator(f'article[data-network="{NETWORK}"]')
+        await expect(network.locator("li[data-flag]")).not_to_have_count(0)
+        await screenshot(page, "pulse-and-question")
+
+        # Answered on the page, by keyboard: the API sees it; the relay is next.
+        await question.locator("button.q-answer").focus()
+        await page.keyboard.press("Enter")
+        await page.keyboard.type("Ja, vanavond rijdt er een extra surveillance.")
+        await question.locator('form.inline-form button[type="submit"]').click()
+
+        async def answered() -> bool:
+            q = (await client.get("/api/v1/questions/q-1")).json()
+            return bool(q["answer"] == "Ja, vanavond rijdt er een extra surveillance.")
+
+        await eventually(answered, what="the API sees the answer")
+        await expect(question).to_have_attribute("data-stage", "answered")
+        await expect(question.locator("button.q-relay")).to_have_count(1)
+
+        r = await client.post(
+            "/api/v1/questions",
+            json={
+                "question_id": "q-2",
+                "network_id": NETWORK,
+                "ally_id": "a2",
+                "text": "Wanneer is de volgende bijeenkomst?",
+                "routed_to": "police",
+            },
+            headers={"X-Actor": "ally:a2"},
+        )
+        assert r.status_code == 201, r.text
+
+    # The coordinator may relay answers back but not answer: no answer button, and no form
+    # to start a pulse.
+    page, _ = await open_page(browser, dashboard)
+    await log_in_with_token(page, dashboard, "coordinator:netwerk-test")
+    open_question = page.locator('li[data-question="q-2"]')
+    await expect(open_question).to_have_attribute("data-stage", "open")
+    await expect(open_question.locator("button.q-answer")).to_have_count(0)
+    await expect(page.locator('li[data-question="q-1"] button.q-relay')).to_have_count(1)
+    await expect(page.locator('article[data-pulse="p-coup"]')).to_be_visible()
+    await expect(page.locator("#pulse-form")).to_have_count(0)
+    await screenshot(page, "coordinator-questions")

@@ -135,6 +135,21 @@ async def test_demo_plays_one_escalation_end_to_end(
     (pending,) = follow_up["convenings"].values()
     assert pending["convened_at"] is None and pending["cancelled_at"] is None
     assert "[UITNODIGING aan a-stad-1]" in console and "[UITNODIGING aan a-poort-1]" in console
+    # Sounding out the Turkish community's allies (issue 12): exactly them, one answer late,
+    # their advice; a question's three moments; a mobilisation accepted and reported on.
+    assert "Peiling uitgezet bij 2 bondgenoten: Yusuf Demir en Ahmed Yilmaz." in story
+    assert "[PEILING aan a-poort-1]" in console and "[PEILING aan a-stad-1]" not in console
+    assert "2 van 2 geantwoord; spreiding per niveau 3: 1, 4: 1; gemiddeld 3,5." in story
+    assert "(vastgelegd als te laat): Ahmed Yilmaz." in story
+    assert "Handelingskader opgesteld" in story
+    moments = story.split("De drie momenten:")[1].splitlines()[1:4]
+    assert [m.split(" op ")[0].strip() for m in moments] == [
+        "gesteld",
+        "beantwoord",
+        "teruggekoppeld aan het bestuur van de moskee",
+    ]
+    assert "Doet mee: Yusuf Demir. Doet niet mee: Ahmed Yilmaz." in story
+    assert "Terugkoppeling van Yusuf Demir op" in story
 
 
 async def test_the_link_the_demo_points_at_opens_the_invitation_in_dutch(

@@ -1,5 +1,6 @@
 """What the crisis dashboard reads: the live parts of the situation picture (tension map,
-open escalations with their convenings, network health, recent signals), each as the
+open escalations with their convenings, network health, recent signals, pulse checks,
+constituency questions, mobilisation requests), each as the
 principal may see it, and the changes of the read models that make a part worth re-sending."""
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from domain.access import Principal, Role, allowed
 from domain.policy import EscalationPolicy, PolicyError, policy_for
 from events.signals import Evidence, SourceRole
 from projections.escalations import convening_status, list_escalations
+from projections.outreach import pulse_summary
 from projections.tension_map import tension_view
 from services.app.need_to_know import Pseudonyms, sees_contact_details
 from services.app.network_health import health_view
+from services.app.outreach_views import mobilisation_item, pulse_for, question_item
 from services.app.readmodels import ReadModels
 
 RECENT_SIGNALS = 30
@@ -32,6 +35,7 @@ PART_OF_PROJECTION: Mapping[str, tuple[str, ...]] = {
     "escalations": ("escalations",),
     "call_lists": ("networks",),
     "network_health": ("networks",),
+    "outreach": ("pulses", "questions", "mobilisations"),
 }
 """Which parts of the picture each read model feeds (``LiveProjection.name`` → parts)."""
 
@@ -40,8 +44,15 @@ PART_ACTION: Mapping[str, str] = {
     "signals": "read.tension-map",
     "escalations": "read.escalations",
     "networks": "read.networks",
+    "pulses": "read.pulses",
+    "questions": "read.questions",
+    "mobilisations": "read.mobilisations",
 }
 PARTS = tuple(PART_ACTION)
+TIMED_PARTS = frozenset({"tension", "signals", "escalations", "pulses", "questions"})
+"""Parts that change with time alone (decay, deadlines passing, questions escalating)."""
+OUTREACH_SHOWN = 30
+"""The newest pulses, questions and mobilisation requests the live picture carries."""
 
 # Who covers which community is special-category data: never in the live picture (the API's
 # GET /convenings/{id} serves covered and missing communities only).
@@ -127,6 +138,8 @@ def live_part(
         return [s.model_dump(mode="json") for s in signals]
     if part == "networks":
         return [health_view(h, None, None).model_dump(mode="json") for h in read.network_health()]
+    if part in ("pulses", "questions", "mobilisations"):
+        return outreach_part(read, part, principal, pseudonym)
     state = read.escalations.state
     records = list_escalations(state, open_only=True)
     convenings = {
@@ -145,6 +158,33 @@ def live_part(
         ],
         "convenings": convenings,
     }
+
+
+def outreach_part(
+    read: ReadModels, part: str, principal: Principal, pseudonym: Pseudonyms
+) -> list[Any]:
+    """The newest pulses (summarised), questions and mobilisation requests, newest first, as
+    ``principal`` may see them; the dashboard filters them by escalation, area or network."""
+    state, now = read.outreach.state, read.clock.now()
+    if part == "pulses":
+        pulses = sorted(state.pulses.values(), key=lambda p: p.started_at, reverse=True)
+        return [
+            pulse_for(principal, pseudonym, pulse_summary(p, now)).model_dump(mode="json")
+            for p in pulses[:OUTREACH_SHOWN]
+        ]
+    if part == "questions":
+        questions = sorted(
+            state.questions.values(), key=lambda q: (q.raised_at, q.question_id), reverse=True
+        )
+        return [
+            question_item(principal, pseudonym, q).model_dump(mode="json")
+            for q in questions[:OUTREACH_SHOWN]
+        ]
+    requests = sorted(state.mobilisations.values(), key=lambda m: m.requested_at, reverse=True)
+    return [
+        mobilisation_item(principal, pseudonym, m).model_dump(mode="json")
+        for m in requests[:OUTREACH_SHOWN]
+    ]
 
 
 def checkpoints(read: ReadModels) -> dict[str, int]:
@@ -171,7 +211,7 @@ async def changed_parts(
             for part in PART_OF_PROJECTION.get(name, ())
         }
         if loop.time() >= refresh_at:
-            parts |= {"tension", "signals", "escalations"}
+            parts |= TIMED_PARTS
             refresh_at = loop.time() + refresh_s
         seen.clear()
         seen.update(now)

@@ -356,3 +356,52 @@ DEMONSTRATION_SIGNALS = [
 # Peacetime upkeep of the Haven network (network lifecycle): its next meeting and evaluation.
 HAVEN_MEETING_PLACE = "Buurthuis De Roef, Almere Haven"
 HAVEN_EVALUATION_NOTE = "Samenstelling besproken in de kerngroep"
+
+# Sounding out the allies of one community (the Turkey coup attempt, 2016): what the police
+# ask, who answers what (the second after the deadline), and the framework drawn up.
+PULSE: dict[str, Any] = {
+    "area": POORT,
+    "theme": "polarisation",
+    "community": "turkish",
+    "question": "Na de couppoging in Turkije: hoe is de stemming in uw achterban, en wat"
+    " raadt u ons aan?",
+    "answers": [
+        {
+            "ally_id": "a-poort-1",
+            "level": 4,
+            "note": "Felle discussies tussen aanhangers en tegenstanders, ook online",
+            "advice": "Houd de wijkagent zichtbaar bij de moskee en het buurthuis",
+        },
+        {
+            "ally_id": "a-poort-3",
+            "level": 3,
+            "note": "Ondernemers maken zich zorgen over hun zaak",
+            "advice": "Spreek de ondernemers aan in het winkelcentrum",
+        },
+    ],
+    "framework_title": "Handelingskader Almere Poort na de couppoging",
+    "measures": [
+        "Wijkagent dagelijks zichtbaar bij moskee en buurthuis",
+        "Gesprek met de ondernemers in het winkelcentrum",
+    ],
+}
+
+# A question of the constituency, its answer, and to whom it was brought back.
+QUESTION: dict[str, Any] = {
+    "network_id": "almere-poort",
+    "ally_id": "a-poort-1",
+    "routed_to": "municipality",
+    "text": "Mogen we vrijdag na het gebed samenkomen op het plein voor de moskee?",
+    "answer": "Ja, de burgemeester staat het toe; de wijkagent is erbij.",
+    "relayed_to": "het bestuur van de moskee",
+}
+
+# The crisis organisation asks the allies of the community to talk in the street.
+MOBILISATION: dict[str, Any] = {
+    "area": POORT,
+    "community": "turkish",
+    "task": "street_conversations",
+    "message": "Wilt u vanavond bij het winkelcentrum in gesprek gaan met de jongeren?",
+    "answers": [("a-poort-1", "accept"), ("a-poort-3", "decline")],
+    "report": ("a-poort-1", "Gesproken met een groep van tien jongeren; het bleef rustig."),
+}

@@ -22,6 +22,7 @@ from services.demo import data
 from services.demo.api import API, DemoApi, Story, Tokens, until
 from services.demo.escalation import play_escalation
 from services.demo.follow_up import play_follow_up
+from services.demo.outreach import play_outreach
 from services.demo.views import print_call_list, print_tension_map
 from services.texts_nl.alerts import datetime_nl, join_nl, score_nl
 from services.texts_nl.console import NOBODY, REPORTER_LABELS, SENTENCES
@@ -89,6 +90,7 @@ async def _play(api: DemoApi, story: Story) -> bool:
     await submit_incomplete_signal(api, story)
 
     held = await play_escalation(api, story, signals_opened=fresh > 0)
+    await play_outreach(api, story)
     await play_follow_up(api, story, earlier_held=held)
     return True
 

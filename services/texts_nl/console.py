@@ -107,6 +107,30 @@ SENTENCES: Final[Mapping[str, str]] = MappingProxyType(
         " persoonlijke links staan in de berichten aan de bondgenoten.",
         "old_links": "  De links bij de demonstratie zijn niet meer nodig: die bijeenkomst"
         " heeft al plaatsgevonden.",
+        "step_pulse": "Thermometeren: na een couppoging in het buitenland peilt de politie"
+        " de bondgenoten van de {community} in {area}",
+        "pulse_started": "  Peiling uitgezet bij {count} bondgenoten: {names}.",
+        "pulse_question": "  Vraag: “{question}” Antwoorden vóór {deadline}.",
+        "pulse_summary": "  {answered} van {invited} geantwoord; spreiding per niveau {spread};"
+        " gemiddeld {mean}.",
+        "pulse_late": "  Na de termijn binnengekomen (vastgelegd als te laat): {names}.",
+        "pulse_advice": "  Advies van {name}: {advice}",
+        "pulse_on_map": "  De antwoorden tellen mee op de spanningskaart: {theme} in {area} is"
+        " {band}, {trend}.",
+        "framework_compiled": "  Handelingskader opgesteld: “{title}” (ook als"
+        " Markdown of HTML: /api/v1/pulses/{pulse_id}/framework).",
+        "step_question": "Vragen uit de achterban: gesteld, beantwoord en teruggekoppeld",
+        "question_raised": "  {name} stelt namens de achterban een vraag aan {to}: “{text}”",
+        "question_answer": "  Antwoord van de gemeente: “{answer}”",
+        "question_moments_header": "  De drie momenten:",
+        "question_raised_at": "    gesteld op {at}",
+        "question_answered_at": "    beantwoord op {at}",
+        "question_relayed_at": "    teruggekoppeld aan {to} op {at}",
+        "step_mobilisation": "Inzetverzoek: de crisisorganisatie vraagt bondgenoten de straat op",
+        "mobilisation_requested": "  Gevraagd: {task}, aan {count} bondgenoten ({names});"
+        " reageren vóór {deadline}.",
+        "mobilisation_answers": "  Doet mee: {accepted}. Doet niet mee: {declined}.",
+        "mobilisation_report": "  Terugkoppeling van {name} op {at}: “{report}”",
         "refused": "  Geweigerd: {what} ({reason}). De demo gaat verder.",
         "unreachable_service": "  De dienst is niet bereikbaar op {url}; de demo stopt hier.",
         "demo_failed": "\nDe demo stopt hier door een onverwachte fout ({error});"
@@ -134,6 +158,15 @@ DEMO_ACTIONS: Final[Mapping[str, str]] = MappingProxyType(
         "convened": "bijeenkomst {subject} als gehouden vastleggen",
         "de-escalate": "escalatie {subject} afschalen",
         "close": "escalatie {subject} afsluiten",
+        "pulse": "peiling {subject} uitzetten",
+        "pulse_answer": "het antwoord van {subject} op de peiling vastleggen",
+        "framework": "het handelingskader van peiling {subject} opstellen",
+        "question": "de vraag van {subject} stellen",
+        "question_answer": "vraag {subject} beantwoorden",
+        "relay": "vraag {subject} als teruggekoppeld vastleggen",
+        "mobilisation": "inzetverzoek {subject} versturen",
+        "mobilisation_answer": "het antwoord van {subject} op het inzetverzoek vastleggen",
+        "mobilisation_report": "de terugkoppeling van {subject} vastleggen",
     }
 )
 

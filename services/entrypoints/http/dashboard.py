@@ -195,9 +195,10 @@ def dashboard_router(
         "read.escalations",
         summary="Live situation picture (Server-Sent Events)",
         description="`text/event-stream`: each `update` event carries the parts of the picture "
-        "that changed (`tension`, `signals`, `escalations`, `networks`, as the role may see "
-        "them) and `id` = the log position they reflect. Reconnect with `Last-Event-ID` to "
-        "resume: if the log moved on, every part is sent again, so nothing is lost.",
+        "that changed (`tension`, `signals`, `escalations`, `networks`, `pulses`, `questions`, "
+        "`mobilisations`, as the role may see them) and `id` = the log position they reflect. "
+        "Reconnect with `Last-Event-ID` to resume: if the log moved on, every part is sent "
+        "again, so nothing is lost.",
         tags=["reference"],
         response_class=EventSourceResponse,
         responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},

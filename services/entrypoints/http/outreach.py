@@ -38,6 +38,7 @@ from services.app.framework import FrameworkDocument, framework_document, framew
 from services.app.handlers import CommandHandlers
 from services.app.links import SignedLinks
 from services.app.need_to_know import Pseudonyms, sees_contact_details, sees_personal_text
+from services.app.outreach_views import pulse_for
 from services.app.readmodels import ReadModels
 from services.app.situation import area_name
 from services.entrypoints.http.auth import Auth, action_extra, authenticated, origin_of
@@ -123,38 +124,7 @@ def outreach_router(read: ReadModels, auth: Auth, pseudonym: Pseudonyms) -> APIR
         return named
 
     def summary_for(principal: Principal, s: PulseSummary) -> PulseSummary:
-        label = who(principal)
-        text = sees_personal_text(principal)
-        answers = [
-            a.model_copy(
-                update={
-                    "ally_id": label(a.ally_id),
-                    "note": a.note if text else "",
-                    "advice": a.advice if text else "",
-                }
-            )
-            for a in s.answers
-        ]
-        advice = [a for a in answers if a.advice or a.erased] if text else []
-        framework = s.framework
-        if framework is not None:
-            adopted = [label(a) for a in framework.adopted]
-            framework = framework.model_copy(update={"adopted": adopted})
-        selection = s.selection.model_copy(
-            update={"allies": tuple(label(a) for a in s.selection.allies)}
-        )
-        return s.model_copy(
-            update={
-                "invited": [label(a) for a in s.invited],
-                "answered": [label(a) for a in s.answered],
-                "not_answered": [label(a) for a in s.not_answered],
-                "late": [label(a) for a in s.late],
-                "answers": answers,
-                "advice": advice,
-                "framework": framework,
-                "selection": selection,
-            }
-        )
+        return pulse_for(principal, pseudonym, s)
 
     def pulse_record(pulse_id: str) -> Any:
         record = read.outreach.state.pulses.get(pulse_id)

@@ -28,11 +28,18 @@
   let callList = null;
   let lastEventId = null;
   let stream = null;
-  let state = { tension: { cells: [] }, signals: [], escalations: { open: [], convenings: {} }, networks: [], at: null };
+  let state = {
+    tension: { cells: [] }, signals: [], escalations: { open: [], convenings: {} }, networks: [],
+    pulses: [], questions: [], mobilisations: [], at: null,
+  };
   // The map's time slider: hours before now (0: live) and the map as of then (valid time).
   let mapHoursBack = 0;
   let pastTension = null;
   let pastRequest = 0;
+  let pulseFilter = ''; // '' all, 'e:<escalation id>' or 'a:<area code>'
+  const frameworks = {}; // pulse id -> the framework's Markdown, once asked for
+  const editing = {}; // question id -> 'answer' | 'relay': the open inline form
+  const drafts = {}; // `${question id}/${form}` -> what was typed (survives live re-renders)
 
   // ------------------------------------------------------------------ helpers
 
@@ -74,9 +81,10 @@
 
   class ApiError extends Error {}
 
-  async function api(method, path, body) {
+  async function api(method, path, body, key) {
     const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (key) headers['Idempotency-Key'] = key;
     const res = await fetch(path, {
       method, headers, cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body),
     });
@@ -197,6 +205,16 @@
           el('h2', { id: 'conv-h', text: U.convening_title }), el('div', { id: 'conv-body' })),
         el('section', { id: 'feed', class: 'panel', 'aria-labelledby': 'feed-h' },
           el('h2', { id: 'feed-h', text: U.feed_title }), el('div', { id: 'feed-body' })),
+        el('section', { id: 'pulses', class: 'panel', 'aria-labelledby': 'pulses-h' },
+          el('h2', { id: 'pulses-h', text: U.pulses_title }),
+          el('label', { for: 'pulse-filter', class: 'inline', text: U.pulses_filter }),
+          el('select', { id: 'pulse-filter', onchange: (e) => { pulseFilter = e.target.value; renderPulses(); } }),
+          el('div', { id: 'pulses-body' }), may('pulse.start') ? pulseForm() : null),
+        el('section', { id: 'questions', class: 'panel', 'aria-labelledby': 'questions-h' },
+          el('h2', { id: 'questions-h', text: U.questions_title }), el('div', { id: 'questions-body' })),
+        el('section', { id: 'mobilisations', class: 'panel', 'aria-labelledby': 'mob-h' },
+          el('h2', { id: 'mob-h', text: U.mob_title }), el('div', { id: 'mob-body' }),
+          may('mobilisation.request') ? mobilisationForm() : null),
         el('section', { id: 'networks', class: 'panel', 'aria-labelledby': 'net-h' },
           el('h2', { id: 'net-h', text: U.health_title }), el('div', { id: 'net-body' }))));
   }
@@ -223,6 +241,9 @@
     renderConvenings();
     renderFeed();
     renderNetworks();
+    renderPulses();
+    renderQuestions();
+    renderMobilisations();
   }
 
   // ------------------------------------------------------------------ map
@@ -353,8 +374,17 @@
     return m ? `${m}:${String(s).padStart(2, '0')}` : fmt(U.seconds, { s });
   }
 
+  function age(iso) {
+    const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+    const m = Math.floor(s / 60), h = Math.floor(m / 60), d = Math.floor(h / 24);
+    if (d >= 2) return fmt(U.age_days, { d });
+    if (h) return fmt(U.age_hours, { h, m: m % 60 });
+    return m ? fmt(U.age_minutes, { m }) : fmt(U.seconds, { s });
+  }
+
   setInterval(() => {
     for (const node of document.querySelectorAll('[data-due]')) node.textContent = countdown(node.getAttribute('data-due'));
+    for (const node of document.querySelectorAll('[data-since]')) node.textContent = fmt(U.question_age, { age: age(node.getAttribute('data-since')) });
   }, 1000);
 
   async function act(escalation, path, textKey) {
@@ -513,18 +543,346 @@
       : el('p', { class: 'empty', text: U.feed_none }));
   }
 
+  function seatState(n, role) {
+    const flag = (n.flags || []).find((f) => f.params && f.params.role === role && (f.code === 'seat_vacant' || f.code === 'handover_pending'));
+    if (flag) return flag.code === 'seat_vacant' ? 'vacant' : 'handover';
+    return n.duty_contacts[role] ? 'held' : 'vacant';
+  }
+
   function renderNetworks() {
     const networks = state.networks || [];
     fill('net-body', networks.length
-      ? el('table', { class: 'networks' },
-        el('thead', {}, el('tr', {}, [U.name, U.area, U.members, U.consented, U.covered, U.duty, U.last_reached].map((h) => el('th', { scope: 'col', text: h })))),
-        el('tbody', {}, networks.map((n) => el('tr', { 'data-network': n.network_id },
-          el('td', { text: n.name }), el('td', { text: areaName(n.area) }),
-          el('td', { text: `${n.members} / ${n.size_cap}` }), el('td', { text: n.consented }),
-          el('td', { text: n.communities_covered.map((c) => label('community', c)).join(', ') || U.none }),
-          el('td', { text: Object.entries(n.duty_contacts).map(([r, ok]) => `${label('reporter', r)}: ${ok ? U.yes : U.no}`).join(', ') }),
-          el('td', { text: n.days_since_last_reached === null ? U.never : fmt(U.days_ago, { days: n.days_since_last_reached }) })))))
+      ? el('div', { class: 'cards' }, networks.map((n) => {
+        const flags = n.flags || [];
+        const seats = ['police', 'municipality'].map((r) => {
+          const st = seatState(n, r);
+          return el('span', { class: `seat seat-${st}`, 'data-seat': r, 'data-state': st }, `${label('duty', r)}: ${U[`seat_${st}`]}`);
+        });
+        return el('article', { class: `network ${flags.length ? 'flagged' : ''}`, 'data-network': n.network_id },
+          el('h3', { text: `${n.name} · ${areaName(n.area)}` }),
+          el('dl', {},
+            row(U.members, `${n.members} / ${n.size_cap}`),
+            row(U.consented, String(n.consented)),
+            row(U.covered, n.communities_covered.map((c) => label('community', c)).join(', ') || U.none),
+            row(U.meetings, fmt(U.meetings_value, { held: n.meetings_last_12_months, target: n.meetings_per_year })),
+            row(U.next_meeting, n.next_meeting_at ? when(n.next_meeting_at) : U.not_planned),
+            row(U.last_evaluation, n.last_evaluated_at ? when(n.last_evaluated_at) : U.never),
+            row(U.seats, el('span', { class: 'seats' }, seats.flatMap((x, i) => (i ? [', ', x] : [x])))),
+            row(U.last_reached, n.days_since_last_reached === null ? U.never : fmt(U.days_ago, { days: n.days_since_last_reached }))),
+          flags.length
+            ? el('ul', { class: 'flags', 'aria-label': U.flags }, flags.map((f) => el('li', { 'data-flag': f.code, text: f.reason })))
+            : el('p', { class: 'ok', text: U.no_flags }));
+      }))
       : el('p', { class: 'empty', text: U.health_none }));
+  }
+
+  // ------------------------------------------------------------------ forms (pulse, mobilisation)
+
+  const newId = (prefix) => {
+    const bytes = crypto.getRandomValues(new Uint8Array(8));
+    return `${prefix}-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+  };
+  // <input type=datetime-local> wants local wall time without a zone.
+  const localInput = (ms) => {
+    const d = new Date(Date.now() + ms);
+    return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  };
+  const field = (id, text, control) => el('div', { class: 'field' }, el('label', { for: id, text }), control);
+  const areaOptions = () => areaFeatures().map((f) => {
+    const code = f.id || f.properties.code;
+    return el('option', { value: code, text: areaName(code) });
+  });
+  const escalationLabel = (e) => fmt(U.pulses_for_escalation, { theme: label('theme', e.theme), area: areaName(e.area) });
+
+  function communityBoxes(prefix) {
+    return el('div', { class: 'checks' }, Object.keys(T.community).sort((a, b) => label('community', a).localeCompare(label('community', b)))
+      .map((c) => el('label', { class: 'check' }, el('input', { type: 'checkbox', name: `${prefix}-community`, value: c }), ` ${label('community', c)}`)));
+  }
+
+  function checked(form, name) {
+    return Array.from(form.querySelectorAll(`input[name="${name}"]:checked`), (x) => x.value);
+  }
+
+  // The escalation choice follows the open escalations; what was chosen stays chosen.
+  function refreshEscalationChoices() {
+    for (const select of document.querySelectorAll('select.escalation-choice')) {
+      const keep = select.value;
+      select.replaceChildren(el('option', { value: '', text: U.pulse_form_no_escalation }),
+        (state.escalations.open || []).map((e) => el('option', { value: e.escalation_id, text: escalationLabel(e) })));
+      select.value = keep;
+    }
+  }
+
+  function pulseForm() {
+    const themes = Object.keys(T.theme).sort((a, b) => label('theme', a).localeCompare(label('theme', b)));
+    const form = el('form', { id: 'pulse-form', class: 'panel-form', onsubmit: (e) => { e.preventDefault(); startPulse(form); } },
+      el('h3', { text: U.pulse_start }),
+      field('pulse-question', U.pulse_form_question, el('textarea', { id: 'pulse-question', name: 'question', rows: 2, required: true, maxlength: 500 })),
+      el('div', { class: 'row' },
+        field('pulse-area', U.pulse_form_area, el('select', { id: 'pulse-area', name: 'area' }, areaOptions())),
+        field('pulse-theme', U.pulse_form_theme, el('select', { id: 'pulse-theme', name: 'theme' }, themes.map((t) => el('option', { value: t, text: label('theme', t) })))),
+        field('pulse-deadline', U.pulse_form_deadline, el('input', { id: 'pulse-deadline', name: 'deadline', type: 'datetime-local', required: true, value: localInput(3600e3) })),
+        field('pulse-escalation', U.pulse_form_escalation, el('select', { id: 'pulse-escalation', name: 'escalation', class: 'escalation-choice' }))),
+      el('fieldset', {}, el('legend', { text: U.pulse_form_communities }), communityBoxes('pulse'),
+        el('p', { class: 'note', text: U.pulse_form_communities_help }),
+        el('label', { class: 'check' }, el('input', { type: 'checkbox', name: 'theme-only' }), ` ${U.pulse_form_theme_only}`)),
+      el('button', { type: 'submit', class: 'primary', text: U.pulse_start }));
+    return form;
+  }
+
+  async function startPulse(form) {
+    const v = (name) => form.elements[name].value;
+    const area = v('area'), theme = v('theme');
+    const communities = checked(form, 'pulse-community');
+    const themeOnly = form.elements['theme-only'].checked;
+    const pulseId = newId('pls');
+    const body = {
+      pulse_id: pulseId, area, theme, question: v('question').trim(),
+      deadline: new Date(v('deadline')).toISOString(), communities,
+      themes: themeOnly ? [theme] : [], areas: communities.length || themeOnly ? [] : [area],
+    };
+    if (v('escalation')) body.escalation_id = v('escalation');
+    try {
+      await api('POST', '/api/v1/pulses', body, pulseId);
+      announce(U.pulse_started);
+      form.elements.question.value = '';
+    } catch (e) {
+      announce(fmt(U.act_failed, { reason: e.message }));
+    }
+  }
+
+  function mobilisationForm() {
+    const form = el('form', { id: 'mob-form', class: 'panel-form', onsubmit: (e) => { e.preventDefault(); requestMobilisation(form); } },
+      el('h3', { text: U.mob_request }),
+      el('div', { class: 'row' },
+        field('mob-task', U.mob_form_task, el('select', { id: 'mob-task', name: 'task' }, Object.keys(T.task).map((t) => el('option', { value: t, text: label('task', t) })))),
+        field('mob-area', U.mob_form_area, el('select', { id: 'mob-area', name: 'area' }, areaOptions())),
+        field('mob-respond-by', U.mob_form_respond_by, el('input', { id: 'mob-respond-by', name: 'respond_by', type: 'datetime-local', required: true, value: localInput(1800e3) })),
+        field('mob-escalation', U.pulse_form_escalation, el('select', { id: 'mob-escalation', name: 'escalation', class: 'escalation-choice' }))),
+      field('mob-message', U.mob_form_message, el('textarea', { id: 'mob-message', name: 'message', rows: 2, required: true, maxlength: 1000 })),
+      el('fieldset', {}, el('legend', { text: U.mob_form_communities }), communityBoxes('mob'),
+        el('p', { class: 'note', text: U.mob_form_communities_help })),
+      el('button', { type: 'submit', class: 'primary', text: U.mob_request }));
+    return form;
+  }
+
+  async function requestMobilisation(form) {
+    const v = (name) => form.elements[name].value;
+    const requestId = newId('mob');
+    const body = {
+      request_id: requestId, area: v('area'), task: v('task'), message: v('message').trim(),
+      respond_by: new Date(v('respond_by')).toISOString(), communities: checked(form, 'mob-community'),
+    };
+    if (v('escalation')) body.escalation_id = v('escalation');
+    try {
+      await api('POST', '/api/v1/mobilisations', body, requestId);
+      announce(U.mob_requested);
+      form.elements.message.value = '';
+    } catch (e) {
+      announce(fmt(U.act_failed, { reason: e.message }));
+    }
+  }
+
+  // ------------------------------------------------------------------ pulse checks
+
+  function renderPulseFilter() {
+    const select = document.getElementById('pulse-filter');
+    if (!select) return;
+    const open = state.escalations.open || [];
+    const areas = [...new Set((state.pulses || []).map((p) => p.area))];
+    select.replaceChildren(el('option', { value: '', text: U.pulses_all }),
+      open.map((e) => el('option', { value: `e:${e.escalation_id}`, text: escalationLabel(e) })),
+      areas.map((a) => el('option', { value: `a:${a}`, text: fmt(U.pulses_for_area, { area: areaName(a) }) })));
+    select.value = pulseFilter;
+    if (select.value !== pulseFilter) { pulseFilter = ''; select.value = ''; }
+  }
+
+  function shownPulses() {
+    const pulses = state.pulses || [];
+    if (pulseFilter.startsWith('e:')) {
+      const id = pulseFilter.slice(2);
+      const e = (state.escalations.open || []).find((x) => x.escalation_id === id);
+      return pulses.filter((p) => p.escalation_id === id || (e && p.area === e.area && !p.escalation_id));
+    }
+    if (pulseFilter.startsWith('a:')) return pulses.filter((p) => p.area === pulseFilter.slice(2));
+    return pulses;
+  }
+
+  async function frameworkText(pulseId, format) {
+    const res = await fetch(`/api/v1/pulses/${encodeURIComponent(pulseId)}/framework?format=${format}`, {
+      headers: { Authorization: `Bearer ${token}` }, cache: 'no-store',
+    });
+    if (!res.ok) throw new ApiError(String(res.status));
+    return res.text();
+  }
+
+  async function showFramework(p) {
+    try {
+      frameworks[p.pulse_id] = await frameworkText(p.pulse_id, 'markdown');
+      renderPulses();
+    } catch (e) {
+      announce(fmt(U.act_failed, { reason: e.message }));
+    }
+  }
+
+  async function saveFramework(p, format) {
+    try {
+      const text = await frameworkText(p.pulse_id, format);
+      const type = format === 'html' ? 'text/html' : 'text/markdown';
+      const url = URL.createObjectURL(new Blob([text], { type: `${type};charset=utf-8` }));
+      if (format === 'html') window.open(url, '_blank', 'noopener');
+      else el('a', { href: url, download: `handelingskader-${p.pulse_id}.md` }).click();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    } catch (e) {
+      announce(fmt(U.act_failed, { reason: e.message }));
+    }
+  }
+
+  function pulseCard(p) {
+    const invited = p.invited.length;
+    const most = Math.max(1, ...Object.values(p.levels));
+    const bar = (count) => {
+      const node = el('span', { class: 'bar', 'aria-hidden': 'true' });
+      node.style.width = `${(4 * count) / most}rem`; // CSSOM, which the page's CSP allows
+      return node;
+    };
+    const levels = el('ul', { class: 'levels', 'aria-label': U.pulse_levels }, Object.entries(p.levels).map(([level, count]) =>
+      el('li', { class: `level level-${level}`, 'data-level': level, title: label('pulse_level', level) },
+        bar(count), ` ${fmt(U.pulse_level_n, { level, count })}`)));
+    const advice = p.advice.length
+      ? el('ul', { class: 'plain advice' }, p.advice.map((a) => el('li', {}, el('strong', { text: `${a.ally_id}: ` }), a.erased ? U.pulse_erased : a.advice)))
+      : U.pulse_no_advice;
+    const fw = p.framework
+      ? el('div', { class: 'framework' },
+        el('strong', { text: p.framework.title }), ' ',
+        el('button', { type: 'button', 'data-key': `${p.pulse_id}/fw-show`, onclick: () => showFramework(p), text: U.framework_show }),
+        el('button', { type: 'button', 'data-key': `${p.pulse_id}/fw-md`, onclick: () => saveFramework(p, 'markdown'), text: U.framework_download }),
+        el('button', { type: 'button', 'data-key': `${p.pulse_id}/fw-html`, onclick: () => saveFramework(p, 'html'), text: U.framework_html }),
+        frameworks[p.pulse_id] ? el('pre', { class: 'framework-text', text: frameworks[p.pulse_id] }) : null)
+      : U.framework_none;
+    const late = p.late.length ? ` · ${U.pulse_late}: ${p.late.join(', ')}` : '';
+    return el('article', { class: 'pulse', 'data-pulse': p.pulse_id },
+      el('h3', {}, `${label('theme', p.theme)} · ${areaName(p.area)} `,
+        el('span', { class: `pill ${p.deadline_passed ? 'closed' : ''}`, text: p.deadline_passed ? U.pulse_deadline_passed : `${U.pulse_deadline} ${when(p.deadline)}` })),
+      el('p', { class: 'question', text: p.question }),
+      el('dl', {},
+        row(U.pulse_asked_by, label('duty', p.asked_by)),
+        row(U.pulse_answered, el('span', { 'data-field': 'answered', text: fmt(U.pulse_answered_value, { answered: p.answered.length, invited }) }), late),
+        row(U.pulse_levels, levels),
+        row(U.pulse_mean, p.mean_level === null ? '–' : String(p.mean_level).replace('.', ',')),
+        row(U.pulse_advice, advice),
+        row(U.framework, fw)));
+  }
+
+  function renderPulses() {
+    renderPulseFilter();
+    refreshEscalationChoices();
+    const pulses = shownPulses();
+    fill('pulses-body', pulses.length ? pulses.map(pulseCard) : el('p', { class: 'empty', text: U.pulses_none }));
+  }
+
+  // ------------------------------------------------------------------ constituency questions
+
+  async function questionAction(q, form) {
+    const value = (drafts[`${q.question_id}/${form}`] || '').trim();
+    if (!value) return;
+    const id = encodeURIComponent(q.question_id);
+    try {
+      if (form === 'answer') await api('POST', `/api/v1/questions/${id}/answer`, { answer: value });
+      else await api('POST', `/api/v1/questions/${id}/relayed`, { to: value });
+      delete editing[q.question_id];
+      delete drafts[`${q.question_id}/${form}`];
+      announce(fmt(U.act_done, { action: form === 'answer' ? U.question_answer : U.question_relay }));
+      renderQuestions();
+    } catch (e) {
+      announce(fmt(U.act_failed, { reason: e.message }));
+    }
+  }
+
+  function questionForm(q, form) {
+    const key = `${q.question_id}/${form}`;
+    const id = `q-${q.question_id}-${form}`;
+    const control = form === 'answer'
+      ? el('textarea', { id, rows: 2, maxlength: 2000, 'data-key': `${key}/input`, oninput: (e) => { drafts[key] = e.target.value; } })
+      : el('input', { id, type: 'text', maxlength: 200, 'data-key': `${key}/input`, oninput: (e) => { drafts[key] = e.target.value; } });
+    control.value = drafts[key] || '';
+    return el('form', { class: 'inline-form', onsubmit: (e) => { e.preventDefault(); questionAction(q, form); } },
+      el('label', { for: id, text: form === 'answer' ? U.question_answer_label : U.question_relay_label }), control,
+      el('button', { type: 'submit', 'data-key': `${key}/send`, text: U.question_send }),
+      el('button', { type: 'button', 'data-key': `${key}/cancel`, onclick: () => { delete editing[q.question_id]; renderQuestions(); }, text: U.cancel }));
+  }
+
+  // The form replaces its button, so keyboard focus moves into the form's field.
+  function openQuestionForm(q, form) {
+    editing[q.question_id] = form;
+    renderQuestions();
+    const input = document.getElementById(`q-${q.question_id}-${form}`);
+    if (input) input.focus();
+  }
+
+  function questionItem(q) {
+    const buttons = [];
+    if (q.stage === 'open' && may('question.answer')) {
+      buttons.push(el('button', { type: 'button', class: 'q-answer', 'data-key': `${q.question_id}/answer`, onclick: () => openQuestionForm(q, 'answer'), text: U.question_answer }));
+    }
+    if (q.stage === 'answered' && may('question.relay-answer')) {
+      buttons.push(el('button', { type: 'button', class: 'q-relay', 'data-key': `${q.question_id}/relay`, onclick: () => openQuestionForm(q, 'relay'), text: U.question_relay }));
+    }
+    const text = q.erased ? U.question_erased : (q.text || U.question_hidden);
+    const form = editing[q.question_id];
+    return el('li', { class: `question-item stage-${q.stage}`, 'data-question': q.question_id, 'data-stage': q.stage },
+      el('p', { class: 'q-text', text }),
+      el('p', { class: 'q-meta' },
+        el('span', { class: `pill stage-${q.stage}`, text: label('stage', q.stage) }), ' ',
+        q.stage === 'open' ? el('strong', { class: 'q-age', 'data-since': q.raised_at, text: fmt(U.question_age, { age: age(q.raised_at) }) }) : null,
+        ` · ${fmt(U.question_routed, { to: label('routed', q.routed_to) })} · ${fmt(U.question_by, { ally: q.ally })} · ${when(q.raised_at)}`,
+        q.escalated_at ? el('span', { class: 'q-escalated', text: ` · ${fmt(U.question_escalated, { level: q.escalated_level_name || '' })}` }) : null),
+      q.answer ? el('p', { class: 'q-answer-text' }, el('strong', { text: `${U.question_answer_label}: ` }), q.answer, ` (${fmt(U.question_answered_at, { time: when(q.answered_at) })})`) : null,
+      q.relayed_to.length ? el('p', { class: 'note', text: fmt(U.question_relayed_at, { to: q.relayed_to.join(', '), time: when(q.relayed_at) }) }) : null,
+      form ? questionForm(q, form) : (buttons.length ? el('div', { class: 'actions', role: 'group', 'aria-label': U.actions }, buttons) : null));
+  }
+
+  function renderQuestions() {
+    const questions = state.questions || [];
+    if (!questions.length) { fill('questions-body', el('p', { class: 'empty', text: U.questions_none })); return; }
+    const networks = Object.fromEntries((state.networks || []).map((n) => [n.network_id, n.name]));
+    const escalations = Object.fromEntries((state.escalations.open || []).map((e) => [e.escalation_id, e]));
+    const groups = new Map();
+    const order = { open: 0, answered: 1, relayed: 2 };
+    for (const q of [...questions].sort((a, b) => order[a.stage] - order[b.stage] || a.raised_at.localeCompare(b.raised_at))) {
+      const key = q.escalation_id ? `e:${q.escalation_id}` : `n:${q.network_id}`;
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(q);
+    }
+    fill('questions-body', [...groups.entries()].map(([key, items]) => {
+      const e = escalations[key.slice(2)];
+      const title = key.startsWith('e:')
+        ? fmt(U.questions_for_escalation, { theme: e ? label('theme', e.theme) : key.slice(2), area: e ? areaName(e.area) : '' })
+        : fmt(U.questions_for_network, { network: networks[key.slice(2)] || key.slice(2) });
+      const open = items.filter((q) => q.stage === 'open').length;
+      return el('section', { class: 'q-group', 'data-group': key },
+        el('h3', {}, `${title} `, el('span', { class: 'pill', text: fmt(U.question_open_count, { count: open }) })),
+        el('ul', { class: 'plain questions' }, items.map(questionItem)));
+    }));
+  }
+
+  // ------------------------------------------------------------------ mobilisation requests
+
+  function renderMobilisations() {
+    const requests = state.mobilisations || [];
+    fill('mob-body', requests.length ? requests.map((m) => el('article', { class: 'mobilisation', 'data-mobilisation': m.request_id },
+      el('h3', {}, `${label('task', m.task)} · ${areaName(m.area)}`),
+      el('p', { class: 'question', text: m.message }),
+      el('dl', {},
+        row(U.mob_respond_by, when(m.respond_by)),
+        row(U.mob_invited, String(m.invited)),
+        row(U.mob_accepted, el('span', { 'data-field': 'accepted', text: m.accepted.length ? `${m.accepted.length}: ${m.accepted.join(', ')}` : '0' })),
+        row(U.mob_declined, m.declined.length ? `${m.declined.length}: ${m.declined.join(', ')}` : '0'),
+        row(U.mob_not_answered, String(m.not_answered)),
+        row(U.mob_reports, m.reports.length
+          ? el('ul', { class: 'plain reports' }, m.reports.map((r) => el('li', {}, el('strong', { text: `${r.ally} (${when(r.reported_at)}): ` }), r.erased ? U.question_erased : (r.report || U.pulse_hidden))))
+          : U.mob_no_reports))))
+      : el('p', { class: 'empty', text: U.mob_none }));
   }
 
   // ------------------------------------------------------------------ live updates
