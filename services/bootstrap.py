@@ -11,11 +11,11 @@ import asyncio
 import contextlib
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import nats
@@ -41,6 +41,7 @@ from services.adapters.identity.oidc import (
 )
 from services.adapters.jetstream.audit import JetStreamAuditTrail
 from services.adapters.jetstream.authorization import ensure_authorization
+from services.adapters.jetstream.backup import backup, restore
 from services.adapters.jetstream.embedded import EmbeddedNats
 from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.keystore import NatsKeyStore, master_key
@@ -49,7 +50,7 @@ from services.adapters.jetstream.projection_runner import ProjectionRunner
 from services.adapters.jetstream.reactor import Handler, Reactor
 from services.adapters.jetstream.rejected import JetStreamRejectedInputs
 from services.adapters.jetstream.scheduler import JetStreamScheduler
-from services.adapters.jetstream.secrets import shared_secret
+from services.adapters.jetstream.secrets import secrets_bucket, shared_secret
 from services.adapters.jetstream.topology import OUTBOUND_KEPT_S, Topology, ensure_streams
 from services.adapters.metrics import ServiceMetrics, Watched
 from services.adapters.notify.channels import (
@@ -721,3 +722,26 @@ async def rebuild(settings: Settings, names: list[str] | None) -> list[tuple[str
         # about as long as its largest projection (the reads overlap with the folding).
         await asyncio.gather(*(runner.rebuild() for runner in runners))
         return [(runner.name, runner.checkpoint) for runner in runners]
+
+
+async def backup_to(
+    settings: Settings, out: IO[str], progress: Callable[[int], None]
+) -> dict[str, int]:
+    """Write what the service keeps in NATS to ``out`` (see ``adapters.jetstream.backup``)."""
+    async with infrastructure(settings) as infra:
+        return await backup(infra.js, infra.topology, out, progress)
+
+
+async def restore_from(
+    settings: Settings, lines: Iterable[str], progress: Callable[[int], None]
+) -> dict[str, int]:
+    """Publish a backup into a fresh server (an empty log); rebuild the projections after."""
+    async with infrastructure(settings) as infra:
+
+        async def prepare() -> None:
+            t = infra.topology
+            master = master_key(settings.master_key, settings.data_dir)
+            await NatsKeyStore(infra.js, t.keys_bucket, master, replicas=t.replicas).ensure()
+            await secrets_bucket(infra.js, t)
+
+        return await restore(infra.js, infra.topology, lines, prepare, progress)

@@ -30,6 +30,7 @@ from services.adapters.jetstream.authorization import (
     command_subjects,
     ensure_authorization,
 )
+from services.adapters.jetstream.backup import RestoreRefused
 from services.adapters.jetstream.embedded import EmbeddedNatsError, reload_running_server
 from services.adapters.logging import configure_logging
 from services.app.readmodels import PROJECTIONS
@@ -130,6 +131,30 @@ async def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     for name, position in rebuilt:
         print(texts.REBUILT.format(name=name, position=position))
+    return 0
+
+
+def _progress(count: int) -> None:
+    print(texts.PROGRESS.format(count=count), file=sys.stderr, flush=True)
+
+
+async def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    with open(args.file, "w", encoding="utf-8") as out:  # noqa: ASYNC230 - a one-shot command
+        counts = await bootstrap.backup_to(settings, out, _progress)
+    for stream, count in counts.items():
+        print(texts.BACKED_UP.format(stream=stream, count=count))
+    return 0
+
+
+async def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    with open(args.file, encoding="utf-8") as lines:  # noqa: ASYNC230 - a one-shot command
+        try:
+            counts = await bootstrap.restore_from(settings, lines, _progress)
+        except RestoreRefused as refused:
+            print(texts.RESTORE_REFUSED.format(stream=refused), file=sys.stderr)
+            return 1
+    for stream, count in counts.items():
+        print(texts.BACKED_UP.format(stream=stream, count=count))
     return 0
 
 
@@ -307,6 +332,12 @@ def _parser() -> argparse.ArgumentParser:
     names = ", ".join(p.name for p in PROJECTIONS)
     rb.add_argument("projection", nargs="*", help=texts.REBUILD_NAMES.format(names=names))
     rb.set_defaults(handler=_rebuild)
+    bk = sub.add_parser("backup", help=texts.BACKUP, description=texts.BACKUP)
+    bk.add_argument("file", help=texts.BACKUP_FILE)
+    bk.set_defaults(handler=_backup)
+    rs = sub.add_parser("restore", help=texts.RESTORE, description=texts.RESTORE)
+    rs.add_argument("file", help=texts.BACKUP_FILE)
+    rs.set_defaults(handler=_restore)
     mp = sub.add_parser("map", help=texts.MAP, description=texts.MAP)
     mp.add_argument("--as-of", default=None, help=texts.MAP_AS_OF)
     mp.add_argument("--as-known-at", default=None, help=texts.MAP_AS_KNOWN_AT)

@@ -13,6 +13,20 @@ RUN: Final = "start de dienst (ingebouwde NATS-server tenzij NATS_URL is gezet)"
 RUN_DEMO: Final = "speel daarna de demo af (Almere, in het Nederlands)"
 PROJECT: Final = "start alleen de projecties (opschalen, tests)"
 REBUILD: Final = "bouw projecties opnieuw op uit het logboek (met de dienst gestopt)"
+BACKUP: Final = (
+    "maak een back-up van het logboek, de audittrail, de sleutels en de lopende timers naar een"
+    " bestand (zonder de hoofdsleutel: bewaar die apart)"
+)
+BACKUP_FILE: Final = "het back-upbestand (JSON Lines)"
+RESTORE: Final = (
+    "zet een back-up terug in een nieuwe, lege server; bouw daarna de projecties opnieuw op"
+)
+BACKED_UP: Final = "{stream}: {count} berichten"
+PROGRESS: Final = "… {count} berichten"
+RESTORE_REFUSED: Final = (
+    "Terugzetten geweigerd: het logboek {stream} is niet leeg. Zet een back-up alleen terug in"
+    " een nieuwe server."
+)
 REBUILD_NAMES: Final = "namen van projecties (standaard: alle): {names}"
 ASYNCAPI: Final = "druk het AsyncAPI-document van de NATS-koppeling af"
 READY: Final = (

@@ -103,6 +103,10 @@ class NatsKeyStore:
             self._kv = await self._js.key_value(self._bucket)
         return self._kv
 
+    async def ensure(self) -> None:
+        """Make the bucket if it is not there yet (before a restore fills it)."""
+        await self._open()
+
     async def key_for(self, owner: str, *, create: bool) -> bytes | None:
         kv = await self._open()
         try:

@@ -8,21 +8,27 @@ import secrets
 from nats.js import JetStreamContext
 from nats.js.api import StorageType
 from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
 
 from services.adapters.jetstream.topology import Topology
 
 
-async def shared_secret(js: JetStreamContext, topology: Topology, key: str) -> bytes:
-    """The secret under ``key``; the first instance to ask creates a random one."""
+async def secrets_bucket(js: JetStreamContext, topology: Topology) -> KeyValue:
+    """The bucket, made if it is not there yet."""
     try:
-        kv = await js.key_value(topology.secrets_bucket)
+        return await js.key_value(topology.secrets_bucket)
     except BucketNotFoundError:
-        kv = await js.create_key_value(
+        return await js.create_key_value(
             bucket=topology.secrets_bucket,
             storage=StorageType.FILE,
             history=1,
             replicas=topology.replicas,
         )
+
+
+async def shared_secret(js: JetStreamContext, topology: Topology, key: str) -> bytes:
+    """The secret under ``key``; the first instance to ask creates a random one."""
+    kv = await secrets_bucket(js, topology)
     candidate = secrets.token_hex(32).encode()
     with contextlib.suppress(KeyWrongLastSequenceError):
         await kv.create(key, candidate)  # only the first instance's secret is kept
