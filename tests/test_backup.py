@@ -54,7 +54,7 @@ async def test_a_backup_restored_into_a_fresh_server_rebuilds_the_same(
             assert r.status_code == 201, r.text
         await settled(service)
     backup = tmp_path / "backup.jsonl"
-    code, out, err = await run_cli(
+    code, _, err = await run_cli(
         cli_env(settings, settings.nats_url or "", tmp_path), "backup", str(backup)
     )
     assert code == 0, err
