@@ -60,6 +60,7 @@ from services.adapters.notify.channels import (
     WebhookChannel,
 )
 from services.adapters.notify.feed import WebhookFeed
+from services.adapters.tracing import configure as configure_tracing
 from services.app.audit import Recorder
 from services.app.digest import NetworkDigest
 from services.app.handlers import CommandHandlers
@@ -468,11 +469,16 @@ async def _start(group: asyncio.TaskGroup, loops: list[Any], name: str) -> list[
 async def running(
     settings: Settings, clock: Clock | None = None, *, projections_only: bool = False
 ) -> AsyncIterator[Service]:
+    tracing = configure_tracing(settings.otlp_endpoint, settings.instance)
     policies = load_policies(settings)  # fail before starting anything if the policy is wrong
     async with infrastructure(settings, clock) as infra:
         await _alone_on([infra.runner(projection) for projection in projections(infra.keys)])
-        async with _running(infra, policies, projections_only) as service:
-            yield service
+        try:
+            async with _running(infra, policies, projections_only) as service:
+                yield service
+        finally:
+            if tracing is not None:
+                tracing.shutdown()  # the last spans out
 
 
 @contextlib.asynccontextmanager

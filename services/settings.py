@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     stream_prefix: str = Field(default="BG", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     subject_prefix: str = Field(default="bg", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     duplicate_window_s: float = Field(default=120.0, gt=0)
+    otlp_endpoint: str | None = None
+    """OpenTelemetry traces over OTLP/HTTP to this URL (``BONDGENOTEN_OTLP_ENDPOINT``, e.g.
+    ``http://collector:4318/v1/traces``); unset: no traces are exported."""
     replicas: int | None = Field(default=None, ge=1, le=5)
     """Copies of each stream and bucket the service creates (``BONDGENOTEN_REPLICAS``); unset:
     3 when the server is part of a cluster, else 1."""

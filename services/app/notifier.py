@@ -48,6 +48,7 @@ from services.app.invitation import InvitationKind, InvitationMessage
 from services.app.messages import DEPLOYMENT_PATTERN, AlertMessage, CallListSummary, Notice
 from services.app.ports import Channel, Clock, EventStore, RawEvent
 from services.app.readmodels import ReadModelLagging
+from services.app.tracing import span
 
 log = structlog.get_logger(__name__)
 SOURCE = "/bondgenoten/notifier"
@@ -307,16 +308,17 @@ class Notifier:
                 outcome = "succeeded" if isinstance(receipt, DeliverySucceeded) else "failed"
                 self.deliveries[(receipt.channel, outcome)] += 1
 
-        delivered = await deliver(
-            message,
-            recipient,
-            self.channels,
-            self.retry,
-            self.clock,
-            self.sleep,
-            record,
-            history=[e.data for e in history],
-        )
+        with span("deliver", recipient=recipient.name, alert_id=message.alert_id):
+            delivered = await deliver(
+                message,
+                recipient,
+                self.channels,
+                self.retry,
+                self.clock,
+                self.sleep,
+                record,
+                history=[e.data for e in history],
+            )
         log.info(
             "notification.done",
             alert_id=message.alert_id,

@@ -41,6 +41,7 @@ from services.adapters.jetstream.group_commit import GroupCommitter
 from services.adapters.jetstream.topology import Topology
 from services.app.personal import Keyring
 from services.app.ports import AppendResult, RawEvent, StoreUnavailable
+from services.app.tracing import inject
 
 log = structlog.get_logger(__name__)
 
@@ -99,6 +100,7 @@ class JetStreamEventStore:
         for i, event in enumerate(events):
             headers, body = encode(event, self._keys)
             headers["Nats-Msg-Id"] = event.id
+            inject(headers)  # the trace this event belongs to (ce-traceparent)
             if self._signal_ttl and event.aggregate.kind in SIGNAL_KINDS:
                 headers["Nats-TTL"] = self._signal_ttl
             if i == 0 and expected_version is not None:

@@ -37,6 +37,7 @@ from services.adapters.jetstream.deadletter import park, reason_of
 from services.adapters.jetstream.topology import Topology
 from services.app.personal import Keyring
 from services.app.ports import RawEvent
+from services.app.tracing import continued
 
 log = structlog.get_logger(__name__)
 
@@ -188,10 +189,13 @@ class Reactor:
         )
         h = raw.headers
         # Everything logged while handling it names the event (never its contents).
-        with structlog.contextvars.bound_contextvars(
-            event_id=h.get("ce-id"),
-            event_type=h.get("ce-type"),
-            correlation_id=h.get("ce-correlationid"),
+        with (
+            structlog.contextvars.bound_contextvars(
+                event_id=h.get("ce-id"),
+                event_type=h.get("ce-type"),
+                correlation_id=h.get("ce-correlationid"),
+            ),
+            continued(f"react {self.name}", h, **{"cloudevents.event_type": h.get("ce-type", "")}),
         ):
             await self._handle_with_retries(raw)
         await msg.ack()

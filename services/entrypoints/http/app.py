@@ -13,7 +13,9 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST as METRICS_CONTENT_TYPE
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from domain.policy import EscalationPolicy
 from services.app.cap_intake import CapParser
@@ -23,6 +25,7 @@ from services.app.need_to_know import Pseudonyms
 from services.app.ports import Operations, RejectedInputs
 from services.app.readmodels import ReadModels
 from services.app.review import Reviews
+from services.app.tracing import span
 from services.entrypoints.http.auth import Auth
 from services.entrypoints.http.commands import add_command_routes, register_schemas
 from services.entrypoints.http.dashboard import DashboardConfig, dashboard_router
@@ -66,6 +69,21 @@ class ApiDeps:
     """The crisis dashboard at ``/`` and the API routes it reads; None: not offered."""
 
 
+class Traced:
+    """Each HTTP request a server span (named by its method only: a path can carry text a
+    client chose); events appended while handling it carry its trace on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with span(f"HTTP {scope['method']}", SpanKind.SERVER):
+            await self.app(scope, receive, send)
+
+
 def create_api(deps: ApiDeps) -> FastAPI:
     app = FastAPI(
         title="Bondgenoten escalation service",
@@ -77,6 +95,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.add_middleware(Traced)
     install_error_handlers(app, deps.rejected)
     add_command_routes(app, API, deps.handlers, deps.auth)
     app.include_router(

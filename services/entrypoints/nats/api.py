@@ -31,6 +31,7 @@ from faststream.nats import NatsBroker
 from faststream.nats.annotations import NatsMessage
 from faststream.nats.message import NatsMessage as NatsStreamMessage
 from faststream.nats.security import NatsCredentials, NatsNKey
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from domain.access import OUTSIDE_ROLES, Forbidden, Principal, authorize, principal_of
@@ -41,6 +42,7 @@ from services.app import commands as c
 from services.app.handlers import CommandHandlers
 from services.app.outbound import EVENTS, OutboundEscalationEvent
 from services.app.ports import Overloaded, RejectedInputs
+from services.app.tracing import span
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -215,9 +217,10 @@ def _handler(
         tokens = context.get_local("message").raw_message.subject.split(".")
         principal = principal_of(tokens[2], tokens[3])
         cmd = command.model_validate(body.model_dump(exclude=PROTOCOL_FIELDS))
-        result = await handlers.handle(
-            cmd, principal=principal, key=body.command_id, channel="nats", origin="nats"
-        )
+        with span(f"nats {command.NAME}", SpanKind.SERVER, **{"bondgenoten.role": tokens[2]}):
+            result = await handlers.handle(
+                cmd, principal=principal, key=body.command_id, channel="nats", origin="nats"
+            )
         return Reply(ok=True, **result.__dict__)
 
     # FastStream reads the annotations to validate the body and to write the AsyncAPI schema
