@@ -9,6 +9,7 @@ scanning the whole log: the escalation slot's events, the area's notifications a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 from domain.access import Principal
 from events.envelope import Envelope
 from events.escalation import slot_of_escalation, slot_ref
+from events.questions import QUESTION_KIND
 from events.signals import SIGNAL_KINDS
 from projections.incident import IncidentReview, incident_review
 from services.app.need_to_know import Pseudonyms, sees_contact_details
@@ -41,6 +43,14 @@ class IncidentSummary(BaseModel):
     late_signals: int
 
 
+Progress = Callable[[int], None]
+"""Told how many events a review has read so far (a long replay shows it on the CLI)."""
+PROGRESS_EVERY = 1000
+CONTACT_KIND = "contact"
+"""The aggregate kind of call outcomes (``services.app.handlers``: per ally, in the network's
+area)."""
+
+
 class Reviews:
     def __init__(
         self, store: EventStore, read: ReadModels, clock: Clock, pseudonym: Pseudonyms
@@ -50,34 +60,74 @@ class Reviews:
         self.clock = clock
         self.pseudonym = pseudonym
 
-    async def events_of(self, escalation_id: str) -> list[Envelope[Any]]:
-        """The events an incident's review needs, through subjects only."""
+    async def events_of(
+        self, escalation_id: str, progress: Progress | None = None
+    ) -> list[Envelope[Any]]:
+        """The events an incident's review needs, through subjects only: the escalation slot,
+        and of its area the notifications, signals, call outcomes and questions."""
         slot = slot_of_escalation(escalation_id)
         if slot is None:
             return []
         area, theme = slot
+        read = 0
+
+        def counted(n: int = 1) -> None:
+            nonlocal read
+            before, read = read, read + n
+            if progress is not None and before // PROGRESS_EVERY != read // PROGRESS_EVERY:
+                progress(read)
+
         own, _ = await self.store.load(slot_ref(area, theme))
+        counted(len(own))
         events = [e for e in own if getattr(e.data, "escalation_id", None) == escalation_id]
-        events += [
-            e
-            async for e in self.store.read(kinds=["notification"], area=area)
-            if e.correlation_id == escalation_id
-        ]
-        events += [
-            e async for e in self.store.read(kinds=SIGNAL_KINDS, area=area, skip_undecodable=True)
-        ]
+        async for e in self.store.read(kinds=["notification"], area=area):
+            counted()
+            if e.correlation_id == escalation_id:
+                events.append(e)
+        async for e in self.store.read(kinds=SIGNAL_KINDS, area=area, skip_undecodable=True):
+            counted()
+            events.append(e)
+        async for e in self.store.read(kinds=[CONTACT_KIND], area=area, skip_undecodable=True):
+            counted()
+            if getattr(e.data, "escalation_id", None) == escalation_id:
+                events.append(e)
+        # A question's later events (answered, relayed) do not name the escalation: kept when
+        # their question was raised about it (raised comes first in the log).
+        questions: set[str] = set()
+        async for e in self.store.read(kinds=[QUESTION_KIND], area=area, skip_undecodable=True):
+            counted()
+            if getattr(e.data, "escalation_id", None) == escalation_id:
+                questions.add(e.data.question_id)
+            if getattr(e.data, "question_id", None) in questions:
+                events.append(e)
+        if progress is not None:
+            progress(read)
         return events
 
-    async def review(self, escalation_id: str, reader: Principal) -> IncidentReview | None:
-        events = await self.events_of(escalation_id)
+    async def review(
+        self, escalation_id: str, reader: Principal, progress: Progress | None = None
+    ) -> IncidentReview | None:
+        events = await self.events_of(escalation_id, progress)
         found = incident_review(escalation_id, events, until=self.clock.now())
         return None if found is None else self.redacted(found, reader)
 
     def redacted(self, review: IncidentReview, reader: Principal) -> IncidentReview:
         """Allies appear by pseudonym unless the reader's role sees who they are; a review
-        never holds names, phone numbers, e-mail addresses or allies' communities."""
+        never holds names, phone numbers, e-mail addresses or allies' communities. A
+        convening's communities (required, covered, missing) say who attended: a reviewer
+        sees them as neutral codes (``community-1``…, numbered per review in sorted order), so
+        coverage stays readable without naming anyone's community."""
         if sees_contact_details(reader):
             return review
+        names = sorted(
+            {c for line in review.convenings for c in line.required_communities}
+            | {c for line in review.convenings for c in line.covered_communities}
+            | {c for line in review.convenings for c in line.missing_communities}
+        )
+        code = {name: f"community-{i}" for i, name in enumerate(names, start=1)}
+
+        def coded(communities: list[str]) -> list[str]:
+            return [code[c] for c in communities]
 
         def who(actor: str) -> str:
             role, _, ident = actor.partition(":")
@@ -90,6 +140,19 @@ class Reviews:
                 ],
                 "calls": [
                     c.model_copy(update={"ally": self.pseudonym(c.ally)}) for c in review.calls
+                ],
+                "questions": [
+                    q.model_copy(update={"ally": self.pseudonym(q.ally)}) for q in review.questions
+                ],
+                "convenings": [
+                    c.model_copy(
+                        update={
+                            "required_communities": coded(c.required_communities),
+                            "covered_communities": coded(c.covered_communities),
+                            "missing_communities": coded(c.missing_communities),
+                        }
+                    )
+                    for c in review.convenings
                 ],
             }
         )
