@@ -271,7 +271,9 @@ def incident_review(
         )
         for a, b in zip(review.moments, review.moments[1:], strict=False)
     ]
-    review.tension = _curve(signals, o.area, o.theme, review, min(until, end or until), config)
+    # A closed incident's curve ends at its closing whenever it is reviewed (the same log gives
+    # the same review); an open one's at ``until``.
+    review.tension = _curve(signals, o.area, o.theme, review, end or until, config)
     return review
 
 

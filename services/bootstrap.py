@@ -721,3 +721,15 @@ async def rebuild(settings: Settings, names: list[str] | None) -> list[tuple[str
         # about as long as its largest projection (the reads overlap with the folding).
         await asyncio.gather(*(runner.rebuild() for runner in runners))
         return [(runner.name, runner.checkpoint) for runner in runners]
+
+
+@contextlib.asynccontextmanager
+async def reviews(settings: Settings) -> AsyncIterator[Reviews]:
+    """The after-action review over the log alone (the CLI): no projection, no reactor; the
+    multi-incident view finds its escalations on their own subjects. The pseudonyms are the
+    running service's (its shared secret), so a CLI report and an API report agree."""
+    async with infrastructure(settings) as infra:
+        key = (settings.pseudonym_secret or "").encode() or await shared_secret(
+            infra.js, infra.topology, "pseudonym"
+        )
+        yield Reviews(infra.store, None, infra.clock, Pseudonyms(key))

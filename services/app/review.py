@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from domain.access import Principal
 from events.envelope import Envelope
-from events.escalation import slot_of_escalation, slot_ref
+from events.escalation import ESCALATION_KIND, EscalationOpened, slot_of_escalation, slot_ref
 from events.questions import QUESTION_KIND
 from events.signals import SIGNAL_KINDS
 from projections.incident import IncidentReview, incident_review
@@ -53,7 +53,7 @@ area)."""
 
 class Reviews:
     def __init__(
-        self, store: EventStore, read: ReadModels, clock: Clock, pseudonym: Pseudonyms
+        self, store: EventStore, read: ReadModels | None, clock: Clock, pseudonym: Pseudonyms
     ) -> None:
         self.store = store
         self.read = read
@@ -157,35 +157,53 @@ class Reviews:
             }
         )
 
-    async def period(self, start: datetime, end: datetime) -> list[IncidentSummary]:
-        """Every escalation opened in ``[start, end)``, with its key durations."""
-        records = sorted(
-            (
-                r
+    async def opened_in(self, start: datetime, end: datetime) -> list[str]:
+        """The escalations opened in ``[start, end)``, in the order they were opened: from the
+        live read model in the service; without one (the CLI, the service may be stopped) from
+        the escalation subjects, never the rest of the log."""
+        if self.read is not None:
+            found = [
+                (r.opened_at, r.escalation_id)
                 for r in self.read.escalations.state.escalations.values()
                 if start <= r.opened_at < end
-            ),
-            key=lambda r: (r.opened_at, r.escalation_id),
-        )
+            ]
+        else:
+            found = [
+                (e.data.opened_at, e.data.escalation_id)
+                async for e in self.store.read(kinds=[ESCALATION_KIND], skip_undecodable=True)
+                if isinstance(e.data, EscalationOpened) and start <= e.data.opened_at < end
+            ]
+        return [escalation_id for _, escalation_id in sorted(found)]
+
+    async def period(
+        self, start: datetime, end: datetime, progress: Progress | None = None
+    ) -> list[IncidentSummary]:
+        """Every escalation opened in ``[start, end)``, with its key durations."""
         rows = []
-        for record in records:
-            review = incident_review(
-                record.escalation_id,
-                await self.events_of(record.escalation_id),
-                until=self.clock.now(),
-            )
+        done = 0
+
+        def overall(n: int) -> None:
+            if progress is not None:
+                progress(done + n)
+
+        for escalation_id in await self.opened_in(start, end):
+            events = await self.events_of(escalation_id, overall)
+            done += len(events)
+            review = incident_review(escalation_id, events, until=self.clock.now())
             if review is None:
                 continue
+            opened, closed = review.moment("opened"), review.moment("closed")
+            assert opened is not None  # a review exists only for an opened escalation
             first_alert = review.moment("alerted", level=1) or review.moment("alerted")
             ack = review.moment("acknowledged")
             rows.append(
                 IncidentSummary(
-                    escalation_id=record.escalation_id,
-                    area=record.area,
-                    theme=record.theme,
-                    trigger=record.trigger,
-                    opened_at=record.opened_at,
-                    closed_at=record.closed_at,
+                    escalation_id=escalation_id,
+                    area=review.area,
+                    theme=review.theme,
+                    trigger=review.trigger,
+                    opened_at=opened.occurred_at,
+                    closed_at=closed.occurred_at if closed else None,
                     seconds_to_alert=review.seconds_between("opened", "alerted"),
                     seconds_to_acknowledgement=(
                         (ack.occurred_at - first_alert.occurred_at).total_seconds()
