@@ -19,6 +19,7 @@ from playwright.async_api import Browser, expect
 
 from services.adapters.clock import FixedClock
 from services.bootstrap import Service
+from services.entrypoints.cli import parse_moment
 from services.settings import Settings
 from tests.api_helpers import ACTOR, AREA, NETWORK, bearer, client_for, seed_network, signal_body
 from tests.conftest import MASTER_KEY, serve_in_background, settled
@@ -365,3 +366,17 @@ async def test_the_html_report_opens_offline_in_chromium_and_shows_the_timeline(
     await screenshot(page, "review-report")
     assert errors == [] and offline.outside == []
     await context.close()
+
+
+def test_a_period_is_given_as_dates_in_amsterdam_or_times_with_their_zone() -> None:
+    assert parse_moment("2026-11-01") == datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
+    assert parse_moment("2026-07-01") == datetime(2026, 6, 30, 22, 0, tzinfo=UTC)
+    assert parse_moment("2026-11-01T08:00:00+01:00") == datetime(2026, 11, 1, 7, 0, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        parse_moment("2026-11-01T08:00:00")  # whose eight o'clock?
+
+
+async def test_a_cli_period_without_a_zone_is_refused_in_dutch(settings: Settings) -> None:
+    env = service_env(settings, BONDGENOTEN_MASTER_KEY=MASTER_KEY)
+    code, _, err = await run_cli(env, "reviews", "--from", "2026-11-01T08:00", "--to", "2026-12-01")
+    assert code == 2 and "Ongeldige periode" in err
