@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from events.envelope import Envelope
 from events.escalation import (
@@ -33,6 +33,7 @@ from events.escalation import (
 )
 from events.network import CallOutcomeRecorded
 from events.notification import DeliveryFailed, DeliverySucceeded
+from events.questions import AnswerRelayed, QuestionAnswered, QuestionEscalated, QuestionRaised
 from events.signals import SignalReceived
 from projections.tension_map import (
     DEFAULT_TENSION_CONFIG,
@@ -74,6 +75,7 @@ class Moment(BaseModel):
     ref: str = ""
     """What it concerns: a signal, alert or convening id."""
 
+    @computed_field  # type: ignore[prop-decorator]  # in the JSON export too
     @property
     def recorded_later(self) -> bool:
         return self.recorded_at - self.occurred_at > LATE_AFTER
@@ -96,6 +98,7 @@ class SignalLine(BaseModel):
     joined: bool = True
     """Part of the escalation (opened with it or joined); else only context of the area."""
 
+    @computed_field  # type: ignore[prop-decorator]  # in the JSON export too
     @property
     def recorded_later(self) -> bool:
         return self.recorded_at - self.occurred_at > LATE_AFTER
@@ -133,6 +136,37 @@ class ConveningLine(BaseModel):
     superseded_by: str | None = None
 
 
+class QuestionLine(BaseModel):
+    """A constituency question raised about the incident: when it was raised, answered, relayed
+    back and escalated, and how long each took. Never the question's text (the ally's personal
+    data) nor the answer (it can quote the question)."""
+
+    question_id: str
+    ally: str
+    """Who raised it (a pseudonym in a reviewer's copy)."""
+    routed_to: str
+    raised_via: str
+    raised_at: datetime
+    answered_at: datetime | None = None
+    relayed_at: datetime | None = None
+    escalated_at: datetime | None = None
+    escalated_level: int | None = None
+
+    @computed_field  # type: ignore[prop-decorator]  # in the JSON export too
+    @property
+    def seconds_to_answer(self) -> float | None:
+        if self.answered_at is None:
+            return None
+        return (self.answered_at - self.raised_at).total_seconds()
+
+    @computed_field  # type: ignore[prop-decorator]  # in the JSON export too
+    @property
+    def seconds_to_relay(self) -> float | None:
+        if self.relayed_at is None:
+            return None
+        return (self.relayed_at - self.raised_at).total_seconds()
+
+
 class Correction(BaseModel):
     """Something the log corrected later: a signal learned after the fact, a convening moved."""
 
@@ -160,6 +194,7 @@ class IncidentReview(BaseModel):
     deliveries: list[DeliveryLine] = Field(default_factory=list)
     calls: list[CallLine] = Field(default_factory=list)
     convenings: list[ConveningLine] = Field(default_factory=list)
+    questions: list[QuestionLine] = Field(default_factory=list)
     corrections: list[Correction] = Field(default_factory=list)
     tension: list[TensionPoint] = Field(default_factory=list)
 
@@ -225,6 +260,7 @@ def incident_review(
         for e in ordered
         if isinstance(e.data, CallOutcomeRecorded) and e.data.escalation_id == escalation_id
     ]
+    review.questions = _questions(escalation_id, ordered)
     _crossing(review, signals, members, o.band, config)
     review.moments.sort(key=lambda m: (m.occurred_at, _rank(m.key)))
     review.durations = [
@@ -235,7 +271,9 @@ def incident_review(
         )
         for a, b in zip(review.moments, review.moments[1:], strict=False)
     ]
-    review.tension = _curve(signals, o.area, o.theme, review, min(until, end or until), config)
+    # A closed incident's curve ends at its closing whenever it is reviewed (the same log gives
+    # the same review); an open one's at ``until``.
+    review.tension = _curve(signals, o.area, o.theme, review, end or until, config)
     return review
 
 
@@ -382,6 +420,34 @@ def _deliveries(review: IncidentReview, ordered: list[Envelope[Any]]) -> None:
         elif isinstance(d, DeliveryFailed) and (d.alert_id, d.recipient) in lines:
             lines[(d.alert_id, d.recipient)].failures += 1
     review.deliveries = list(lines.values())
+
+
+def _questions(escalation_id: str, ordered: list[Envelope[Any]]) -> list[QuestionLine]:
+    """The questions raised about this escalation, in the order they were raised; the first
+    answer, relay and escalation of each (a redelivered event changes nothing)."""
+    lines: dict[str, QuestionLine] = {}
+    for e in ordered:
+        d = e.data
+        if isinstance(d, QuestionRaised):
+            if d.escalation_id == escalation_id and d.question_id not in lines:
+                lines[d.question_id] = QuestionLine(
+                    question_id=d.question_id,
+                    ally=d.ally_id,
+                    routed_to=d.routed_to.value,
+                    raised_via=d.raised_via,
+                    raised_at=e.occurred_at,
+                )
+            continue
+        line = lines.get(getattr(d, "question_id", ""))
+        if line is None:
+            continue
+        if isinstance(d, QuestionAnswered) and line.answered_at is None:
+            line.answered_at = e.occurred_at
+        elif isinstance(d, AnswerRelayed) and line.relayed_at is None:
+            line.relayed_at = d.relayed_at
+        elif isinstance(d, QuestionEscalated) and line.escalated_at is None:
+            line.escalated_at, line.escalated_level = e.occurred_at, d.level
+    return sorted(lines.values(), key=lambda q: (q.raised_at, q.question_id))
 
 
 class _ValidTimeFold:

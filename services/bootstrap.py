@@ -751,3 +751,15 @@ async def restore_from(
             await secrets_bucket(infra.js, t)
 
         return await restore(infra.js, infra.topology, lines, prepare, progress)
+
+
+@contextlib.asynccontextmanager
+async def reviews(settings: Settings) -> AsyncIterator[Reviews]:
+    """The after-action review over the log alone (the CLI): no projection, no reactor; the
+    multi-incident view finds its escalations on their own subjects. The pseudonyms are the
+    running service's (its shared secret), so a CLI report and an API report agree."""
+    async with infrastructure(settings) as infra:
+        key = (settings.pseudonym_secret or "").encode() or await shared_secret(
+            infra.js, infra.topology, "pseudonym"
+        )
+        yield Reviews(infra.store, None, infra.clock, Pseudonyms(key))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.access import principal_of
 from events.envelope import AggregateRef, Envelope, new_envelope
 from events.escalation import (
     CallListSummary,
@@ -21,9 +22,19 @@ from events.escalation import (
     SignalJoined,
     SituationPicture,
 )
+from events.network import CallOutcome, CallOutcomeRecorded, DutyRole
 from events.notification import DeliveryFailed, DeliverySucceeded
+from events.questions import (
+    AnswerRelayed,
+    QuestionAnswered,
+    QuestionPersonal,
+    QuestionRaised,
+    question_timer_id,
+)
 from events.signals import SourceRole
 from projections.incident import incident_review
+from services.app.need_to_know import Pseudonyms
+from services.app.review import Reviews
 from tests.factories import at, signal
 
 AREA, THEME, EID = "GM0034-haven", "demonstration", "GM0034-haven_demonstration-1"
@@ -200,3 +211,80 @@ def test_the_same_events_in_another_order_give_the_same_review() -> None:
     assert incident_review(EID, list(reversed(events)), until=at(240)) == incident_review(
         EID, events, until=at(240)
     )
+
+
+def with_questions_and_calls() -> Log:
+    """The scripted incident with a question raised about it (answered after 30 minutes,
+    relayed after 45), one about another escalation, and two calls of allies."""
+    log = scripted()
+    question = AggregateRef(kind="question", area=AREA, id="q1")
+    other = AggregateRef(kind="question", area=AREA, id="q2")
+    contact = AggregateRef(kind="contact", area=AREA, id="a1")
+
+    def add(data: Any, ref: AggregateRef, minute: float) -> None:
+        envelope = new_envelope(
+            data, aggregate=ref, actor="ally:a1", source="/test", recorded_at=at(minute)
+        )
+        log.events.append(envelope.model_copy(update={"position": len(log.events) + 1}))
+
+    def raised(question_id: str, escalation_id: str) -> QuestionRaised:
+        return QuestionRaised(
+            question_id=question_id,
+            network_id="n1",
+            area=AREA,
+            ally_id="a1",
+            routed_to=DutyRole.POLICE,
+            raised_via="link",
+            escalation_id=escalation_id,
+            timer_id=question_timer_id(question_id),
+            escalate_at=at(75),
+            personal=QuestionPersonal(text="Wat doet de politie vanavond?"),
+        )
+
+    add(raised("q1", EID), question, 15)
+    add(raised("q2", "GM0034-haven_demonstration-7"), other, 16)
+    add(QuestionAnswered(question_id="q2", answer="elders"), other, 17)
+    add(QuestionAnswered(question_id="q1", answer="Wij zijn aanwezig."), question, 45)
+    add(AnswerRelayed(question_id="q1", to="de moskee", relayed_at=at(60)), question, 61)
+    for ally, outcome in (("a1", CallOutcome.REACHED), ("a2", CallOutcome.NO_ANSWER)):
+        call = CallOutcomeRecorded(
+            network_id="n1", ally_id=ally, outcome=outcome, caller="wijkagent", escalation_id=EID
+        )
+        add(call, contact, 22)
+    stray = CallOutcomeRecorded(
+        network_id="n1", ally_id="a3", outcome=CallOutcome.REACHED, caller="wijkagent"
+    )
+    add(stray, contact, 23)
+    return log
+
+
+def test_questions_about_the_incident_with_their_ages_and_its_calls() -> None:
+    review = incident_review(EID, with_questions_and_calls().events, until=at(240))
+    assert review is not None
+    [q] = review.questions
+    assert (q.question_id, q.ally, q.routed_to, q.raised_at) == ("q1", "a1", "police", at(15))
+    assert (q.answered_at, q.seconds_to_answer) == (at(45), 1800.0)
+    assert (q.relayed_at, q.seconds_to_relay) == (at(60), 2700.0)
+    assert q.escalated_at is None
+    assert "Wat doet" not in review.model_dump_json()  # the question's text is the ally's
+    assert [(c.ally, c.outcome) for c in review.calls] == [("a1", "reached"), ("a2", "no_answer")]
+    # The key moments are those of the incident alone.
+    assert [m.key for m in review.moments][-1] == "closed" and len(review.moments) == 8
+
+
+def test_a_reviewers_copy_names_no_ally_and_no_community() -> None:
+    review = incident_review(EID, with_questions_and_calls().events, until=at(240))
+    assert review is not None
+    pseudonyms = Pseudonyms(b"0123456789abcdef0123")
+    reviews = Reviews(None, None, None, pseudonyms)  # type: ignore[arg-type]  # redaction only
+    reviewer = principal_of("reviewer", "evaluator")
+    copy = reviews.redacted(review, reviewer)
+    text = copy.model_dump_json()
+    for ally in ("a1", "a2"):
+        assert f'"{ally}"' not in text and f"ally:{ally}" not in text
+        assert pseudonyms(ally) in text
+    assert "youth" not in text
+    held = copy.convenings[1]
+    assert (held.covered_communities, held.missing_communities) == (["community-1"], [])
+    # Those who call allies see who they are.
+    assert reviews.redacted(review, principal_of("coordinator", "c")) == review

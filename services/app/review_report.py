@@ -77,6 +77,13 @@ def _when(value: datetime | None) -> str:
     return datetime_nl(value, "%d-%m-%Y %H:%M:%S") if value is not None else "–"
 
 
+def _after(at: datetime | None, seconds: float | None) -> str:
+    """When, and how long after the question was raised (its age then)."""
+    if at is None:
+        return texts.NOT_YET
+    return texts.AFTER.format(when=_when(at), duration=texts.duration_nl(seconds))
+
+
 def _context(review: IncidentReview, generated_at: datetime) -> dict[str, Any]:
     previous: Moment | None = None
     moments = []
@@ -133,6 +140,24 @@ def _context(review: IncidentReview, generated_at: datetime) -> dict[str, Any]:
                 "caller": c.caller,
             }
             for c in review.calls
+        ],
+        "questions": [
+            {
+                "question_id": q.question_id,
+                "ally": q.ally,
+                "routed_to": texts.ROUTED_TO.get(q.routed_to, q.routed_to),
+                "raised": _when(q.raised_at),
+                "answered": _after(q.answered_at, q.seconds_to_answer),
+                "relayed": _after(q.relayed_at, q.seconds_to_relay),
+                "escalated": (
+                    texts.QUESTION_ESCALATED.format(
+                        when=_when(q.escalated_at), level=q.escalated_level
+                    )
+                    if q.escalated_at
+                    else "–"
+                ),
+            }
+            for q in review.questions
         ],
         "convenings": [
             {

@@ -1,5 +1,6 @@
 """The ``bondgenoten`` console script: run the service (with the demo), run projections only,
-rebuild projections, print the AsyncAPI document. Texts for people: services.texts_nl.cli."""
+rebuild projections, review incidents afterwards, print the AsyncAPI document. Texts for
+people: services.texts_nl.cli."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import contextlib
 import functools
 import io
+import json
 import os
 import re
 import signal
@@ -134,13 +136,13 @@ async def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _progress(count: int) -> None:
+def _copied(count: int) -> None:
     print(texts.PROGRESS.format(count=count), file=sys.stderr, flush=True)
 
 
 async def _backup(args: argparse.Namespace, settings: Settings) -> int:
     with open(args.file, "w", encoding="utf-8") as out:  # noqa: ASYNC230 - a one-shot command
-        counts = await bootstrap.backup_to(settings, out, _progress)
+        counts = await bootstrap.backup_to(settings, out, _copied)
     for stream, count in counts.items():
         print(texts.BACKED_UP.format(stream=stream, count=count))
     return 0
@@ -149,7 +151,7 @@ async def _backup(args: argparse.Namespace, settings: Settings) -> int:
 async def _restore(args: argparse.Namespace, settings: Settings) -> int:
     with open(args.file, encoding="utf-8") as lines:  # noqa: ASYNC230 - a one-shot command
         try:
-            counts = await bootstrap.restore_from(settings, lines, _progress)
+            counts = await bootstrap.restore_from(settings, lines, _copied)
         except RestoreRefused as refused:
             print(texts.RESTORE_REFUSED.format(stream=refused), file=sys.stderr)
             return 1
@@ -316,6 +318,81 @@ async def _nats_user(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+CLI_READER = principal_of("reviewer", "cli")
+"""Whoever runs the CLI reads as a reviewer: allies by pseudonym, never their contact details
+(the CLI has no login to tell who may see more)."""
+
+
+def _progress(read: int) -> None:
+    """Events read so far, on stderr (stdout may be the report itself)."""
+    print(texts.REVIEW_PROGRESS.format(read=read), file=sys.stderr, flush=True)
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    with open(output, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(texts.REVIEW_WRITTEN.format(path=output), file=sys.stderr)
+
+
+async def _review(args: argparse.Namespace, settings: Settings) -> int:
+    from services.app.review_report import render_html, render_markdown
+
+    try:
+        async with bootstrap.reviews(settings) as reviews:
+            found = await reviews.review(args.escalation_id, CLI_READER, _progress)
+            now = reviews.clock.now()
+    except EmbeddedNatsError as exc:
+        print(texts.STORE_IN_USE.format(reason=exc), file=sys.stderr)
+        return 1
+    if found is None:
+        print(texts.REVIEW_UNKNOWN.format(escalation_id=args.escalation_id), file=sys.stderr)
+        return 1
+    if args.format == "html":
+        text = render_html(found, now)
+    elif args.format == "markdown":
+        text = render_markdown(found, now)
+    else:
+        text = found.model_dump_json(indent=2) + "\n"
+    _write(text, args.output)
+    return 0
+
+
+def parse_moment(value: str) -> datetime:
+    """An ISO 8601 time with its offset, or a date (midnight in Amsterdam, as people mean it)."""
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value.strip()):
+        day = datetime.fromisoformat(value.strip())
+        return day.replace(tzinfo=ZoneInfo("Europe/Amsterdam"))
+    moment = datetime.fromisoformat(value.strip())
+    if moment.tzinfo is None:
+        raise ValueError(value)
+    return moment
+
+
+async def _reviews(args: argparse.Namespace, settings: Settings) -> int:
+    from services.app.review_report import summaries_csv
+
+    try:
+        start, end = parse_moment(args.start), parse_moment(args.end)
+    except ValueError:
+        print(texts.REVIEWS_BAD_PERIOD, file=sys.stderr)
+        return 2
+    try:
+        async with bootstrap.reviews(settings) as reviews:
+            rows = await reviews.period(start, end, _progress)
+    except EmbeddedNatsError as exc:
+        print(texts.STORE_IN_USE.format(reason=exc), file=sys.stderr)
+        return 1
+    if args.csv:
+        text = summaries_csv(rows)
+    else:
+        text = json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n"
+    _write(text, args.output)
+    return 0
+
+
 Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
@@ -366,6 +443,19 @@ def _parser() -> argparse.ArgumentParser:
     nu.add_argument("--id", required=True, help=texts.NATS_USER_ID)
     nu.add_argument("--print-seed", action="store_true", help=texts.NATS_USER_PRINT_SEED)
     nu.set_defaults(handler=_nats_user)
+    rv = sub.add_parser("review", help=texts.REVIEW, description=texts.REVIEW)
+    rv.add_argument("escalation_id", help=texts.REVIEW_ID)
+    rv.add_argument(
+        "--format", choices=["html", "markdown", "json"], default="html", help=texts.REVIEW_FORMAT
+    )
+    rv.add_argument("--output", default=None, help=texts.REVIEW_OUTPUT)
+    rv.set_defaults(handler=_review)
+    rs = sub.add_parser("reviews", help=texts.REVIEWS, description=texts.REVIEWS)
+    rs.add_argument("--from", dest="start", required=True, help=texts.REVIEWS_FROM)
+    rs.add_argument("--to", dest="end", required=True, help=texts.REVIEWS_TO)
+    rs.add_argument("--csv", action="store_true", help=texts.REVIEWS_CSV)
+    rs.add_argument("--output", default=None, help=texts.REVIEW_OUTPUT)
+    rs.set_defaults(handler=_reviews)
     return p
 
 

@@ -123,3 +123,25 @@ MAP_WATCH: Final = (
     "    ⚑ waakzaam: aanhoudende signalen van {reporters} melders op {days} dagen in de"
     " afgelopen week"
 )
+REVIEW: Final = (
+    "evaluatie van één escalatie uit het logboek: kernmomenten met wanneer het gebeurde en"
+    " wanneer de dienst het wist, meldingen, alarmering, gebeld, bijeenkomsten, vragen en de"
+    " spanning; bondgenoten onder schuilnaam"
+)
+REVIEW_ID: Final = "de escalatie, bijv. GM0034-haven_demonstration-1"
+REVIEW_FORMAT: Final = "html (op zichzelf staand rapport, ook af te drukken), markdown of json"
+REVIEW_OUTPUT: Final = "schrijf naar dit bestand (standaard: het scherm)"
+REVIEW_PROGRESS: Final = "… {read} gebeurtenissen gelezen"
+REVIEW_WRITTEN: Final = "Geschreven: {path}"
+REVIEW_UNKNOWN: Final = "Onbekende escalatie {escalation_id}: niet in het logboek."
+REVIEWS: Final = (
+    "alle escalaties die in een periode zijn geopend, met de tijd tot alarmering, tot"
+    " bevestiging en tot quorum (voor evaluaties)"
+)
+REVIEWS_FROM: Final = "begin: datum (2026-11-01, Nederlandse tijd) of tijd met zone"
+REVIEWS_TO: Final = "einde (niet meegerekend): datum of tijd met zone"
+REVIEWS_CSV: Final = "als CSV (standaard JSON)"
+REVIEWS_BAD_PERIOD: Final = (
+    "Ongeldige periode: geef --from en --to als datum (2026-11-01) of als tijd met zone"
+    " (2026-11-01T08:00:00+01:00)."
+)

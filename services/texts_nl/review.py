@@ -38,6 +38,12 @@ CORRECTION_LABELS: Final[Mapping[str, str]] = MappingProxyType(
         "convening_moved": "bijeenkomst verplaatst",
     }
 )
+ROUTED_TO: Final[Mapping[str, str]] = MappingProxyType(
+    {"police": "politie", "municipality": "gemeente"}
+)
+NOT_YET: Final = "nog niet"
+AFTER: Final = "{when} (na {duration})"
+QUESTION_ESCALATED: Final = "{when} (niveau {level})"
 TITLE: Final = "Evaluatie {escalation_id}"
 TIMES_IN: Final = "Tijden in Nederlandse tijd (Europe/Amsterdam)."
 CSV_HEADER: Final = (
