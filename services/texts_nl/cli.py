@@ -84,3 +84,17 @@ ISSUE_EXTERNAL: Final = (
     "Tokens komen van de ingestelde identiteitsprovider ({issuer}), niet van deze opdracht."
 )
 MATRIX: Final = "druk de autorisatiematrix af (rol × actie), zoals in de README"
+CLUSTER: Final = (
+    "start een NATS-cluster van drie knooppunten met JetStream op deze machine (ontwikkelen en"
+    " testen)"
+)
+CLUSTER_DIR: Final = "map voor de gegevens van de knooppunten (standaard: een tijdelijke map)"
+CLUSTER_READY: Final = (
+    "NATS-cluster draait (3 knooppunten, JetStream, gegevens in {dir})\n"
+    "  NATS_URL    {url}\n"
+    "  sleutel     {seed}\n"
+    "  Start de dienst ertegen met:\n"
+    "    NATS_URL={url} BONDGENOTEN_NATS_SEED_FILE={seed} bondgenoten run\n"
+    "  Stoppen met Ctrl-C."
+)
+CLUSTER_FAILED: Final = "Het NATS-cluster kon niet starten: {reason}"
