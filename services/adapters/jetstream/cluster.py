@@ -148,5 +148,5 @@ def _healthy(node: EmbeddedNats) -> bool:
         return False
     url = f"http://{MONITOR_HOST}:{node.monitor_port}/healthz"
     with contextlib.suppress(OSError, ValueError), urllib.request.urlopen(url, timeout=1) as resp:
-        return resp.status == 200 and json.loads(resp.read()).get("status") == "ok"
+        return bool(resp.status == 200 and json.loads(resp.read()).get("status") == "ok")
     return False

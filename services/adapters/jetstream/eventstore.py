@@ -237,9 +237,14 @@ class JetStreamEventStore:
         *,
         attach_keys: bool = True,
     ) -> AsyncIterator[RawEvent]:
-        """Through an ephemeral pull consumer on the stream leader (read-after-write
-        consistent, unlike Direct Get from a follower). Without ``attach_keys`` the messages
-        come without their owners' keys (not to be decoded: for their headers only)."""
+        """Through an ephemeral pull consumer, up to the end of the log as the stream leader
+        knows it. On a cluster the server places such a consumer on any replica of the stream,
+        and a follower may not have applied the last acknowledged writes yet: its pending
+        count can say "done" too early. So the end is never taken from the consumer: where it
+        says nothing is left, the leader is asked whether a message of these subjects lies
+        before the end, and the read waits for it (read-after-write consistent, like every
+        other read of the store; never Direct Get, which a follower may answer). Without
+        ``attach_keys`` the messages come without their owners' keys (for their headers)."""
         stop = until if until is not None else await self.last_position()
         if stop < from_position:
             return
@@ -255,7 +260,8 @@ class JetStreamEventStore:
         stream = self._topology.events_stream
         config.name = self._nc._nuid.next().decode()
         info = await self._js.add_consumer(stream, config)
-        if not info.num_pending:
+        seen = from_position - 1  # the last stream position delivered
+        if not info.num_pending and not await self._more_on_leader(filter_subjects, seen, stop):
             with contextlib.suppress(Exception):
                 await self._js.delete_consumer(stream, config.name)
             return
@@ -268,9 +274,9 @@ class JetStreamEventStore:
                 except TimeoutError:
                     # What was left to read can vanish meanwhile (signals past their
                     # retention TTL): then the read is complete, not failed.
-                    if (await self._js.consumer_info(stream, config.name)).num_pending == 0:
+                    if not await self._more_on_leader(filter_subjects, seen, stop):
                         return
-                    raise
+                    raise ReadInterrupted(f"read of {stream} stalled; try again") from None
                 for msg in msgs:
                     meta = msg.metadata
                     if meta.sequence.consumer != expected:
@@ -280,18 +286,40 @@ class JetStreamEventStore:
                     seq = meta.sequence.stream
                     if seq > stop:
                         return
+                    seen = seq
                     raw = _raw(msg, seq)
                     if self._keys is None or not attach_keys:
                         yield raw
                     else:
                         yield await self._keys.attach(raw)
-                    if seq == stop or meta.num_pending == 0:
+                    if seq == stop:
+                        return
+                    if meta.num_pending == 0 and not await self._more_on_leader(
+                        filter_subjects, seq, stop
+                    ):
                         return
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
             with contextlib.suppress(Exception):
                 await self._js.delete_consumer(stream, config.name)
+
+    async def _more_on_leader(
+        self, filter_subjects: Sequence[str] | None, after: int, upto: int
+    ) -> bool:
+        """Does a message of these subjects lie at a position in ``(after, upto]``? Asked of
+        the stream leader (the JetStream API's message get, not Direct Get)."""
+        if after >= upto:
+            return False
+        stream = self._topology.events_stream
+        for subject in filter_subjects or [self._topology.events_subjects]:
+            try:
+                found = await self._js.get_msg(stream, seq=after + 1, subject=subject, next=True)
+            except NotFoundError:
+                continue
+            if found.seq is not None and found.seq <= upto:
+                return True
+        return False
 
 
 class ReadInterrupted(ConnectionError):

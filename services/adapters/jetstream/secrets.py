@@ -9,20 +9,22 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType
 from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
 
+from services.adapters.jetstream.leader import leader_kv
 from services.adapters.jetstream.topology import Topology
 
 
 async def shared_secret(js: JetStreamContext, topology: Topology, key: str) -> bytes:
     """The secret under ``key``; the first instance to ask creates a random one."""
     try:
-        kv = await js.key_value(topology.secrets_bucket)
+        kv = await leader_kv(js, topology.secrets_bucket)
     except BucketNotFoundError:
-        kv = await js.create_key_value(
+        await js.create_key_value(
             bucket=topology.secrets_bucket,
             storage=StorageType.FILE,
             history=1,
             replicas=topology.replicas,
         )
+        kv = await leader_kv(js, topology.secrets_bucket)
     candidate = secrets.token_hex(32).encode()
     with contextlib.suppress(KeyWrongLastSequenceError):
         await kv.create(key, candidate)  # only the first instance's secret is kept
