@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -90,8 +91,24 @@ async def leader_of(nc: NatsClient, stream: str, cluster: LoopbackCluster) -> Em
     return cluster.node(name)
 
 
+class RetryUnavailable(httpx.AsyncHTTPTransport):
+    """A client that sends a request again (same Idempotency-Key) while the service answers
+    503, as the API asks of clients: on a fresh cluster a stream or bucket the service has
+    just created takes a moment to elect its leader."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        for _ in range(100):
+            response = await super().handle_async_request(request)
+            if response.status_code != 503:
+                return response
+            await response.aclose()
+            await asyncio.sleep(0.1)
+        return response
+
+
 async def open_escalation(service: Service) -> None:
-    async with signed_client(service, base_url=service.http_url) as c:
+    retrying = RetryUnavailable()
+    async with signed_client(service, base_url=service.http_url, transport=retrying) as c:
         await seed_network(c)
         r = await c.post("/api/v1/escalations", json=DECLARE, headers=POLICE)
         assert r.status_code == 201, r.text
