@@ -14,11 +14,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
+import nats.js.errors
 import structlog
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -46,6 +48,7 @@ log = structlog.get_logger(__name__)
 
 WRONG_LAST_SEQUENCE = 10071
 FETCH_BATCH = 500
+READ_ATTEMPTS = 5
 
 
 class JetStreamEventStore:
@@ -246,6 +249,27 @@ class JetStreamEventStore:
         other read of the store; never Direct Get, which a follower may answer). Without
         ``attach_keys`` the messages come without their owners' keys (for their headers)."""
         stop = until if until is not None else await self.last_position()
+        seen = from_position - 1  # the last stream position delivered
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                async for raw in self._read_once(seen + 1, filter_subjects, stop):
+                    seen = raw.position
+                    if self._keys is None or not attach_keys:
+                        yield raw
+                    else:
+                        yield await self._keys.attach(raw)
+                return
+            except (ReadInterrupted, nats.js.errors.ServiceUnavailableError) as exc:
+                # The consumer's server went away or is catching up (a node restarted, a
+                # leader moved): go on from the last message given, on a new consumer.
+                if attempt == READ_ATTEMPTS:
+                    raise ReadInterrupted(f"read of the log interrupted: {exc!r}") from exc
+                log.info("read.resumed", after=seen, error=type(exc).__name__)
+                await asyncio.sleep(0.1 * attempt)
+
+    async def _read_once(
+        self, from_position: int, filter_subjects: Sequence[str] | None, stop: int
+    ) -> AsyncIterator[RawEvent]:
         if stop < from_position:
             return
         config = ConsumerConfig(
@@ -260,7 +284,7 @@ class JetStreamEventStore:
         stream = self._topology.events_stream
         config.name = self._nc._nuid.next().decode()
         info = await self._js.add_consumer(stream, config)
-        seen = from_position - 1  # the last stream position delivered
+        seen = from_position - 1
         if not info.num_pending and not await self._more_on_leader(filter_subjects, seen, stop):
             with contextlib.suppress(Exception):
                 await self._js.delete_consumer(stream, config.name)
@@ -276,22 +300,18 @@ class JetStreamEventStore:
                     # retention TTL): then the read is complete, not failed.
                     if not await self._more_on_leader(filter_subjects, seen, stop):
                         return
-                    raise ReadInterrupted(f"read of {stream} stalled; try again") from None
+                    raise ReadInterrupted(f"read of {stream} stalled") from None
                 for msg in msgs:
                     meta = msg.metadata
                     if meta.sequence.consumer != expected:
                         # Lost in transit (a connection drop mid-fetch): never fold a hole.
-                        raise ReadInterrupted(f"read of {stream} lost messages; try again")
+                        raise ReadInterrupted(f"read of {stream} lost messages")
                     expected += 1
                     seq = meta.sequence.stream
                     if seq > stop:
                         return
                     seen = seq
-                    raw = _raw(msg, seq)
-                    if self._keys is None or not attach_keys:
-                        yield raw
-                    else:
-                        yield await self._keys.attach(raw)
+                    yield _raw(msg, seq)
                     if seq == stop:
                         return
                     if meta.num_pending == 0 and not await self._more_on_leader(
