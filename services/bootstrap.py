@@ -443,7 +443,7 @@ async def _running(
         handlers = CommandHandlers(
             infra.store, infra.clock, read, policies, themes, infra.keys, audit
         )
-        scheduler = JetStreamScheduler(infra.js, infra.topology, infra.clock)
+        scheduler = JetStreamScheduler(infra.js, infra.topology)
         workflow = Workflow(handlers, infra.clock, read, policies, scheduler)
         public_url = settings.public_url or settings.http_url
         secret = (settings.rsvp_secret or "").encode() or await shared_secret(

@@ -47,7 +47,10 @@ log = structlog.get_logger(__name__)
 MAX_TRIES = 5
 MAX_DELAY_S = 5.0
 FETCH_BATCH = 64
-ACK_WAIT_S = 60.0
+IDLE_CHECK_FETCHES = 5
+ACK_WAIT_S = 15.0
+"""A message taken by an instance that then died goes to another this much later (a handler
+still at work says so every third of it, see ``_keep_alive``)."""
 TRANSIENT: tuple[type[BaseException], ...] = (
     nats.errors.Error,  # includes the JetStream API errors (no responders, timeouts, ...)
     OSError,
@@ -168,11 +171,18 @@ class Reactor:
             await asyncio.wait(set(self._inflight))
 
     async def _consume(self, sub: Any) -> None:
+        idle = 0
         while self._may_consume():
             try:
                 msgs = await sub.fetch(FETCH_BATCH, timeout=1.0)
             except TimeoutError:
+                idle += 1
+                if idle % IDLE_CHECK_FETCHES == 0:
+                    # A consumer deleted under us (an operator resetting it) only ever
+                    # times out here: NotFoundError re-binds, re-creating it.
+                    await self.js.consumer_info(self.stream, self.name)
                 continue
+            idle = 0
             for i, msg in enumerate(msgs):
                 if not self._may_consume():
                     await _hand_back(msgs[i:])  # the lease went to another instance
