@@ -58,13 +58,19 @@ class SkewedClock:
         return datetime.now(UTC) + self.skew
 
 
-def folded(tension_map: dict[str, Any]) -> list[dict[str, Any]]:
-    """What a tension map holds from the fold of the log: the cells without the score and
-    band, which decay with the moment they are asked at."""
-    return [
-        {k: v for k, v in cell.items() if k not in ("score", "band")}
+def folded(tension_map: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """What a tension map holds from the fold of the log: each cell's signals and reporters
+    (scores, contributions and trends decay with the moment the map is asked at)."""
+    return sorted(
+        (
+            cell["area"],
+            cell["theme"],
+            cell["distinct_reporters"],
+            cell["distinct_roles"],
+            sorted(signal["signal_id"] for signal in cell["signals"]),
+        )
         for cell in tension_map["cells"]
-    ]
+    )
 
 
 async def burst_until(burst: Burst, more: int) -> None:
