@@ -45,6 +45,7 @@ from services.adapters.jetstream.backup import backup, restore
 from services.adapters.jetstream.embedded import EmbeddedNats
 from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.keystore import NatsKeyStore, master_key
+from services.adapters.jetstream.lease import Lease
 from services.adapters.jetstream.outbound import JetStreamOutbound
 from services.adapters.jetstream.projection_runner import ProjectionRunner
 from services.adapters.jetstream.reactor import Handler, Reactor
@@ -162,6 +163,11 @@ class Infrastructure:
     credential: dict[str, Any] = field(default_factory=dict)
     """nats-py options carrying the service's credential (for its other connections)."""
     errors: NatsErrors = field(default_factory=NatsErrors)
+
+    def lease(self, reactor: str) -> Lease:
+        """One instance at a time runs each reactor (in log order); the others stand by."""
+        t = self.topology
+        return Lease(self.js, t.leases_bucket, reactor, self.settings.instance, t.replicas)
 
     def runner(self, projection: Projection[Any]) -> ProjectionRunner[Any]:
         return ProjectionRunner(
@@ -285,6 +291,7 @@ def reactors(infra: Infrastructure, workflow: Workflow, notifier: Notifier) -> l
             filter_subjects=[subjects],
             handle=handle,
             keys=infra.keys,
+            lease=infra.lease(name),
             **kw,
         )
 
@@ -319,6 +326,7 @@ def outbound_reactors(infra: Infrastructure, client: httpx.AsyncClient) -> list[
             filter_subjects=[t.kind_filter("escalation")],
             handle=outbound.on_event,
             keys=infra.keys,
+            lease=infra.lease("outbound"),
         )
     ]
     for feed in infra.settings.outbound_webhooks:
@@ -330,6 +338,7 @@ def outbound_reactors(infra: Infrastructure, client: httpx.AsyncClient) -> list[
                 stream=t.outbound_stream,
                 filter_subjects=[f"{t.subject_prefix}.out.{feed.subjects}"],
                 handle=WebhookFeed(client, feed.url, feed.secret).deliver,
+                lease=infra.lease(f"outbound_webhook_{feed.name}"),
             )
         )
     return found
@@ -506,7 +515,7 @@ async def _running(
         handlers = CommandHandlers(
             infra.store, infra.clock, read, policies, themes, infra.keys, audit
         )
-        scheduler = JetStreamScheduler(infra.js, infra.topology, infra.clock)
+        scheduler = JetStreamScheduler(infra.js, infra.topology)
         workflow = Workflow(handlers, infra.clock, read, policies, scheduler)
         handlers.register(
             OutreachCommands(

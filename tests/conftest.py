@@ -29,6 +29,7 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg as Msg
 from nats.js.errors import NotFoundError
 
+from services.adapters.jetstream.cluster import LoopbackCluster
 from services.adapters.jetstream.embedded import EmbeddedNats, free_port
 from services.adapters.jetstream.eventstore import JetStreamEventStore
 from services.adapters.jetstream.keystore import NatsKeyStore
@@ -51,6 +52,16 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNa
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackCluster]:
+    """A three-node JetStream cluster on loopback for the session (of this xdist worker);
+    tests kill, stop and start its nodes and must leave all three running."""
+    cluster = LoopbackCluster(Path(tmp_path_factory.mktemp("cluster")))
+    cluster.start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture

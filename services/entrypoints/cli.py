@@ -14,8 +14,10 @@ import os
 import re
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +35,7 @@ from services.adapters.jetstream.authorization import (
     ensure_authorization,
 )
 from services.adapters.jetstream.backup import RestoreRefused
+from services.adapters.jetstream.cluster import LoopbackCluster
 from services.adapters.jetstream.embedded import EmbeddedNatsError, reload_running_server
 from services.adapters.logging import configure_logging
 from services.app.readmodels import PROJECTIONS
@@ -393,6 +396,33 @@ async def _reviews(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _cluster(args: argparse.Namespace, settings: Settings) -> int:
+    """A three-node JetStream cluster on loopback until Ctrl-C, with the data directory's
+    generated authorization (the service connects with its own seed, as to the embedded
+    server). Without ``--dir`` its store is a temporary directory, removed on exit."""
+    auth = ensure_authorization(
+        settings.nats_dir, settings.subject_prefix, stream_prefix=settings.stream_prefix
+    )
+    with contextlib.ExitStack() as stack:
+        if args.dir:
+            base = Path(args.dir)
+        else:
+            base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bg-cluster-")))
+        cluster = LoopbackCluster(base, authorization=auth.config_file)
+        stack.callback(cluster.stop)  # also the nodes already started when a later one fails
+        with _stop_signals() as stop:
+            try:
+                await asyncio.to_thread(cluster.start)
+            except EmbeddedNatsError as exc:
+                print(texts.CLUSTER_FAILED.format(reason=exc), file=sys.stderr)
+                return 1
+            print(texts.CLUSTER_READY.format(dir=base, url=cluster.url, seed=auth.service_seed))
+            sys.stdout.flush()
+            await stop.wait()
+    print(texts.STOPPED, flush=True)
+    return 0
+
+
 Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
@@ -456,6 +486,9 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument("--csv", action="store_true", help=texts.REVIEWS_CSV)
     rs.add_argument("--output", default=None, help=texts.REVIEW_OUTPUT)
     rs.set_defaults(handler=_reviews)
+    cl = sub.add_parser("cluster", help=texts.CLUSTER, description=texts.CLUSTER)
+    cl.add_argument("--dir", default=None, help=texts.CLUSTER_DIR)
+    cl.set_defaults(handler=_cluster)
     return p
 
 

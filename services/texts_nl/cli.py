@@ -145,3 +145,17 @@ REVIEWS_BAD_PERIOD: Final = (
     "Ongeldige periode: geef --from en --to als datum (2026-11-01) of als tijd met zone"
     " (2026-11-01T08:00:00+01:00)."
 )
+CLUSTER: Final = (
+    "start een NATS-cluster van drie knooppunten met JetStream op deze machine (ontwikkelen en"
+    " testen)"
+)
+CLUSTER_DIR: Final = "map voor de gegevens van de knooppunten (standaard: een tijdelijke map)"
+CLUSTER_READY: Final = (
+    "NATS-cluster draait (3 knooppunten, JetStream, gegevens in {dir})\n"
+    "  NATS_URL    {url}\n"
+    "  sleutel     {seed}\n"
+    "  Start de dienst ertegen met:\n"
+    "    NATS_URL={url} BONDGENOTEN_NATS_SEED_FILE={seed} bondgenoten run\n"
+    "  Stoppen met Ctrl-C."
+)
+CLUSTER_FAILED: Final = "Het NATS-cluster kon niet starten: {reason}"

@@ -71,6 +71,10 @@ class EmbeddedNats:
     authorization: Path | None = None
     """A generated ``authorization.conf`` in ``store_dir`` (see ``authorization.py``): only its
     nkeys may connect. ``None``: no authentication (the test server for adapter tests)."""
+    server_name: str | None = None
+    """The node's name in a cluster (JetStream places stream replicas and leaders by it)."""
+    cluster: str = ""
+    """A ``cluster { ... }`` block: this server is one node of a cluster (see ``cluster.py``)."""
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _lock_fd: int | None = field(default=None, init=False, repr=False)
 
@@ -91,7 +95,9 @@ class EmbeddedNats:
             if self.authorization.parent.resolve() != self.store_dir.resolve():
                 raise EmbeddedNatsError("the authorization file must be in the store directory")
             auth = f"include {self.authorization.name}\n"  # relative to this file
+        name = f'server_name: "{self.server_name}"\n' if self.server_name else ""
         conf.write_text(
+            f"{name}"
             f'listen: "{self.host}:{self.port}"\n'
             # Monitoring shows connections and subjects: never beyond this machine.
             f'http: "{MONITOR_HOST}:{self.monitor_port}"\n'
@@ -101,6 +107,7 @@ class EmbeddedNats:
             f'  store_dir: "{store}"\n'
             f"  sync_interval: always\n"
             f"}}\n"
+            f"{self.cluster}"
             f"{auth}"
         )
         return conf

@@ -14,11 +14,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
+import nats.js.errors
 import structlog
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -47,6 +49,7 @@ log = structlog.get_logger(__name__)
 
 WRONG_LAST_SEQUENCE = 10071
 FETCH_BATCH = 500
+READ_ATTEMPTS = 5
 
 
 class JetStreamEventStore:
@@ -239,10 +242,36 @@ class JetStreamEventStore:
         *,
         attach_keys: bool = True,
     ) -> AsyncIterator[RawEvent]:
-        """Through an ephemeral pull consumer on the stream leader (read-after-write
-        consistent, unlike Direct Get from a follower). Without ``attach_keys`` the messages
-        come without their owners' keys (not to be decoded: for their headers only)."""
+        """Through an ephemeral pull consumer, up to the end of the log as the stream leader
+        knows it. On a cluster the server places such a consumer on any replica of the stream,
+        and a follower may not have applied the last acknowledged writes yet: its pending
+        count can say "done" too early. So the end is never taken from the consumer: where it
+        says nothing is left, the leader is asked whether a message of these subjects lies
+        before the end, and the read waits for it (read-after-write consistent, like every
+        other read of the store; never Direct Get, which a follower may answer). Without
+        ``attach_keys`` the messages come without their owners' keys (for their headers)."""
         stop = until if until is not None else await self.last_position()
+        seen = from_position - 1  # the last stream position delivered
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                async for raw in self._read_once(seen + 1, filter_subjects, stop):
+                    seen = raw.position
+                    if self._keys is None or not attach_keys:
+                        yield raw
+                    else:
+                        yield await self._keys.attach(raw)
+                return
+            except (ReadInterrupted, nats.js.errors.ServiceUnavailableError) as exc:
+                # The consumer's server went away or is catching up (a node restarted, a
+                # leader moved): go on from the last message given, on a new consumer.
+                if attempt == READ_ATTEMPTS:
+                    raise ReadInterrupted(f"read of the log interrupted: {exc!r}") from exc
+                log.info("read.resumed", after=seen, error=type(exc).__name__)
+                await asyncio.sleep(0.1 * attempt)
+
+    async def _read_once(
+        self, from_position: int, filter_subjects: Sequence[str] | None, stop: int
+    ) -> AsyncIterator[RawEvent]:
         if stop < from_position:
             return
         config = ConsumerConfig(
@@ -257,7 +286,8 @@ class JetStreamEventStore:
         stream = self._topology.events_stream
         config.name = self._nc._nuid.next().decode()
         info = await self._js.add_consumer(stream, config)
-        if not info.num_pending:
+        seen = from_position - 1
+        if not info.num_pending and not await self._more_on_leader(filter_subjects, seen, stop):
             with contextlib.suppress(Exception):
                 await self._js.delete_consumer(stream, config.name)
             return
@@ -270,30 +300,48 @@ class JetStreamEventStore:
                 except TimeoutError:
                     # What was left to read can vanish meanwhile (signals past their
                     # retention TTL): then the read is complete, not failed.
-                    if (await self._js.consumer_info(stream, config.name)).num_pending == 0:
+                    if not await self._more_on_leader(filter_subjects, seen, stop):
                         return
-                    raise
+                    raise ReadInterrupted(f"read of {stream} stalled") from None
                 for msg in msgs:
                     meta = msg.metadata
                     if meta.sequence.consumer != expected:
                         # Lost in transit (a connection drop mid-fetch): never fold a hole.
-                        raise ReadInterrupted(f"read of {stream} lost messages; try again")
+                        raise ReadInterrupted(f"read of {stream} lost messages")
                     expected += 1
                     seq = meta.sequence.stream
                     if seq > stop:
                         return
-                    raw = _raw(msg, seq)
-                    if self._keys is None or not attach_keys:
-                        yield raw
-                    else:
-                        yield await self._keys.attach(raw)
-                    if seq == stop or meta.num_pending == 0:
+                    seen = seq
+                    yield _raw(msg, seq)
+                    if seq == stop:
+                        return
+                    if meta.num_pending == 0 and not await self._more_on_leader(
+                        filter_subjects, seq, stop
+                    ):
                         return
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
             with contextlib.suppress(Exception):
                 await self._js.delete_consumer(stream, config.name)
+
+    async def _more_on_leader(
+        self, filter_subjects: Sequence[str] | None, after: int, upto: int
+    ) -> bool:
+        """Does a message of these subjects lie at a position in ``(after, upto]``? Asked of
+        the stream leader (the JetStream API's message get, not Direct Get)."""
+        if after >= upto:
+            return False
+        stream = self._topology.events_stream
+        for subject in filter_subjects or [self._topology.events_subjects]:
+            try:
+                found = await self._js.get_msg(stream, seq=after + 1, subject=subject, next=True)
+            except NotFoundError:
+                continue
+            if found.seq is not None and found.seq <= upto:
+                return True
+        return False
 
 
 class ReadInterrupted(ConnectionError):

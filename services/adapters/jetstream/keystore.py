@@ -38,6 +38,7 @@ from nats.js.errors import (
 )
 from nats.js.kv import KeyValue
 
+from services.adapters.jetstream.leader import leader_kv
 from services.adapters.private_files import create_private
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ class NatsKeyStore:
                             num_replicas=self._replicas,
                         )
                     )
-            self._kv = await self._js.key_value(self._bucket)
+            self._kv = await leader_kv(self._js, self._bucket)
         return self._kv
 
     async def ensure(self) -> None:

@@ -13,6 +13,9 @@ was already done), so a redelivery after a crash repeats nothing that matters.
 * Any other failure (an undecodable message, a refused command, a bug) is tried ``MAX_TRIES``
   times, then parked in the dead-letter stream with the reason and acknowledged. Nothing is
   dropped, and one poison message does not stall the rest.
+* With a :class:`~services.adapters.jetstream.lease.Lease` (several instances), only the
+  holder consumes; the others stand by (healthy, not consuming) and one takes over when the
+  lease lapses or is given up. A holder that loses it hands back what it had not handled.
 * If processing a message fails at the transport level (parking or acknowledging impossible),
   the rest of its batch is handed back at once (nak), so nothing waits for the ack timeout and
   an ordered reactor keeps its order.
@@ -34,6 +37,7 @@ from nats.js.errors import NotFoundError
 
 from domain.errors import ConcurrencyConflict
 from services.adapters.jetstream.deadletter import park, reason_of
+from services.adapters.jetstream.lease import Lease
 from services.adapters.jetstream.topology import Topology
 from services.app.personal import Keyring
 from services.app.ports import RawEvent
@@ -44,7 +48,10 @@ log = structlog.get_logger(__name__)
 MAX_TRIES = 5
 MAX_DELAY_S = 5.0
 FETCH_BATCH = 64
-ACK_WAIT_S = 60.0
+IDLE_CHECK_FETCHES = 5
+ACK_WAIT_S = 15.0
+"""A message taken by an instance that then died goes to another this much later (a handler
+still at work says so every third of it, see ``_keep_alive``)."""
 TRANSIENT: tuple[type[BaseException], ...] = (
     nats.errors.Error,  # includes the JetStream API errors (no responders, timeouts, ...)
     OSError,
@@ -66,7 +73,9 @@ class Reactor:
         handle: Handler,
         concurrency: int = 1,
         keys: Keyring | None = None,
+        lease: Lease | None = None,
     ) -> None:
+        self.lease = lease
         self.js = js
         self.keys = keys
         self.topology = topology
@@ -84,7 +93,7 @@ class Reactor:
         """The last task per subject (aggregate), which the next one of that subject awaits."""
         self._stopping = False
         self.running = False
-        """Bound to its consumer and fetching (readiness reads it)."""
+        """Bound to its consumer and fetching, or standing by for its lease (readiness)."""
 
     def stop(self) -> None:
         """End the loop at its next fetch at the latest. Cancelling alone is not enough:
@@ -111,22 +120,42 @@ class Reactor:
             )
         return await self.js.pull_subscribe_bind(durable=self.name, stream=self.stream)
 
+    @property
+    def active(self) -> bool:
+        """Consuming now (without a lease: whenever running)."""
+        return self.running and (self.lease is None or self.lease.held)
+
+    def _may_consume(self) -> bool:
+        return not self._stopping and (self.lease is None or self.lease.held)
+
     async def run(self, ready: asyncio.Event | None = None) -> None:
         pause = 0.1
         while not self._stopping:
             try:
-                sub = await self._bind()
-                if ready is not None:
-                    ready.set()
-                pause = 0.1
-                self.running = True
+                if self.lease is not None:
+                    # Standing by is a healthy state: the service is ready meanwhile.
+                    self.running = True
+                    if ready is not None:
+                        ready.set()
+                    if not await self.lease.acquire(lambda: self._stopping):
+                        return
                 try:
-                    await self._consume(sub)
+                    sub = await self._bind()
+                    if ready is not None:
+                        ready.set()
+                    pause = 0.1
+                    self.running = True
+                    try:
+                        await self._consume(sub)
+                    finally:
+                        self.running = False
+                        # A subscription left behind would stall the connection's drain.
+                        with contextlib.suppress(Exception):
+                            await sub.unsubscribe()
                 finally:
-                    self.running = False
-                    # A subscription left behind would stall the connection's drain on exit.
-                    with contextlib.suppress(Exception):
-                        await sub.unsubscribe()
+                    if self.lease is not None:
+                        await self._wait_inflight()
+                        await self.lease.release()
             except asyncio.CancelledError:
                 for task in self._inflight:
                     task.cancel()
@@ -136,13 +165,29 @@ class Reactor:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 5.0)
 
+    async def _wait_inflight(self) -> None:
+        """Before the lease goes to another instance, the messages this one took are done
+        (or handed back): never two holders at work on one aggregate."""
+        if self._inflight:
+            await asyncio.wait(set(self._inflight))
+
     async def _consume(self, sub: Any) -> None:
-        while not self._stopping:
+        idle = 0
+        while self._may_consume():
             try:
                 msgs = await sub.fetch(FETCH_BATCH, timeout=1.0)
             except TimeoutError:
+                idle += 1
+                if idle % IDLE_CHECK_FETCHES == 0:
+                    # A consumer deleted under us (an operator resetting it) only ever
+                    # times out here: NotFoundError re-binds, re-creating it.
+                    await self.js.consumer_info(self.stream, self.name)
                 continue
+            idle = 0
             for i, msg in enumerate(msgs):
+                if not self._may_consume():
+                    await _hand_back(msgs[i:])  # the lease went to another instance
+                    return
                 if self.concurrency == 1:
                     try:
                         async with _kept_alive(msg):
@@ -206,9 +251,10 @@ class Reactor:
         failures = 0
         waiting = False
         while True:
-            if self._stopping:
+            if not self._may_consume():
                 # Waiting out an outage must not hold up a stop (the read model waited for
-                # may be stopped already): the message is handed back for the next run.
+                # may be stopped already), nor go on once the lease is another's: the message
+                # is handed back for the next run or the new holder.
                 raise Stopping(self.name)
             try:
                 # Fetching its owner's key is part of handling it: a key store briefly

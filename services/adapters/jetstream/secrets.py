@@ -10,20 +10,22 @@ from nats.js.api import StorageType
 from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from services.adapters.jetstream.leader import leader_kv
 from services.adapters.jetstream.topology import Topology
 
 
 async def secrets_bucket(js: JetStreamContext, topology: Topology) -> KeyValue:
-    """The bucket, made if it is not there yet."""
+    """The bucket (read through the stream leader), made if it is not there yet."""
     try:
-        return await js.key_value(topology.secrets_bucket)
+        return await leader_kv(js, topology.secrets_bucket)
     except BucketNotFoundError:
-        return await js.create_key_value(
+        await js.create_key_value(
             bucket=topology.secrets_bucket,
             storage=StorageType.FILE,
             history=1,
             replicas=topology.replicas,
         )
+        return await leader_kv(js, topology.secrets_bucket)
 
 
 async def shared_secret(js: JetStreamContext, topology: Topology, key: str) -> bytes:

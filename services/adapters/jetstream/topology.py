@@ -123,6 +123,11 @@ class Topology:
         return f"{self.subject_prefix}.out.escalation.{municipality}.{event}"
 
     @property
+    def leases_bucket(self) -> str:
+        """Which instance runs each reactor (``services.adapters.jetstream.lease``)."""
+        return f"{self.stream_prefix}_leases"
+
+    @property
     def projections_bucket(self) -> str:
         return f"{self.stream_prefix}_projections"
 
