@@ -360,6 +360,7 @@ def outreach_reactors(
             filter_subjects=[t.kind_filter("question")],
             handle=timers.on_question_event,
             keys=infra.keys,
+            lease=infra.lease("question_timers_out"),
         ),
         Reactor(
             infra.js,
@@ -369,6 +370,7 @@ def outreach_reactors(
             filter_subjects=kinds,
             handle=notifier.on_event,
             keys=infra.keys,
+            lease=infra.lease("outreach_notifier"),
             concurrency=4,
         ),
     ]
