@@ -15,6 +15,7 @@ success is final.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import structlog
 
@@ -28,15 +29,20 @@ from domain.delivery import (
     _after_failure,
     next_step,
 )
+from domain.errors import ConcurrencyConflict
 from events.base import DomainEvent
+from events.envelope import AggregateRef, new_envelope
 from events.notification import (
     DeliveryAbandoned,
     DeliveryAttempted,
     DeliveryFailed,
     DeliverySucceeded,
+    notification_id,
+    receipt_event_id,
 )
 from services.app.messages import Notice, Recipient
-from services.app.ports import Channel, Clock, DeliveryError
+from services.app.ports import Channel, Clock, DeliveryError, EventStore
+from services.app.tracing import span
 
 log = structlog.get_logger(__name__)
 
@@ -178,3 +184,67 @@ __all__ = [
     "deliver",
     "next_step",
 ]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a delivery needs besides the message: the channels and their retry policy."""
+
+    store: EventStore
+    clock: Clock
+    channels: Mapping[str, Channel]
+    policy: RetryPolicy
+    sleep: Sleep
+
+
+async def deliver_recorded(
+    how: Delivery,
+    message: Notice,
+    recipient: Recipient,
+    *,
+    area: str,
+    actor: str,
+    source: str,
+    correlation_id: str,
+    causation_id: str | None = None,
+    counted: Callable[[DomainEvent], None] | None = None,
+) -> bool:
+    """:func:`deliver`, with each receipt recorded on the notification aggregate of
+    ``message`` × ``recipient`` (continuing from the receipts already there). Optimistic
+    concurrency on the receipts: of two deliverers of one message to one recipient, only the
+    one that records the attempt first may send. ``counted`` sees each recorded receipt."""
+    ref = AggregateRef(
+        kind="notification", area=area, id=notification_id(message.alert_id, recipient.name)
+    )
+    history, version = await how.store.load(ref)
+
+    async def record(receipt: DomainEvent) -> None:
+        nonlocal version
+        envelope = new_envelope(
+            receipt,
+            aggregate=ref,
+            actor=actor,
+            source=source,
+            recorded_at=how.clock.now(),
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            event_id=receipt_event_id(receipt),  # type: ignore[arg-type]
+        )
+        result = await how.store.append([envelope], expected_version=version)
+        if result.duplicate:
+            raise ConcurrencyConflict(ref.cloudevents_subject, version)
+        version = result.version
+        if counted is not None:
+            counted(receipt)
+
+    with span("deliver", recipient=recipient.name, alert_id=message.alert_id):
+        return await deliver(
+            message,
+            recipient,
+            how.channels,
+            how.policy,
+            how.clock,
+            how.sleep,
+            record,
+            history=[e.data for e in history],
+        )

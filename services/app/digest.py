@@ -30,21 +30,16 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.delivery import RetryPolicy
-from domain.errors import ConcurrencyConflict
 from domain.policy import EscalationPolicy, policy_for
-from events.base import DomainEvent
 from events.envelope import (
-    AggregateRef,
     AreaCode,
     AwareDatetime,
     Token,
     deterministic_id,
-    new_envelope,
 )
 from events.escalation import Recipient
-from events.notification import notification_id, receipt_event_id
 from projections.network_health import NetworkHealth
-from services.app.delivery import deliver
+from services.app.delivery import Delivery, deliver_recorded
 from services.app.messages import Deployment, external_id
 from services.app.ports import Channel, Clock, EventStore, RawEvent, Scheduler
 from services.texts_nl import network as texts
@@ -244,38 +239,14 @@ class NetworkDigest:
                 await self._deliver(message, recipient)
 
     async def _deliver(self, message: DigestMessage, recipient: Recipient) -> None:
-        ref = AggregateRef(
-            kind="notification",
-            area=message.area,
-            id=notification_id(message.alert_id, recipient.name),
-        )
-        history, version = await self.store.load(ref)
-
-        async def record(receipt: DomainEvent) -> None:
-            nonlocal version
-            envelope = new_envelope(
-                receipt,
-                aggregate=ref,
-                actor=ACTOR,
-                source=SOURCE,
-                recorded_at=self.clock.now(),
-                correlation_id=message.alert_id,
-                event_id=receipt_event_id(receipt),  # type: ignore[arg-type]
-            )
-            result = await self.store.append([envelope], expected_version=version)
-            if result.duplicate:
-                raise ConcurrencyConflict(ref.cloudevents_subject, version)
-            version = result.version
-
-        delivered = await deliver(
+        delivered = await deliver_recorded(
+            Delivery(self.store, self.clock, self.channels, self.retry, self.sleep),
             message,
             recipient,
-            self.channels,
-            self.retry,
-            self.clock,
-            self.sleep,
-            record,
-            history=[e.data for e in history],
+            area=message.area,
+            actor=ACTOR,
+            source=SOURCE,
+            correlation_id=message.alert_id,
         )
         log.info(
             "digest.done",

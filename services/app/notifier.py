@@ -24,11 +24,10 @@ from typing import Any, Protocol
 import structlog
 
 from domain.delivery import RetryPolicy
-from domain.errors import ConcurrencyConflict
 from domain.escalation import slot_of
 from domain.policy import EscalationPolicy, InvitationPolicy, policy_for
 from events.base import DomainEvent
-from events.envelope import AggregateRef, Envelope, deterministic_id, new_envelope
+from events.envelope import Envelope, deterministic_id
 from events.escalation import (
     ConveningCalled,
     CrisisAlertIssued,
@@ -40,15 +39,12 @@ from events.network import AllyPersonal
 from events.notification import (
     DeliveryFailed,
     DeliverySucceeded,
-    notification_id,
-    receipt_event_id,
 )
-from services.app.delivery import deliver
+from services.app.delivery import Delivery, deliver_recorded
 from services.app.invitation import InvitationKind, InvitationMessage
 from services.app.messages import DEPLOYMENT_PATTERN, AlertMessage, CallListSummary, Notice
 from services.app.ports import Channel, Clock, EventStore, RawEvent
 from services.app.readmodels import ReadModelLagging
-from services.app.tracing import span
 
 log = structlog.get_logger(__name__)
 SOURCE = "/bondgenoten/notifier"
@@ -270,6 +266,11 @@ class Notifier:
             reason=alert.reason,
         )
 
+    def _count(self, receipt: DomainEvent) -> None:
+        if isinstance(receipt, DeliverySucceeded | DeliveryFailed):
+            outcome = "succeeded" if isinstance(receipt, DeliverySucceeded) else "failed"
+            self.deliveries[(receipt.channel, outcome)] += 1
+
     def _personal(self, message: AlertMessage, recipient: Recipient) -> AlertMessage:
         """Each recipient's alert carries their own acknowledge link (a signed page)."""
         if self.ack_link is None:
@@ -279,46 +280,17 @@ class Notifier:
 
     async def _deliver(self, cause: Envelope[Any], message: Notice, recipient: Recipient) -> None:
         escalation_id = cause.data.escalation_id
-        ref = AggregateRef(
-            kind="notification",
+        delivered = await deliver_recorded(
+            Delivery(self.store, self.clock, self.channels, self.retry, self.sleep),
+            message,
+            recipient,
             area=slot_of(escalation_id)[0],
-            id=notification_id(message.alert_id, recipient.name),
+            actor="system:notifier",
+            source=SOURCE,
+            correlation_id=escalation_id,
+            causation_id=cause.id,
+            counted=self._count,
         )
-        history, version = await self.store.load(ref)
-
-        async def record(receipt: DomainEvent) -> None:
-            nonlocal version
-            envelope = new_envelope(
-                receipt,
-                aggregate=ref,
-                actor="system:notifier",
-                source=SOURCE,
-                recorded_at=self.clock.now(),
-                correlation_id=escalation_id,
-                causation_id=cause.id,
-                event_id=receipt_event_id(receipt),  # type: ignore[arg-type]
-            )
-            # Optimistic concurrency on the receipts: of two deliverers of one alert to one
-            # recipient, only the one that records the attempt first may send.
-            result = await self.store.append([envelope], expected_version=version)
-            if result.duplicate:
-                raise ConcurrencyConflict(ref.cloudevents_subject, version)
-            version = result.version
-            if isinstance(receipt, DeliverySucceeded | DeliveryFailed):
-                outcome = "succeeded" if isinstance(receipt, DeliverySucceeded) else "failed"
-                self.deliveries[(receipt.channel, outcome)] += 1
-
-        with span("deliver", recipient=recipient.name, alert_id=message.alert_id):
-            delivered = await deliver(
-                message,
-                recipient,
-                self.channels,
-                self.retry,
-                self.clock,
-                self.sleep,
-                record,
-                history=[e.data for e in history],
-            )
         log.info(
             "notification.done",
             alert_id=message.alert_id,

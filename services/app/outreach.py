@@ -27,20 +27,17 @@ from domain import mobilisation as mob
 from domain import pulse as pls
 from domain import questions as qst
 from domain.delivery import RetryPolicy
-from domain.errors import ConcurrencyConflict, Conflict, NotFound
+from domain.errors import Conflict, NotFound
 from domain.intake import FieldError, InvalidInput
 from domain.policy import EscalationPolicy, policy_for
-from events.base import DomainEvent
 from events.envelope import AggregateRef, AwareDatetime, Envelope, Token, deterministic_id
-from events.envelope import new_envelope as _new_envelope
 from events.escalation import Recipient
 from events.mobilisation import MOBILISATION_KIND, MobilisationRequested
 from events.network import Availability, DutyRole
-from events.notification import notification_id, receipt_event_id
 from events.pulse import PULSE_KIND, PulseCheckStarted, PulseSelection
 from events.questions import QUESTION_KIND, QuestionEscalated, QuestionRaised
 from services.app import commands as c
-from services.app.delivery import deliver
+from services.app.delivery import Delivery, deliver_recorded
 from services.app.execute import CommandMeta
 from services.app.handlers import CommandHandlers, Resolver, Target
 from services.app.messages import Deployment, external_id
@@ -485,39 +482,15 @@ class OutreachNotifier:
     async def _deliver(
         self, cause: Envelope[Any], message: OutreachMessage, recipient: Recipient
     ) -> None:
-        ref = AggregateRef(
-            kind="notification",
-            area=cause.aggregate.area,
-            id=notification_id(message.alert_id, recipient.name),
-        )
-        history, version = await self.store.load(ref)
-
-        async def record(receipt: DomainEvent) -> None:
-            nonlocal version
-            envelope = _new_envelope(
-                receipt,
-                aggregate=ref,
-                actor="system:notifier",
-                source=SOURCE,
-                recorded_at=self.clock.now(),
-                correlation_id=cause.aggregate.id,
-                causation_id=cause.id,
-                event_id=receipt_event_id(receipt),  # type: ignore[arg-type]
-            )
-            result = await self.store.append([envelope], expected_version=version)
-            if result.duplicate:
-                raise ConcurrencyConflict(ref.cloudevents_subject, version)
-            version = result.version
-
-        await deliver(
+        await deliver_recorded(
+            Delivery(self.store, self.clock, self.channels, self.retry, self.sleep),
             message,
             recipient,
-            self.channels,
-            self.retry,
-            self.clock,
-            self.sleep,
-            record,
-            history=[e.data for e in history],
+            area=cause.aggregate.area,
+            actor="system:notifier",
+            source=SOURCE,
+            correlation_id=cause.aggregate.id,
+            causation_id=cause.id,
         )
 
 
