@@ -86,6 +86,7 @@ from services.app.outreach import (
 )
 from services.app.personal import Keyring
 from services.app.ports import Channel, Clock
+from services.app.queries import QueryHandlers
 from services.app.readmodels import ReadModels, projections
 from services.app.review import Reviews
 from services.app.situation import area_name
@@ -573,11 +574,14 @@ async def _running(
             mobilisation_link=lambda r, a, due: mobilise.issue(r, a, due + timedelta(days=1)),
             deployment=lambda: notifier.deployment,
         )
+        pseudonyms = Pseudonyms(pseudonym_key)
+        queries = QueryHandlers(read, audit, pseudonyms)
         broker = create_broker(
             infra.nats_url,
             settings.subject_prefix,
             handlers,
             rejected,
+            queries,
             error_cb=infra.errors.record,
             **infra.credential,
         )
@@ -618,7 +622,6 @@ async def _running(
                 all_reactors,
             )
         )
-        pseudonyms = Pseudonyms(pseudonym_key)
         dashboard = dashboard_config(settings, local_issuer)
         api = create_api(
             ApiDeps(
@@ -631,6 +634,7 @@ async def _running(
                 ack,
                 auth,
                 pseudonyms,
+                queries,
                 issuer_docs,
                 cap_parser=parse_cap,
                 operations=metrics,

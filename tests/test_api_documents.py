@@ -87,11 +87,16 @@ async def test_the_openapi_document_is_valid_and_lists_every_api_route(service: 
 def test_the_asyncapi_document_has_every_command_with_its_reply_and_the_outbound_events() -> None:
     from services.app import commands as c
     from services.app.outbound import EVENTS
+    from services.app.queries import QUERIES
 
     doc = json.loads(asyncapi_document(Settings()))
     addresses = {ch["address"] for ch in doc["channels"].values()}
     for command in c.COMMANDS:
         assert f"bg.cmd.{{role}}.{{id}}.{command.NAME}" in addresses, command.NAME
+    for query in QUERIES:  # the reads, each with its own reply (the result's schema)
+        assert f"bg.query.{{role}}.{{id}}.{query.NAME}" in addresses, query.NAME
+        (reply,) = doc["operations"][f"query.{query.NAME}"]["reply"]["messages"]
+        assert reply["$ref"] != "#/components/messages/Reply", query.NAME
     for name, operation in doc["operations"].items():
         if operation["action"] == "receive":  # a request the service answers
             assert operation["reply"]["messages"], name

@@ -33,6 +33,7 @@ from services.adapters.jetstream.authorization import (
     add_integration,
     command_subjects,
     ensure_authorization,
+    query_subjects,
 )
 from services.adapters.jetstream.backup import RestoreRefused
 from services.adapters.jetstream.cluster import LoopbackCluster
@@ -311,6 +312,7 @@ async def _nats_user(args: argparse.Namespace, settings: Settings) -> int:
             seed_file=user.seed_file,
             public_key=user.public_key,
             subjects=subjects,
+            queries=query_subjects(settings.subject_prefix, args.role, args.id),
             inbox=inbox,
         )
     )

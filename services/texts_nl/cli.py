@@ -71,6 +71,7 @@ NATS_USER_DONE: Final = (
     "  sleutelbestand    {seed_file}  (geheim: alleen voor deze koppeling)\n"
     "  publieke sleutel  {public_key}\n"
     "  mag aanvragen     {subjects}\n"
+    "  mag opvragen      {queries}\n"
     '  antwoorden op     {inbox}.>  (nats-py: inbox_prefix="{inbox}")'
 )
 NATS_USER_SEED: Final = "  geheime sleutel   {seed}"

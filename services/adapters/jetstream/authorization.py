@@ -8,7 +8,8 @@ the client, the server keeps only the public key). Two kinds of user:
   the object store (projection snapshots), schedules timers, answers the command subjects
   and receives on its inboxes;
 * **an integration** (``<role>.<id>.nk``, e.g. ``police.meldkamer-oost.nk``): may only
-  *request* its own command subjects ``<prefix>.cmd.<role>.<id>.>`` and receive the replies on
+  *request* its own command subjects ``<prefix>.cmd.<role>.<id>.>`` and query subjects
+  ``<prefix>.query.<role>.<id>.>``, and receive the replies on
   its own inbox prefix ``_INBOX.<role>.<id>.>`` (connect with ``inbox_prefix``). Nothing else:
   no event subject, no JetStream API (so no stream, consumer or KV bucket), no other
   identity's subjects or replies. Operations identities (the roles of the matrix action
@@ -57,6 +58,12 @@ class AuthorizationError(ValueError):
 def command_subjects(subject_prefix: str, role: str, identity: str) -> str:
     """All command subjects of one identity: ``<prefix>.cmd.<role>.<id>.>``."""
     return f"{subject_prefix}.cmd.{role}.{identity}.>"
+
+
+def query_subjects(subject_prefix: str, role: str, identity: str) -> str:
+    """All query subjects of one identity: ``<prefix>.query.<role>.<id>.>`` (which reads
+    its role may make, the service decides: the role x action matrix)."""
+    return f"{subject_prefix}.query.{role}.{identity}.>"
 
 
 @dataclass(frozen=True)
@@ -144,7 +151,10 @@ def outbound_consumer(role: str, identity: str) -> str:
 def integration_permissions(
     subject_prefix: str, role: str, identity: str, stream_prefix: str = "BG"
 ) -> dict[str, object]:
-    publish = [command_subjects(subject_prefix, role, identity)]
+    publish = [
+        command_subjects(subject_prefix, role, identity),
+        query_subjects(subject_prefix, role, identity),
+    ]
     subscribe = [f"{inbox_prefix(role, identity)}.>"]
     if Role(role) in MATRIX["outbound.subscribe"]:
         # Operations follow the escalation events: live on the subjects, or resuming from

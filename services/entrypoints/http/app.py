@@ -23,6 +23,7 @@ from services.app.handlers import CommandHandlers
 from services.app.links import SignedLinks
 from services.app.need_to_know import Pseudonyms
 from services.app.ports import Operations, RejectedInputs
+from services.app.queries import QueryHandlers
 from services.app.readmodels import ReadModels
 from services.app.review import Reviews
 from services.app.tracing import span
@@ -51,6 +52,8 @@ class ApiDeps:
     ack_links: SignedLinks
     auth: Auth
     pseudonyms: Pseudonyms
+    queries: QueryHandlers
+    """The reads of ``/api/v1`` (the handler table the NATS queries share)."""
     issuer: dict[str, Any] | None = None
     """The built-in issuer's public keys and discovery document (``jwks``,
     ``openid_configuration``), served under ``/.well-known``; None with an external IdP."""
@@ -98,9 +101,7 @@ def create_api(deps: ApiDeps) -> FastAPI:
     app.add_middleware(Traced)
     install_error_handlers(app, deps.rejected)
     add_command_routes(app, API, deps.handlers, deps.auth)
-    app.include_router(
-        query_router(deps.read, deps.policies, deps.themes, deps.auth, deps.pseudonyms)
-    )
+    app.include_router(query_router(deps.read, deps.policies, deps.themes, deps.auth, deps.queries))
     app.include_router(rsvp_router(deps.handlers, deps.read, deps.rsvp_links, deps.auth))
     app.include_router(ack_router(deps.handlers, deps.read, deps.ack_links, deps.auth))
     app.include_router(outreach_router(deps.read, deps.auth, deps.pseudonyms))

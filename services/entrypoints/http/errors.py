@@ -20,6 +20,7 @@ from domain.errors import ConcurrencyConflict, Conflict, DomainError, NotFound
 from domain.input import UNREADABLE_BODY_CODES, UNSUPPORTED_MEDIA_TYPE, capped_errors
 from domain.intake import CONCURRENT_CHANGE, FieldError, InvalidInput, field_of, pydantic_errors
 from services.app.ports import Overloaded, RejectedInputs, Unauthenticated
+from services.app.queries import NotCaughtUp
 
 log = structlog.get_logger(__name__)
 
@@ -34,10 +35,6 @@ class Problem(BaseModel):
     """Every refusal, whatever the route."""
 
     errors: list[ProblemItem]
-
-
-class NotCaughtUp(Exception):
-    """A read asked for a position (``min_position``) the read models have not reached."""
 
 
 STATUS_BY_CODE = {

@@ -39,10 +39,11 @@ from services.app.handlers import CommandHandlers
 from services.app.links import SignedLinks
 from services.app.need_to_know import Pseudonyms, sees_contact_details, sees_personal_text
 from services.app.outreach_views import pulse_for
+from services.app.queries import NotCaughtUp
 from services.app.readmodels import ReadModels
 from services.app.situation import area_name
 from services.entrypoints.http.auth import Auth, action_extra, authenticated, origin_of
-from services.entrypoints.http.errors import ERROR_RESPONSES, NotCaughtUp
+from services.entrypoints.http.errors import ERROR_RESPONSES
 from services.entrypoints.http.pages import _followed, _key, _page, busy, unknown
 from services.texts_nl import outreach as texts
 from services.texts_nl import pages as page_texts

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.types import DecoratedCallable as Endpoint
@@ -28,22 +28,28 @@ from projections.escalations import (
     ConveningStatus,
     EscalationRecord,
     convening_status,
-    escalation,
-    list_escalations,
 )
 from projections.network_health import NetworkLife
 from projections.tension_map import TensionMapView
-from services.app.need_to_know import (
-    Pseudonyms,
-    call_list_for,
-    pseudonymised,
-    sees_contact_details,
+from services.app.network_health import NetworkHealthView
+from services.app.queries import (
+    MIN_POSITION_WAIT_S,
+    CallListQuery,
+    EscalationQuery,
+    EscalationsQuery,
+    IncidentEvent,
+    IncidentEventsQuery,
+    NetworkHealthQuery,
+    NetworksQuery,
+    NotCaughtUp,
+    QueryHandlers,
+    TensionMapQuery,
 )
-from services.app.network_health import NetworkHealthView, health_view
-from services.app.readmodels import Moment, ReadModels, in_valid_time
-from services.app.situation import convening_proposal, escalation_record
-from services.entrypoints.http.auth import Auth, action_extra, authenticated
-from services.entrypoints.http.errors import ERROR_RESPONSES, NotCaughtUp
+from services.app.queries import Query as ReadQuery
+from services.app.readmodels import Moment, ReadModels
+from services.app.situation import convening_proposal
+from services.entrypoints.http.auth import Auth, action_extra, authenticated, origin_of
+from services.entrypoints.http.errors import ERROR_RESPONSES
 from services.texts_nl.labels import THEME_LABELS
 
 MinPosition = Annotated[
@@ -54,18 +60,9 @@ MinPosition = Annotated[
         "`position` a command answered; 503 `not_caught_up` if they do not",
     ),
 ]
-MIN_POSITION_WAIT_S = 5.0
 PRINCIPAL = Depends(authenticated)
 INPUT_TIME: TypeAdapter[datetime] = TypeAdapter(InputDatetime)
-
-# Who covers which community is special-category data: the API serves only covered and missing
-# communities per convening (GET /convenings/{id}). ``applied`` is bookkeeping.
-NOT_SERVED: dict[str, Any] = {
-    "applied": True,
-    "convenings": {"__all__": {"communities_by_ally"}},
-}
-# The review shows what happened, not personal data nor whole situation pictures.
-REVIEW_OMITS = {"recipients", "situation", "personal"}
+Q = TypeVar("Q", bound=ReadQuery)
 
 
 class ConveningProposalOut(BaseModel):
@@ -94,16 +91,6 @@ class AuditOut(BaseModel):
     origin: str
     at: datetime
     detail: str
-
-
-class ReviewEntry(BaseModel):
-    position: int | None
-    occurred_at: datetime
-    recorded_at: datetime
-    type: str
-    actor: str
-    subject: str
-    data: dict[str, Any]
 
 
 def moment(name: str, value: str | None) -> datetime | None:
@@ -150,7 +137,7 @@ def query_router(
     policies: dict[str, EscalationPolicy],
     themes: frozenset[str],
     auth: Auth,
-    pseudonym: Pseudonyms,
+    queries: QueryHandlers,
 ) -> APIRouter:
     r = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
@@ -174,6 +161,23 @@ def query_router(
     async def themes_() -> dict[str, str]:
         return {t: THEME_LABELS.get(t, t) for t in sorted(themes)}
 
+    async def ask(
+        query_type: type[Q],
+        at: Moment,
+        min_position: int | None,
+        principal: Principal,
+        request: Request,
+        **fields: Any,
+    ) -> Any:
+        """The one way a read route answers: the query of the catalogue, through the handler
+        table every entry point shares (authorization, read-your-writes, redaction, audit)."""
+        query = query_type(
+            as_of=at.as_of, as_known_at=at.as_known_at, min_position=min_position, **fields
+        )
+        return await queries.answer(
+            query, principal=principal, channel="http", address=origin_of(request)
+        )
+
     @read_route(
         "/tension-map",
         "read.tension-map",
@@ -182,13 +186,16 @@ def query_router(
         tags=["signal"],
     )
     async def tension_map(
+        request: Request,
         area: Annotated[str | None, Query(description="area or municipality code")] = None,
         theme: str | None = None,
         min_position: MinPosition = None,
+        principal: Principal = PRINCIPAL,
         at: Moment = WHEN,
-    ) -> TensionMapView:
-        await caught_up(min_position)
-        return await read.tension_map(area=area, theme=theme, moment=at)
+    ) -> Any:
+        return await ask(
+            TensionMapQuery, at, min_position, principal, request, area=area, theme=theme
+        )
 
     @read_route(
         "/call-lists",
@@ -205,15 +212,11 @@ def query_router(
         min_position: MinPosition = None,
         principal: Principal = PRINCIPAL,
         at: Moment = WHEN,
-    ) -> CallList:
-        await caught_up(min_position)
-        found = await read.call_list_at(at, area, _csv(themes), _csv(communities))
-        result = "revealed" if sees_contact_details(principal) else "pseudonymised"
-        allies = len(found.entries)
-        await auth.record(
-            principal.actor, "read.call-list", f"area:{area}", result, request, f"{allies} allies"
-        )
-        return call_list_for(principal, found, pseudonym)
+    ) -> Any:
+        return await ask(
+            CallListQuery, at, min_position, principal, request,
+            area=area, themes=_csv(themes), communities=_csv(communities),
+        )  # fmt: skip
 
     @read_route(
         "/networks",
@@ -224,11 +227,12 @@ def query_router(
         tags=["network"],
     )
     async def networks(
+        request: Request,
         min_position: MinPosition = None,
+        principal: Principal = PRINCIPAL,
         at: Moment = WHEN,
-    ) -> list[NetworkHealthView]:
-        await caught_up(min_position)
-        return [health_view(h, None, None) for h in await read.network_health_at(at)]
+    ) -> Any:
+        return await ask(NetworksQuery, at, min_position, principal, request)
 
     @read_route(
         "/networks/{network_id}/health",
@@ -239,16 +243,15 @@ def query_router(
         tags=["network"],
     )
     async def network_health_(
+        request: Request,
         network_id: str,
         min_position: MinPosition = None,
         principal: Principal = PRINCIPAL,
         at: Moment = WHEN,
-    ) -> NetworkHealthView:
-        await caught_up(min_position)
-        found = [h for h in await read.network_health_at(at) if h.network_id == network_id]
-        if not found:
-            raise NotFound(f"unknown network {network_id}", field="network_id")
-        return health_view(found[0], principal, pseudonym)
+    ) -> Any:
+        return await ask(
+            NetworkHealthQuery, at, min_position, principal, request, network_id=network_id
+        )
 
     @read_route(
         "/networks/{network_id}/lifecycle",
@@ -273,36 +276,35 @@ def query_router(
         "/escalations",
         "read.escalations",
         response_model=list[EscalationRecord],
-        response_model_exclude={"__all__": NOT_SERVED},
+        response_model_exclude=EscalationsQuery.OMIT,
         tags=["escalation"],
     )
     async def escalations(
+        request: Request,
         open: bool = False,
         min_position: MinPosition = None,
+        principal: Principal = PRINCIPAL,
         at: Moment = WHEN,
     ) -> Any:
-        await caught_up(min_position)
-        return list_escalations(await read.escalations_at(at), open_only=open)
+        return await ask(EscalationsQuery, at, min_position, principal, request, open=open)
 
     @read_route(
         "/escalations/{escalation_id}",
         "read.escalations",
         response_model=EscalationRecord,
-        response_model_exclude=NOT_SERVED,
+        response_model_exclude=EscalationQuery.OMIT,
         tags=["escalation"],
     )
     async def get_escalation(
+        request: Request,
         escalation_id: str,
         min_position: MinPosition = None,
+        principal: Principal = PRINCIPAL,
         at: Moment = WHEN,
     ) -> Any:
-        await caught_up(min_position)
-        if at.live:
-            return escalation_record(read, escalation_id)
-        record = escalation(await read.escalations_at(at), escalation_id)
-        if record is None:
-            raise NotFound(f"no escalation {escalation_id} at that moment", field="escalation_id")
-        return record
+        return await ask(
+            EscalationQuery, at, min_position, principal, request, escalation_id=escalation_id
+        )
 
     @read_route(
         "/escalations/{escalation_id}/convening-proposal",
@@ -339,7 +341,7 @@ def query_router(
     @read_route(
         "/escalations/{escalation_id}/events",
         "read.review",
-        response_model=list[ReviewEntry],
+        response_model=list[IncidentEvent],
         summary="Every event of the incident, replayed from the log, with pseudonyms instead "
         "of allies' ids and never contact details (the review: `…/review`); with `as_of` "
         "only what had occurred by then, in the order it occurred, with `as_known_at` only "
@@ -353,38 +355,9 @@ def query_router(
         principal: Principal = PRINCIPAL,
         at: Moment = WHEN,
     ) -> Any:
-        await caught_up(min_position)
-        escalation_record(read, escalation_id)  # 404 for an unknown id
-        logged = [
-            e
-            async for e in read.store.read(
-                kinds=["escalation", "notification"],
-                as_of=at.as_known_at,
-                skip_undecodable=True,
-            )
-            if e.correlation_id == escalation_id
-        ]
-        events = in_valid_time(logged, at.as_of)
-        allies = frozenset(
-            a for e in events for a in getattr(e.data, "invited", ()) if isinstance(a, str)
+        return await ask(
+            IncidentEventsQuery, at, min_position, principal, request, escalation_id=escalation_id
         )
-        await auth.record(
-            principal.actor, "read.review", f"escalation:{escalation_id}", "pseudonymised", request
-        )
-        return [
-            ReviewEntry(
-                position=e.position,
-                occurred_at=e.occurred_at,
-                recorded_at=e.recorded_at,
-                type=e.type.removeprefix("nl.bondgenoten."),
-                actor=e.actor,
-                subject=e.subject,
-                data=pseudonymised(
-                    e.data.model_dump(mode="json", exclude=REVIEW_OMITS), pseudonym, allies
-                ),
-            )
-            for e in events
-        ]
 
     @read_route(
         "/health",

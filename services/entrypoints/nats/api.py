@@ -12,8 +12,18 @@ the subject is the credential's identity. The subscriber makes it a
 matrix) before anything is decided.
 
 A request is the command's input model plus ``command_id`` (the idempotency key: a retry
-answers as before). Every reply is ``{"ok": true, …}`` (the fields of the HTTP command answer)
-or ``{"ok": false, "errors": [{field, message, code}]}``. Every refusal (including ``forbidden``)
+answers as before).
+
+**Reads** are request/reply too, on ``<prefix>.query.<role>.<id>.<query name>`` (e.g.
+``bg.query.police.meldkamer-oost.tension-map``), one subject per query of
+:mod:`services.app.queries`, answered by the same handler table as HTTP ``/api/v1``: the
+role x action matrix decides, and allies' data is redacted for the reader's role. Every query
+takes ``as_of`` (valid time), ``as_known_at`` (recorded time) and ``min_position``
+(read-your-writes).
+
+A command's reply is ``{"ok": true, …}`` (the fields of the HTTP command answer), a query's
+``{"ok": true, "result": …}``; a refusal is ``{"ok": false, "errors": [{field, message,
+code}]}``. Every refusal (including ``forbidden``)
 keeps the request in the rejected stream with the reason; a request is always answered.
 """
 
@@ -42,6 +52,7 @@ from services.app import commands as c
 from services.app.handlers import CommandHandlers
 from services.app.outbound import EVENTS, OutboundEscalationEvent
 from services.app.ports import Overloaded, RejectedInputs
+from services.app.queries import QUERIES, NotCaughtUp, Query, QueryHandlers, served
 from services.app.tracing import span
 from services.settings import Settings
 
@@ -94,12 +105,21 @@ def request_model(command: type[c.Command]) -> type[BaseModel]:
     return model
 
 
+QUERY_BY_NAME = {q.NAME: q for q in QUERIES}
+
+
+def action_of(tokens: list[str]) -> str:
+    """The matrix action of a request subject: a command's name is its action; a query names
+    its own (``<prefix>.cmd|query.<role>.<id>.<name>``, the prefix one token)."""
+    name = ".".join(tokens[4:])
+    return QUERY_BY_NAME[name].ACTION if tokens[1] == QUERY_TOKEN else name
+
+
 async def decode(message: NatsStreamMessage) -> Any:
     """Authorized first (a forbidden request is refused before its body is read), then JSON
     within limits, or a precise refusal (never a 5xx for what can never succeed)."""
-    # <prefix>.cmd.<role>.<id>.<command name>: the prefix is one token
     tokens = message.raw_message.subject.split(".")
-    authorize(principal_of(tokens[2], tokens[3]), ".".join(tokens[4:]))
+    authorize(principal_of(tokens[2], tokens[3]), action_of(tokens))
     return load_json(message.body, message.headers.get("content-type"))
 
 
@@ -109,10 +129,19 @@ def command_subject(subject_prefix: str, name: str, principal: Principal) -> str
     return f"{subject_prefix}.cmd.{principal.role.value}.{principal.id}.{name}"
 
 
-def subscription_subject(subject_prefix: str, name: str) -> str:
-    """What the service subscribes to for a command: every identity (FastStream path
-    parameters ``role`` and ``id``)."""
-    return f"{subject_prefix}.cmd.{{role}}.{{id}}.{name}"
+def subscription_subject(subject_prefix: str, name: str, kind: str = "cmd") -> str:
+    """What the service subscribes to for a command (or a query, ``kind`` ``query``): every
+    identity (FastStream path parameters ``role`` and ``id``)."""
+    return f"{subject_prefix}.{kind}.{{role}}.{{id}}.{name}"
+
+
+QUERY_TOKEN = "query"  # noqa: S105 - a subject token, not a password
+
+
+def query_subject(subject_prefix: str, name: str, principal: Principal) -> str:
+    """The request subject of a query for one identity:
+    ``<prefix>.query.<role>.<id>.<query name>``."""
+    return f"{subject_prefix}.{QUERY_TOKEN}.{principal.role.value}.{principal.id}.{name}"
 
 
 FASTSTREAM_LOG = logging.getLogger("bondgenoten.faststream")
@@ -129,6 +158,7 @@ def create_broker(
     subject_prefix: str,
     handlers: CommandHandlers,
     rejected: RejectedInputs,
+    queries: QueryHandlers,
     **connection: Any,
 ) -> NatsBroker:
     """``connection``: nats-py connect options, e.g. ``nkeys_seed`` or ``user_credentials`` (the
@@ -141,9 +171,11 @@ def create_broker(
 
     async def refuse(message: NatsMessage, problems: list[FieldError]) -> dict[str, Any]:
         try:
-            # <prefix>.cmd.<role>.<id>.<command name>: kept per command, not per identity
+            # <prefix>.cmd|query.<role>.<id>.<name>: kept per command or query, not per identity
             tokens = message.raw_message.subject.split(".")
-            await rejected.keep(message.body, "nats." + ".".join(tokens[4:]), problems)
+            name = ".".join(tokens[4:])
+            kind = f"{QUERY_TOKEN}.{name}" if tokens[1] == QUERY_TOKEN else name
+            await rejected.keep(message.body, f"nats.{kind}", problems)
         except Exception as exc:  # keeping failed: still answer, and say so in the log
             log.error("nats.reject_not_kept", error=type(exc).__name__)
         return failed(problems)
@@ -165,6 +197,10 @@ def create_broker(
     @errors.add_handler(ConcurrencyConflict, publish=True)
     async def _busy(exc: ConcurrencyConflict, message: NatsMessage) -> dict[str, Any]:
         return await refuse(message, [CONCURRENT_CHANGE])
+
+    @errors.add_handler(NotCaughtUp, publish=True)
+    async def _lagging(exc: NotCaughtUp) -> dict[str, Any]:
+        return failed([FieldError("min_position", str(exc), "not_caught_up")])
 
     @errors.add_handler(Overloaded, publish=True)
     async def _overloaded(exc: Overloaded) -> dict[str, Any]:
@@ -202,7 +238,34 @@ def create_broker(
             queue=QUEUE_GROUP,
         )
         subscriber(_handler(command, handlers, broker.context))
+    for query in QUERIES:
+        subscriber = broker.subscriber(
+            subscription_subject(subject_prefix, query.NAME, QUERY_TOKEN),
+            title=f"{QUERY_TOKEN}.{query.NAME}",
+            description=(query.__doc__ or query.NAME).strip(),
+            decoder=decode,
+            max_workers=MAX_WORKERS,
+            queue=QUEUE_GROUP,
+        )
+        subscriber(_query_handler(query, queries, broker.context))
     return broker
+
+
+def _query_handler(
+    query: type[Query], queries: QueryHandlers, context: ContextRepo
+) -> Callable[..., Awaitable[dict[str, Any]]]:
+    async def handle(body: Query) -> dict[str, Any]:
+        tokens = context.get_local("message").raw_message.subject.split(".")
+        principal = principal_of(tokens[2], tokens[3])
+        with span(f"nats query {query.NAME}", SpanKind.SERVER, **{"bondgenoten.role": tokens[2]}):
+            result = await queries.answer(body, principal=principal, channel="nats")
+        return {"ok": True, "result": served(body, result)}
+
+    # The body is validated as the query (its fields, the moments, nothing else); the reply's
+    # schema per query is added to the AsyncAPI document by ``with_replies``.
+    handle.__annotations__ = {"body": query, "return": dict[str, Any]}
+    handle.__name__ = f"query_{query.NAME.replace('-', '_')}"
+    return handle
 
 
 def _handler(
@@ -237,7 +300,7 @@ def asyncapi_document(settings: Settings) -> str:
 
     # The document needs the handlers' signatures only: no connection is made.
     url = settings.nats_url or f"nats://localhost:{settings.nats_port}"
-    broker = create_broker(url, settings.subject_prefix, None, None)  # type: ignore[arg-type]
+    broker = create_broker(url, settings.subject_prefix, None, None, None)  # type: ignore[arg-type]
     document_outbound(broker, settings.subject_prefix, settings.stream_prefix)
     spec = AsyncAPI(
         broker,
@@ -307,10 +370,40 @@ def with_replies(document: dict[str, Any]) -> dict[str, Any]:
         "contentType": "application/json",
         "payload": {"$ref": "#/components/schemas/Reply"},
     }
-    for operation in document.get("operations", {}).values():
-        if operation.get("action") == "receive":
-            operation["reply"] = {"messages": [{"$ref": "#/components/messages/Reply"}]}
+    for name, operation in document.get("operations", {}).items():
+        if operation.get("action") != "receive":
+            continue
+        reply = "Reply"
+        query = QUERY_BY_NAME.get(name.removeprefix(f"{QUERY_TOKEN}."))
+        if name.startswith(f"{QUERY_TOKEN}.") and query is not None:
+            reply = _document_query_reply(query, schemas, components["messages"])
+        operation["reply"] = {"messages": [{"$ref": f"#/components/messages/{reply}"}]}
     return document
+
+
+def _document_query_reply(
+    query: type[Query], schemas: dict[str, Any], messages: dict[str, Any]
+) -> str:
+    """The reply of one query (``ok``, its ``result`` or the errors) as a schema and message;
+    returns the message's name."""
+    name = f"{query.__name__.removesuffix('Query')}Reply"
+    model = create_model(
+        name,
+        ok=(bool, ...),
+        result=(query.RESULT | None, Field(default=None, description="the answer when ok")),
+        errors=(list[Problem], Field(default_factory=list)),
+    )
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for defined, definition in schema.pop("$defs", {}).items():
+        schemas.setdefault(defined, definition)
+    schemas[name] = schema
+    messages[name] = {
+        "name": name,
+        "title": name,
+        "contentType": "application/json",
+        "payload": {"$ref": f"#/components/schemas/{name}"},
+    }
+    return name
 
 
 NKEY_SECURITY = {

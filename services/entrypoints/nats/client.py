@@ -12,6 +12,7 @@ with a message that says what may be wrong (:class:`NoReply`); it never just han
         seed_file="police.meldkamer-oost.nk",
     ) as client:
         reply = await client.request("escalation.declare", {...}, command_id="mk-2026-0042")
+        picture = await client.query("tension-map", {"area": "GM0034", "as_of": "…"})
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import nats.errors
 from nats.aio.client import Client as NatsClient
 
 from domain.access import Principal, Role, inbox_prefix
-from services.entrypoints.nats.api import command_subject
+from services.entrypoints.nats.api import command_subject, query_subject
 
 _DENIED = re.compile(r'permissions violation for (publish|subscription) to "?([^"\s]+)"?', re.I)
 
@@ -132,6 +133,19 @@ class IntegrationClient:
         else:
             extra = {"command_id": command_id} if command_id else {}
             data = json.dumps({**body, **extra}).encode()
+        return json.loads(await self.request_raw(subject, data, timeout=timeout))  # type: ignore[no-any-return]
+
+    async def query(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109 - nats-py's own request timeout
+    ) -> dict[str, Any]:
+        """Ask a query (``services.app.queries``, e.g. ``tension-map`` with ``as_of``) as this
+        identity and return the reply (``ok`` and the ``result``, or the errors)."""
+        subject = query_subject(self.subject_prefix, name, self.principal)
+        data = json.dumps(params or {}).encode()
         return json.loads(await self.request_raw(subject, data, timeout=timeout))  # type: ignore[no-any-return]
 
     async def request_raw(
