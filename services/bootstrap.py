@@ -607,6 +607,7 @@ async def _running(
             scheduler,
             read.network_health,
             caught_up=read.catch_up,
+            slow_burns=read.slow_burns,
             deployment=lambda: notifier.deployment,
         )
         workflow.digest_timers = digest.on_timer

@@ -15,6 +15,11 @@ Recipients are functions, never persons: the policy's ``network_digest`` recipie
 network's municipality (``[<key>.network_digest]`` in the escalation policy). The digest
 carries codes, counts and the flags' reasons; never allies' ids, names or communities beyond
 the area's communities nobody represents.
+
+Slow burns: the digest also names the tension-map cells on watch within the network's areas at
+the moment it is made up (``watch``: area, theme, slow score and trend, reporter and day counts;
+:mod:`projections.slow_burns` picks them), so a steady low-level worry reaches the coordinators
+even when no escalation was opened on it. Without any, the digest says nothing about them.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from events.envelope import (
 )
 from events.escalation import Recipient
 from projections.network_health import NetworkHealth
+from projections.tension_map import CellView, Trend
 from services.app.delivery import Delivery, deliver_recorded
 from services.app.messages import Deployment, external_id
 from services.app.ports import Channel, Clock, EventStore, RawEvent, Scheduler
@@ -98,6 +104,32 @@ def is_digest_timer(body: bytes) -> bool:
         return False
 
 
+class DigestWatch(BaseModel):
+    """A slow burn in the network's areas: codes and counts, never who reported."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    area: AreaCode
+    theme: str
+    slow: float
+    slow_trend: Trend
+    reporters: int
+    """Distinct reporters in the last week (a count)."""
+    days: int
+    """Distinct days with signals in the last week."""
+
+    @classmethod
+    def of(cls, cell: CellView) -> DigestWatch:
+        return cls(
+            area=cell.area,
+            theme=cell.theme,
+            slow=cell.slow,
+            slow_trend=cell.slow_trend,
+            reporters=cell.slow_reporters,
+            days=cell.slow_days,
+        )
+
+
 class DigestMessage(BaseModel):
     """One network's weekly digest: figures, flag codes and their Dutch reasons."""
 
@@ -116,6 +148,8 @@ class DigestMessage(BaseModel):
     next_meeting_at: AwareDatetime | None = None
     flags: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
+    watch: tuple[DigestWatch, ...] = ()
+    """Slow burns within the network's areas when the digest was made up."""
     sent_at: AwareDatetime
 
     @property
@@ -133,6 +167,17 @@ class DigestMessage(BaseModel):
             target=self.meetings_per_year,
             next_meeting=self.next_meeting_at,
             reasons=self.reasons,
+            watch=[
+                texts.watch_line(
+                    area=w.area,
+                    theme=w.theme,
+                    slow=w.slow,
+                    trend=w.slow_trend,
+                    reporters=w.reporters,
+                    days=w.days,
+                )
+                for w in self.watch
+            ],
         )
         return {**fields, "week": self.week, "alert_id": self.alert_id}
 
@@ -159,7 +204,11 @@ class DigestMessage(BaseModel):
 
 
 def digest_message(
-    health: NetworkHealth, week: str, sent_at: datetime, deployment: str | None
+    health: NetworkHealth,
+    week: str,
+    sent_at: datetime,
+    deployment: str | None,
+    watch: Sequence[CellView] = (),
 ) -> DigestMessage:
     return DigestMessage(
         alert_id=digest_id(health.network_id, week),
@@ -176,6 +225,7 @@ def digest_message(
         flags=tuple(f.code for f in health.flags),
         # the digest is a list for everyone on the function's address: counts, no ally ids
         reasons=tuple(texts.flag_reason(f.code, f.params) for f in health.flags),
+        watch=tuple(DigestWatch.of(c) for c in watch if c.watch),
         sent_at=sent_at,
     )
 
@@ -191,12 +241,15 @@ class NetworkDigest:
         health: Callable[[datetime], Sequence[NetworkHealth]],
         *,
         caught_up: Callable[[], Awaitable[bool]] | None = None,
+        slow_burns: Callable[[datetime], Mapping[str, Sequence[CellView]]] | None = None,
         deployment: Callable[[], str | None] = lambda: None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """``health``: every network judged at a moment (the live read models);
-        ``caught_up``: waits until they reflect the log; ``deployment``: the notifier's
+        ``caught_up``: waits until they reflect the log; ``slow_burns``: per network id, the
+        tension-map cells on watch within its areas at a moment (none without it);
+        ``deployment``: the notifier's
         deployment id once known (scopes the ids receivers see)."""
         self.store = store
         self.clock = clock
@@ -205,6 +258,7 @@ class NetworkDigest:
         self.scheduler = scheduler
         self.health = health
         self.caught_up = caught_up
+        self.slow_burns = slow_burns
         self.deployment = deployment
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
@@ -230,11 +284,14 @@ class NetworkDigest:
     async def send(self, week: str) -> None:
         """Each network's digest of ``week`` to its municipality's digest recipients, once."""
         now = self.clock.now()
+        watched = self.slow_burns(now) if self.slow_burns is not None else {}
         for health in self.health(now):
             recipients = policy_for(self.policies, health.area).network_digest
             if not recipients:
                 continue
-            message = digest_message(health, week, now, self.deployment())
+            message = digest_message(
+                health, week, now, self.deployment(), watched.get(health.network_id, ())
+            )
             for recipient in recipients:
                 await self._deliver(message, recipient)
 

@@ -35,7 +35,9 @@ from projections.network_health import (
     network_health,
 )
 from projections.outreach import OutreachProjection, OutreachState
+from projections.slow_burns import watched_by_network
 from projections.tension_map import (
+    CellView,
     TensionMapProjection,
     TensionMapView,
     TensionState,
@@ -151,6 +153,13 @@ class ReadModels:
         """Every network's health judged at ``at`` (default: now), from the live read models."""
         when = at or self.clock.now()
         return network_health(self.calls.state, at=when, life=self.health.state)
+
+    def slow_burns(self, at: datetime | None = None) -> dict[str, tuple[CellView, ...]]:
+        """Per network id, the tension-map cells on watch within its areas at ``at`` (default:
+        now), from the live read models (the weekly digest names them)."""
+        when = at or self.clock.now()
+        view = tension_view(self.tension.state, when, self.tension_projection.config)
+        return watched_by_network(self.calls.state, view)
 
     # ------------------------------------------------ time travel (live when ``moment`` is LIVE)
 

@@ -7,14 +7,14 @@ in Dutch local time with the zone named (:func:`services.texts_nl.alerts.when_nl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Final
 
 from projections import network_health as nh
-from services.texts_nl.alerts import when_nl
-from services.texts_nl.labels import community_label
+from services.texts_nl.alerts import score_nl, when_nl
+from services.texts_nl.labels import community_label, theme_label, trend_label
 
 SEAT_NL: Final[Mapping[str, str]] = MappingProxyType(
     {"police": "politie", "municipality": "gemeente"}
@@ -46,8 +46,12 @@ NO_HELD: Final = "geen"
 SINCE: Final = " sinds {days} dagen"
 NEVER_FILLED: Final = " (nooit ingevuld)"
 
-DIGEST_HEADLINE: Final = "Netwerkonderhoud {name}: {count} aandachtspunt(en) (week {week})"
-DIGEST_HEADLINE_OK: Final = "Netwerkonderhoud {name}: geen aandachtspunten (week {week})"
+DIGEST_HEADLINE: Final = (
+    "Netwerkonderhoud {name}: {count} aandachtspunt(en) (week {week}){watch_headline}"
+)
+DIGEST_HEADLINE_OK: Final = (
+    "Netwerkonderhoud {name}: geen aandachtspunten (week {week}){watch_headline}"
+)
 DIGEST_BODY: Final = (
     "Weekoverzicht van het bondgenotennetwerk {name} ({area}), opgemaakt op {at_nl}.\n"
     "Bondgenoten: {members} van maximaal {cap}.\n"
@@ -55,11 +59,24 @@ DIGEST_BODY: Final = (
     "Volgende bijeenkomst: {next_nl}.\n"
     "\n"
     "{flags_nl}"
+    "{watch_nl}"
 )
 DIGEST_FLAG_LINE: Final = "- {reason}"
 DIGEST_NO_FLAGS: Final = "Geen aandachtspunten: het netwerk is gezond."
 DIGEST_NO_NEXT: Final = "niet gepland"
 DIGEST_CONSOLE: Final = "[netwerkoverzicht {alert_id}] {headline}\n{body}"
+
+# Slow burns (tension-map cells on watch) in the network's areas when the digest is made up.
+# Without any, the digest says nothing about them: it stays about the network's upkeep.
+DIGEST_WATCH_HEADLINE: Final = " — {count}× waakzaam (aanhoudende spanning)"
+DIGEST_WATCH_HEADER: Final = (
+    "\n\nWaakzaam: aanhoudende spanning in het werkgebied van het netwerk (signalen van"
+    " meerdere melders op meerdere dagen, trage schaal):"
+)
+DIGEST_WATCH_LINE: Final = (
+    "\n- {theme_nl} in {area}: trage score {slow_nl}, {trend_nl}"
+    " ({reporters} melders op {days} dagen in de afgelopen week)."
+)
 
 
 def flag_reason(code: str, params: Mapping[str, Any]) -> str:
@@ -91,6 +108,18 @@ def _communities(codes: Iterable[str]) -> str:
     return ", ".join(community_label(c) for c in codes)
 
 
+def watch_line(*, area: str, theme: str, slow: float, trend: str, reporters: int, days: int) -> str:
+    """One slow burn in the digest: theme in Dutch, area code, slow score and its trend."""
+    return DIGEST_WATCH_LINE.format(
+        theme_nl=theme_label(theme),
+        area=area,
+        slow_nl=score_nl(slow),
+        trend_nl=trend_label(trend),
+        reporters=reporters,
+        days=days,
+    )
+
+
 def digest_fields(
     *,
     name: str,
@@ -102,7 +131,9 @@ def digest_fields(
     target: int,
     next_meeting: datetime | None,
     reasons: Iterable[str],
+    watch: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """``watch``: the slow burns' lines (:func:`watch_line`); none adds nothing."""
     lines = [DIGEST_FLAG_LINE.format(reason=r) for r in reasons]
     return {
         "name": name,
@@ -115,4 +146,6 @@ def digest_fields(
         "next_nl": when_nl(next_meeting) if next_meeting else DIGEST_NO_NEXT,
         "flags_nl": "\n".join(lines) if lines else DIGEST_NO_FLAGS,
         "count": len(lines),
+        "watch_nl": DIGEST_WATCH_HEADER + "".join(watch) if watch else "",
+        "watch_headline": DIGEST_WATCH_HEADLINE.format(count=len(watch)) if watch else "",
     }
