@@ -770,6 +770,19 @@ async def restore_from(
 
 
 @contextlib.asynccontextmanager
+async def offline_queries(settings: Settings) -> AsyncIterator[QueryHandlers]:
+    """The reads of the query catalogue over the log alone (the CLI): nothing kept live, every
+    read replays the log at its moment (now, without one); audited, with the running
+    service's pseudonyms."""
+    async with infrastructure(settings) as infra, audit_trail(infra) as trail:
+        key = (settings.pseudonym_secret or "").encode() or await shared_secret(
+            infra.js, infra.topology, "pseudonym"
+        )
+        read = ReadModels(infra.store, infra.clock, None, infra.keys)
+        yield QueryHandlers(read, Recorder(trail, infra.clock), Pseudonyms(key))
+
+
+@contextlib.asynccontextmanager
 async def reviews(settings: Settings) -> AsyncIterator[Reviews]:
     """The after-action review over the log alone (the CLI): no projection, no reactor; the
     multi-incident view finds its escalations on their own subjects. The pseudonyms are the

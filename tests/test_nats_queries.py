@@ -18,6 +18,7 @@ from services.entrypoints.nats.client import IntegrationClient, PermissionDenied
 from services.settings import Settings
 from tests.api_helpers import AREA, NETWORK, client_for, seed_network, signal_body
 from tests.conftest import serve_in_background, settled, stream_messages
+from tests.service_process import run_cli, service_env
 from tests.test_nats_authorization import IDENTITIES, as_identity, secured  # noqa: F401
 from tests.test_time_travel import capture
 
@@ -99,6 +100,26 @@ async def test_queries_over_nats_answer_as_http_does_at_every_moment(settings: S
         known_then = {"as_of": late_at, "as_known_at": captured[1][0].isoformat()}
         cells = (await ask(reader, "tension-map", **known_then))["cells"]
         assert [s["level"] for c in cells for s in c["signals"]] == [4]
+        # The CLI (``bondgenoten query``) answers from the same table, replaying the log.
+        env = service_env(settings)
+        moment, live = captured[1]
+        for name, args in [("tension-map", []), ("escalations", [])] + [
+            ("escalation", [f"escalation_id={e['escalation_id']}"]) for e in live["escalations"]
+        ]:
+            code, out, err = await run_cli(
+                env, "query", name, *args, "--as-known-at", moment.isoformat()
+            )
+            assert code == 0, err
+            assert json.loads(out) == await ask(
+                reader, name, as_known_at=moment.isoformat(), **dict(a.split("=") for a in args)
+            ), name
+        code, out, err = await run_cli(env, "query", "tension-map", "--as-of", late_at)
+        assert code == 0 and json.loads(out) == as_of["tension"], err
+        # ... as a reviewer: no call lists (contact details) from the command line.
+        code, out, err = await run_cli(env, "query", "call-list", f"area={AREA}")
+        assert code == 2 and "beoordelaar" in err and not out
+        code, _, err = await run_cli(env, "query", "tension-map", "--as-of", "gisteren")
+        assert code == 2 and "as_of" in err
 
 
 async def test_a_bad_query_gets_the_one_error_shape_and_is_kept(service: Service, nc: Any) -> None:

@@ -37,7 +37,6 @@ from services.app.need_to_know import (
 )
 from services.app.network_health import NetworkHealthView, health_view
 from services.app.readmodels import Moment, ReadModels, in_valid_time
-from services.app.situation import escalation_record
 
 MIN_POSITION_WAIT_S = 5.0
 """How long a read waits for ``min_position`` before it answers ``not_caught_up``."""
@@ -250,18 +249,19 @@ class QueryHandlers:
         return list_escalations(await self.read.escalations_at(q.moment), open_only=q.open)
 
     async def _escalation(self, q: EscalationQuery, *_: Any) -> EscalationRecord:
-        if q.moment.live:
-            return escalation_record(self.read, q.escalation_id)
-        record = escalation(await self.read.escalations_at(q.moment), q.escalation_id)
+        return await self._found(q.escalation_id, q.moment)
+
+    async def _found(self, escalation_id: str, moment: Moment) -> EscalationRecord:
+        record = escalation(await self.read.escalations_at(moment), escalation_id)
         if record is None:
-            message = f"no escalation {q.escalation_id} at that moment"
-            raise NotFound(message, field="escalation_id")
+            when = "" if moment.live else " at that moment"
+            raise NotFound(f"unknown escalation {escalation_id}{when}", field="escalation_id")
         return record
 
     async def _incident_events(
         self, q: IncidentEventsQuery, principal: Principal, channel: str, address: str
     ) -> list[IncidentEvent]:
-        escalation_record(self.read, q.escalation_id)  # NotFound for an unknown id
+        await self._found(q.escalation_id, Moment())  # known now, if not yet at the moment
         logged = [
             e
             async for e in self.read.store.read(

@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Generic, cast
 
 from domain.intake import KnownNetwork
 from events.envelope import Envelope
@@ -124,14 +124,37 @@ Feed = Callable[[Projection[Any]], LiveProjection[Any]]
 """Makes the live projection of a fold (a JetStream consumer, or in memory for tests)."""
 
 
+class Unfollowed(Generic[S]):
+    """A read model nobody keeps live: its initial state. :class:`ReadModels` without a feed
+    answers every read by replaying the log instead (the CLI, with the service stopped)."""
+
+    def __init__(self, projection: Projection[S]) -> None:
+        self.name = projection.name
+        self.state: S = projection.initial()
+        self.checkpoint = 0
+
+    async def wait_for(self, position: int, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
+        return True  # every read replays the log as it is
+
+
 class ReadModels:
-    """The live read models (tension map, call lists, escalations) and their queries."""
+    """The live read models (tension map, call lists, escalations) and their queries.
+
+    Without a ``feed`` nothing is kept live, and a read without a moment replays the whole log
+    (as it is now, looked at now): the same answer, at the cost of a replay."""
 
     def __init__(
-        self, store: EventStore, clock: Clock, feed: Feed, cipher: PersonalCipher | None = None
+        self,
+        store: EventStore,
+        clock: Clock,
+        feed: Feed | None,
+        cipher: PersonalCipher | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
+        self.following = feed is not None
+        if feed is None:
+            feed = Unfollowed
         tension, calls, escalations, outreach, health = projections(cipher)
         self.tension_projection = cast(TensionMapProjection, tension)
         self._calls_projection = cast(CallListProjection, calls)
@@ -163,34 +186,38 @@ class ReadModels:
 
     # ------------------------------------------------ time travel (live when ``moment`` is LIVE)
 
+    def _live(self, moment: Moment) -> bool:
+        """Answered from the live read models (else by replaying the log)."""
+        return moment.live and self.following
+
     async def calls_at(self, moment: Moment) -> CallListState:
-        if moment.live:
+        if self._live(moment):
             return self.calls.state
         return await replay(self.store, self._calls_projection, moment)
 
     async def escalations_at(self, moment: Moment) -> EscalationsState:
-        if moment.live:
+        if self._live(moment):
             return self.escalations.state
         return await replay(self.store, self._escalations_projection, moment)
 
     async def outreach_at(self, moment: Moment) -> OutreachState:
-        if moment.live:
+        if self._live(moment):
             return self.outreach.state
         return await replay(self.store, self._outreach_projection, moment)
 
     async def health_at(self, moment: Moment) -> HealthState:
-        if moment.live:
+        if self._live(moment):
             return self.health.state
         return await replay(self.store, self._health_projection, moment)
 
     async def tension_at(self, moment: Moment) -> TensionState:
-        if moment.live:
+        if self._live(moment):
             return self.tension.state
         return await replay(self.store, self.tension_projection, moment)
 
     async def network_health_at(self, moment: Moment) -> tuple[NetworkHealth, ...]:
         """Every network's health at ``moment`` (judged at its view time)."""
-        if moment.live:
+        if self._live(moment):
             return self.network_health()
         calls, life = await asyncio.gather(self.calls_at(moment), self.health_at(moment))
         return network_health(calls, at=moment.view_at(self.clock), life=life)
@@ -198,7 +225,7 @@ class ReadModels:
     async def call_list_at(
         self, moment: Moment, area: str, themes: Sequence[str], communities: Sequence[str]
     ) -> CallList:
-        if moment.live:
+        if self._live(moment):
             return self.call_list(area, themes, communities)
         return call_list(
             await self.calls_at(moment),

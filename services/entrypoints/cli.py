@@ -25,6 +25,8 @@ import structlog
 from pydantic import ValidationError
 
 from domain.access import OUTSIDE_ROLES, Forbidden, inbox_prefix, matrix_rows, principal_of
+from domain.errors import DomainError
+from domain.intake import pydantic_errors
 from projections.tension_map import TensionMapProjection, tension_view
 from services import bootstrap
 from services.adapters.jetstream.authorization import (
@@ -39,6 +41,7 @@ from services.adapters.jetstream.backup import RestoreRefused
 from services.adapters.jetstream.cluster import LoopbackCluster
 from services.adapters.jetstream.embedded import EmbeddedNatsError, reload_running_server
 from services.adapters.logging import configure_logging
+from services.app.queries import QUERIES, served
 from services.app.readmodels import PROJECTIONS
 from services.settings import Settings
 from services.texts_nl import cli as texts
@@ -328,6 +331,43 @@ CLI_READER = principal_of("reviewer", "cli")
 (the CLI has no login to tell who may see more)."""
 
 
+async def _query(args: argparse.Namespace, settings: Settings) -> int:
+    """A read of the query catalogue at a moment, replayed from the log, as JSON."""
+    query_type = next(q for q in QUERIES if args.name == q.NAME)
+    fields: dict[str, Any] = {"as_of": args.as_of, "as_known_at": args.as_known_at}
+    for param in args.params:
+        key, is_set, value = param.partition("=")
+        if not is_set or not key:
+            print(texts.QUERY_BAD_PARAM.format(param=param), file=sys.stderr)
+            return 2
+        listed = query_type.model_fields.get(key)
+        is_list = listed is not None and "list" in str(listed.annotation)
+        fields[key] = [v for v in value.split(",") if v] if is_list else value
+    try:
+        query = query_type.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        for error in pydantic_errors(exc):
+            print(
+                texts.QUERY_REFUSED.format(field=error.field, message=error.message),
+                file=sys.stderr,
+            )
+        return 2
+    try:
+        async with bootstrap.offline_queries(settings) as queries:
+            result = await queries.answer(query, principal=CLI_READER, channel="cli")
+    except EmbeddedNatsError as exc:
+        print(texts.STORE_IN_USE.format(reason=exc), file=sys.stderr)
+        return 1
+    except Forbidden:
+        print(texts.QUERY_FORBIDDEN.format(name=args.name), file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(texts.QUERY_REFUSED.format(field=exc.field, message=exc), file=sys.stderr)
+        return 1
+    sys.stdout.write(json.dumps(served(query, result), indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
 def _progress(read: int) -> None:
     """Events read so far, on stderr (stdout may be the report itself)."""
     print(texts.REVIEW_PROGRESS.format(read=read), file=sys.stderr, flush=True)
@@ -453,6 +493,13 @@ def _parser() -> argparse.ArgumentParser:
     mp.add_argument("--area", default=None, help=texts.MAP_AREA)
     mp.add_argument("--theme", default=None, help=texts.MAP_THEME)
     mp.set_defaults(handler=_map)
+    qu = sub.add_parser("query", help=texts.QUERY, description=texts.QUERY)
+    reads = [q.NAME for q in QUERIES]
+    qu.add_argument("name", choices=reads, help=texts.QUERY_NAME.format(names=", ".join(reads)))
+    qu.add_argument("params", nargs="*", metavar="veld=waarde", help=texts.QUERY_PARAM)
+    qu.add_argument("--as-of", default=None, help=texts.MAP_AS_OF)
+    qu.add_argument("--as-known-at", default=None, help=texts.MAP_AS_KNOWN_AT)
+    qu.set_defaults(handler=_query)
     tk = sub.add_parser("token", help=texts.ISSUE, description=texts.ISSUE)
     tk.add_argument("--role", required=True, help=texts.ISSUE_ROLE.format(roles=ROLES))
     tk.add_argument("--id", required=True, help=texts.ISSUE_ID)

@@ -114,6 +114,22 @@ MAP_BAD_TIME: Final = (
     "Ongeldige tijd voor {option}: {value}. Gebruik ISO 8601 met tijdzone,"
     " bijv. 2026-03-14T21:05:00+01:00."
 )
+QUERY: Final = (
+    "vraag een leesmodel op (zoals /api/v1 en NATS), ook zoals het toen was (--as-of) of zoals de"
+    " dienst het toen kende (--as-known-at); leest het logboek als beoordelaar (bondgenoten onder"
+    " pseudoniem, nooit contactgegevens). Uitvoer: JSON"
+)
+QUERY_NAME: Final = "welk leesmodel: {names}"
+QUERY_PARAM: Final = (
+    "een veld van de vraag, bijv. escalation_id=GM0034-haven_demonstration-1 of"
+    " themes=demonstration,asylum_reception (lijsten met komma's)"
+)
+QUERY_BAD_PARAM: Final = "Ongeldig veld {param}: schrijf naam=waarde."
+QUERY_REFUSED: Final = "Geweigerd, {field}: {message}"
+QUERY_FORBIDDEN: Final = (
+    "De opdrachtregel leest als beoordelaar, en die mag {name} niet inzien (daarin staan"
+    " bondgenoten met contactgegevens): vraag het op via de API met een eigen login."
+)
 MAP_HEADER: Final = "Spanningsbeeld op {view} (Nederlandse tijd){known}"
 MAP_KNOWN: Final = ", zoals bekend op {known}"
 MAP_EMPTY: Final = "Geen spanning boven de drempel."
