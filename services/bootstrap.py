@@ -280,6 +280,10 @@ async def channels(settings: Settings) -> AsyncIterator[Mapping[str, Channel]]:
         yield found
 
 
+URGENT_AT_ONCE = 16
+"""Major-incident signals decided at once by the urgent workflow reactor."""
+
+
 def reactors(infra: Infrastructure, workflow: Workflow, notifier: Notifier) -> list[Reactor]:
     t = infra.topology
 
@@ -303,7 +307,16 @@ def reactors(infra: Infrastructure, workflow: Workflow, notifier: Notifier) -> l
         reactor("workflow_signals", t.events_stream, routine, workflow.on_signal),
         # The urgent lane: major-incident signals on a consumer of their own, never behind a
         # backlog of routine signals.
-        reactor("workflow_urgent", t.events_stream, urgent, workflow.on_urgent),
+        # Side by side across areas, in order within one (subject: …ev.urgent.<gm>.<area>.<id>):
+        # one slow decision must not hold up the next area's alert.
+        reactor(
+            "workflow_urgent",
+            t.events_stream,
+            urgent,
+            workflow.on_urgent,
+            concurrency=URGENT_AT_ONCE,
+            order_key=lambda subject: subject.rsplit(".", 1)[0],
+        ),
         reactor("workflow_timers_out", t.events_stream, escalations, workflow.on_escalation_event),
         reactor("workflow_timers_in", t.timers_stream, fired, workflow.on_timer),
         # Deliveries wait on slow receivers with backoff: several at once, each idempotent.

@@ -152,3 +152,35 @@ async def test_a_consumer_of_an_older_version_is_remade_for_both_signal_lanes(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_readers_waiting_at_one_checkpoint_share_one_question_to_the_server(
+    store: JetStreamEventStore, js: JetStreamContext, topology: Topology
+) -> None:
+    """Fifty reads with ``min_position`` wait for the same fold: the server is asked where the
+    next event of the map lies once per checkpoint, not once per reader (under load, each
+    reader asking on every fold took much of the service's time)."""
+    for i in range(3):
+        await store.append([signal_envelope(signal_id=f"s{i}")], 0)
+    last = await store.last_position()
+    runner = ProjectionRunner(js, topology, store, TensionMapProjection())
+    asked: list[int] = []
+    ask = runner._ask_first
+
+    async def counted(after: int) -> int | None:
+        asked.append(after)
+        return await ask(after)
+
+    runner._ask_first = counted  # type: ignore[method-assign]
+    readers = [asyncio.create_task(runner.wait_for(last, timeout=30)) for _ in range(50)]
+    await eventually(lambda: asked == [0], what="the first question")
+    task = asyncio.create_task(runner.run())
+    try:
+        assert all(await asyncio.gather(*readers))
+        assert runner.checkpoint == last
+        assert len(asked) <= last, asked  # at most one question per checkpoint passed
+    finally:
+        runner.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -192,6 +192,46 @@ async def test_a_concurrent_reactor_keeps_the_order_within_one_aggregate(
         assert positions == sorted(positions)
 
 
+async def test_an_order_key_keeps_one_areas_signals_in_order_and_lets_others_flow(
+    store: JetStreamEventStore, nc: nats.NATS
+) -> None:
+    """The urgent workflow: each signal is an aggregate of its own, but one area's signals
+    are decided in log order (``order_key``: the subject up to the area), while another
+    area's flow on beside a slow one."""
+    for i in range(4):
+        for area in ("GM0034-haven", "GM0363-centrum"):
+            await store.append(
+                [signal_envelope(signal_id=f"{area}-{i}", area=area)], expected_version=0
+            )
+    started: list[tuple[str, int]] = []
+    finished: list[tuple[str, int]] = []
+    release = asyncio.Event()
+
+    def area_of(subject: str) -> str:
+        return subject.rsplit(".", 1)[0]
+
+    async def handle(raw: RawEvent) -> None:
+        started.append((area_of(raw.subject), raw.position))
+        if raw.position == 1:
+            await release.wait()  # the first signal of one area is slow
+        finished.append((area_of(raw.subject), raw.position))
+
+    t = store.topology
+    r = Reactor(
+        nc.jetstream(), t, name="r7", stream=t.events_stream, filter_subjects=SIGNALS(t),
+        handle=handle, concurrency=4, order_key=area_of,
+    )  # fmt: skip
+    async with running(r):
+        await eventually(lambda: len([a for a, _ in finished if a != started[0][0]]) == 4)
+        slow = started[0][0]
+        assert [p for a, p in started if a == slow] == [1], "its next signals wait their turn"
+        release.set()
+        await eventually(lambda: len(finished) == 8)
+    for area in {a for a, _ in finished}:
+        positions = [p for a, p in finished if a == area]
+        assert positions == sorted(positions) and len(positions) == 4
+
+
 async def test_messages_waiting_for_their_turn_are_kept_alive_and_handled_once(
     store: JetStreamEventStore, nc: nats.NATS, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -51,6 +51,8 @@ class Workflow:
         self.policies = policies
         self.scheduler = scheduler
         self._last_written = 0
+        self._written: dict[tuple[str, str], int] = {}
+        """The log position of our last decision per area x theme slot."""
         self.other_timers: dict[str, Callable[[bytes], Awaitable[None]]] = {}
         """Handlers of durable timers armed by other use cases, by the payload's ``kind``
         (a constituency question's escalation): one consumer reads every fired timer."""
@@ -72,10 +74,15 @@ class Workflow:
     async def on_urgent(self, raw: RawEvent) -> None:
         """A major-incident signal opens at once: judged on the picture as it stands, without
         waiting for the tension map to fold a backlog of routine signals (those join the
-        escalation when their turn comes). Only our own earlier decisions are waited for."""
-        if not await self.read.escalations.wait_for(self._last_written, timeout=10):
-            raise ReadModelLagging(f"escalations behind position {self._last_written}")
-        await self.run(pm.react(self.view(), raw.decode()))
+        escalation when their turn comes). Only our own earlier decisions on its slots are
+        waited for, so urgent signals of different areas are decided side by side (the
+        urgent reactor runs them concurrently; one area's stay in order)."""
+        env = raw.decode()
+        area, themes = getattr(env.data, "area", ""), getattr(env.data, "themes", ())
+        ours = max((self._written.get((area, theme), 0) for theme in themes), default=0)
+        if not await self.read.escalations.wait_for(ours, timeout=10):
+            raise ReadModelLagging(f"escalations behind position {ours}")
+        await self.run(pm.react(self.view(), env))
 
     async def on_escalation_event(self, raw: RawEvent) -> None:
         if raw.headers.get("ce-type") in SCHEDULED:
@@ -112,3 +119,5 @@ class Workflow:
             outcome = await self.handlers.decide(ref, escalation_decider, command.command, meta)
             if outcome.result is not None:
                 self._last_written = max(self._last_written, outcome.result.version)
+                slot = (command.area, command.theme)
+                self._written[slot] = max(self._written.get(slot, 0), outcome.result.version)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
 import zlib
@@ -123,6 +124,10 @@ class ProjectionRunner(Generic[S]):
         self._topology = topology
         self._objects: ObjectStore | None = None
         self._advanced = asyncio.Condition()
+        self._first_after: dict[int, tuple[int, asyncio.Future[int | None]]] = {}
+        """Per checkpoint: the query (its number, its answer) for the first event this
+        projection reads after it, shared by every reader waiting at that checkpoint."""
+        self._queries = 0
         self._dirty = 0
         self._last_save = time.monotonic()
         self._stopping = False
@@ -339,6 +344,8 @@ class ProjectionRunner(Generic[S]):
         return None
 
     async def _advance(self) -> None:
+        for after in [a for a in self._first_after if a < self.checkpoint]:
+            del self._first_after[after]  # answered for a checkpoint long passed
         async with self._advanced:
             self._advanced.notify_all()
 
@@ -359,36 +366,67 @@ class ProjectionRunner(Generic[S]):
         The checkpoint only reaches the last event of the kinds this projection reads, so it
         is also caught up when no event of those kinds lies between the checkpoint and
         ``position``: asked of the stream leader, exactly (a consumer's pending count can
-        lag a publish for a moment and say "drained" too early)."""
+        lag a publish for a moment and say "drained" too early). Readers waiting at one
+        checkpoint share one question (many readers under load would otherwise ask the
+        server on every fold, each), and then wait for the fold, not the server."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        entered = self._queries
         while self.checkpoint < position:
-            if not await self._relevant_between(self.checkpoint, position):
+            try:
+                first = await self._first_relevant(self.checkpoint, entered)
+            except (nats.errors.Error, TimeoutError, OSError):
+                first = self.checkpoint + 1  # unknown (the connection may be down): wait
+            if first is None or first > position:
                 return True
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(0.05, remaining)), self._advanced:
-                    await self._advanced.wait()
+                # Woken by every fold; the timeout only guards against a missed wake-up.
+                async with asyncio.timeout(min(0.25, remaining)), self._advanced:
+                    await self._advanced.wait_for(functools.partial(self._reached, first))
         return True
 
-    async def _relevant_between(self, after: int, upto: int) -> bool:
-        """Does an event this projection reads lie at a position in ``(after, upto]``?"""
+    def _reached(self, position: int) -> bool:
+        return self.checkpoint >= position
+
+    async def _first_relevant(self, after: int, entered: int) -> int | None:
+        """The position of the first event this projection reads after ``after`` (None:
+        none in the log yet). A found position stays true (the log only grows), so it is
+        shared; "none" holds only for what was written before the question was asked, so a
+        reader that came in after a question was sent asks again."""
+        while True:
+            held = self._first_after.get(after)
+            # A "none" this reader may not trust, not yet forgotten (its callback runs later):
+            # ask anew now, rather than spin on the finished answer without ever yielding.
+            if held is None or (held[0] <= entered and held[1].done() and not _found(held[1])):
+                self._queries += 1
+                held = (self._queries, asyncio.ensure_future(self._ask_first(after)))
+                self._first_after[after] = held
+                held[1].add_done_callback(functools.partial(self._settle, after, held))
+            number, answer = held
+            first = await asyncio.shield(answer)
+            if first is not None or number > entered:
+                return first
+
+    def _settle(self, after: int, held: tuple[int, asyncio.Future[int | None]], _: object) -> None:
+        """Keep a found position; forget "none" and failures (the next reader asks again)."""
+        if not _found(held[1]) and self._first_after.get(after) is held:
+            del self._first_after[after]
+
+    async def _ask_first(self, after: int) -> int | None:
         stream = self._topology.events_stream
-        try:
-            for subject in self.filter_subjects():
-                try:
-                    found = await self._js.get_msg(
-                        stream, seq=after + 1, subject=subject, next=True
-                    )
-                except NotFoundError:
-                    continue
-                if found.seq is not None and found.seq <= upto:
-                    return True
-        except (nats.errors.Error, TimeoutError, OSError):
-            return True  # unknown (the connection may be down): keep waiting for the fold
-        return False
+
+        async def next_of(subject: str) -> int | None:
+            try:
+                found = await self._js.get_msg(stream, seq=after + 1, subject=subject, next=True)
+            except NotFoundError:
+                return None
+            return found.seq
+
+        found = await asyncio.gather(*(next_of(s) for s in self.filter_subjects()))
+        return min((seq for seq in found if seq is not None), default=None)
 
     async def in_use(self) -> bool:
         """Another process is reading this projection's consumer right now (its pull
@@ -412,3 +450,8 @@ class ProjectionRunner(Generic[S]):
         await self.save_snapshot()
         with contextlib.suppress(NotFoundError):
             await self._js.delete_consumer(self._topology.events_stream, self.consumer_name)
+
+
+def _found(answer: asyncio.Future[int | None]) -> bool:
+    """A finished question that found a position (not "none", not a failure)."""
+    return not answer.cancelled() and answer.exception() is None and answer.result() is not None

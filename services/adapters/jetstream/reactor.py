@@ -6,7 +6,8 @@ was already done), so a redelivery after a crash repeats nothing that matters.
 * Ordered by default: one message at a time, acknowledged after its handler finished.
   ``concurrency > 1`` handles messages of different subjects (aggregates) in parallel tasks
   (for slow side effects such as deliveries with backoff), those of one subject still in log
-  order; each is acknowledged when its own task ends.
+  order; each is acknowledged when its own task ends. ``order_key`` widens "one subject" to
+  what must stay in order (e.g. every signal of one area).
 * A transient failure (NATS unavailable or timing out, a concurrency conflict that outlasted
   its re-decides, a read model still catching up) is retried in place with backoff for as long
   as it lasts: parking it would lose a signal, timer or alert to an outage.
@@ -74,8 +75,10 @@ class Reactor:
         concurrency: int = 1,
         keys: Keyring | None = None,
         lease: Lease | None = None,
+        order_key: Callable[[str], str] | None = None,
     ) -> None:
         self.lease = lease
+        self.order_key = order_key or (lambda subject: subject)
         self.js = js
         self.keys = keys
         self.topology = topology
@@ -90,7 +93,8 @@ class Reactor:
         self._slots = asyncio.Semaphore(concurrency)
         self._inflight: set[asyncio.Task[None]] = set()
         self._tails: dict[str, asyncio.Task[None]] = {}
-        """The last task per subject (aggregate), which the next one of that subject awaits."""
+        """The last task per order key (by default the subject: the aggregate), which the next
+        one of that key awaits."""
         self._stopping = False
         self.running = False
         """Bound to its consumer and fetching, or standing by for its lease (readiness)."""
@@ -202,9 +206,10 @@ class Reactor:
                     # In parallel across aggregates, in log order within one: an ally hears
                     # of a meeting before hearing that it is moved. (The consumer's
                     # max_ack_pending bounds how many tasks wait.)
-                    before = self._tails.get(msg.subject)
+                    key = self.order_key(msg.subject)
+                    before = self._tails.get(key)
                     task = asyncio.create_task(self._ordered(msg, before))
-                    self._tails[msg.subject] = task
+                    self._tails[key] = task
                     self._inflight.add(task)
                     task.add_done_callback(self._done)
 

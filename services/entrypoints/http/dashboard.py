@@ -33,9 +33,11 @@ from services.app.dashboard import (
     visible_parts,
 )
 from services.app.need_to_know import Pseudonyms, sees_contact_details
+from services.app.queries import MIN_POSITION_WAIT_S, NotCaughtUp
 from services.app.readmodels import ReadModels
 from services.entrypoints.http.auth import Auth, action_extra, authenticated
 from services.entrypoints.http.errors import ERROR_RESPONSES
+from services.entrypoints.http.queries import MinPosition
 from services.texts_nl.dashboard import ROLE_NAMES, TITLE, dashboard_texts
 
 PRINCIPAL = Depends(authenticated)
@@ -187,7 +189,11 @@ def dashboard_router(
         "for the roles that see contact details, else pseudonyms",
         tags=["signal"],
     )
-    async def signals_recent(principal: Principal = PRINCIPAL) -> list[RecentSignal]:
+    async def signals_recent(
+        min_position: MinPosition = None, principal: Principal = PRINCIPAL
+    ) -> list[RecentSignal]:
+        if min_position is not None and not await read.caught_up(min_position, MIN_POSITION_WAIT_S):
+            raise NotCaughtUp(f"read models have not reached position {min_position} yet")
         return recent_signals(read, principal, pseudonym)
 
     @route(
