@@ -97,6 +97,10 @@ def create_api(deps: ApiDeps) -> FastAPI:
         openapi_url=f"{API}/openapi.json",
         docs_url=None,
         redoc_url=None,
+        # Our own middleware (Traced) makes the HTTP spans, joined to the trace in the events;
+        # FastAPI's native telemetry would add a second set and look up its providers on
+        # every request (a few per cent of the CPU under load).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.add_middleware(Traced)
     install_error_handlers(app, deps.rejected)
