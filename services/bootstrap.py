@@ -319,8 +319,9 @@ def reactors(infra: Infrastructure, workflow: Workflow, notifier: Notifier) -> l
         ),
         reactor("workflow_timers_out", t.events_stream, escalations, workflow.on_escalation_event),
         reactor("workflow_timers_in", t.timers_stream, fired, workflow.on_timer),
-        # Deliveries wait on slow receivers with backoff: several at once, each idempotent.
-        reactor("notifier", t.events_stream, escalations, notifier.on_event, concurrency=8),
+        # Deliveries wait on slow receivers with backoff: many at once, each idempotent (8 fell
+        # behind 10 alerts a second under load: each escalation event takes a slot in turn).
+        reactor("notifier", t.events_stream, escalations, notifier.on_event, concurrency=32),
     ]
 
 

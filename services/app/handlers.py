@@ -65,8 +65,10 @@ SOURCE = "/bondgenoten"
 FRESH_WAIT_S = 5.0
 MAX_IN_FLIGHT = 1024
 """Commands decided at once (both channels); concurrent appends share group commits."""
-ROUTINE_AT_ONCE = 64
-"""Routine commands decided at once (enough to fill a group commit); the rest wait in line."""
+ROUTINE_AT_ONCE = 16
+"""Routine commands decided at once (enough to fill a group commit); the rest wait in line.
+Fewer in the loop at once means shorter turns of the event loop, and every ``await`` on the
+urgent path waits one turn (64 made the turns long enough to delay alerts by seconds)."""
 URGENT_RESERVE = 256
 """Urgent commands admitted beyond ``MAX_IN_FLIGHT``."""
 URGENT_COMMANDS = (c.DeclareEscalation, c.AcknowledgeEscalation)
