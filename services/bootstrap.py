@@ -560,9 +560,7 @@ async def _running(
         def ack_url(escalation_id: str, recipient: str) -> str | None:
             return ack.issue(escalation_id, recipient, clock.now() + ACK_VALID)
 
-        pseudonym_key = (settings.pseudonym_secret or "").encode() or await shared_secret(
-            infra.js, infra.topology, "pseudonym"
-        )
+        pseudonyms = await pseudonyms_of(infra)
         authenticator, local_issuer = identity(settings)
         auth = Auth(authenticator, audit, infra.clock)
         notifier = Notifier(
@@ -588,7 +586,6 @@ async def _running(
             mobilisation_link=lambda r, a, due: mobilise.issue(r, a, due + timedelta(days=1)),
             deployment=lambda: notifier.deployment,
         )
-        pseudonyms = Pseudonyms(pseudonym_key)
         queries = QueryHandlers(read, audit, pseudonyms)
         broker = create_broker(
             infra.nats_url,
@@ -783,17 +780,21 @@ async def restore_from(
         return await restore(infra.js, infra.topology, lines, prepare, progress)
 
 
+async def pseudonyms_of(infra: Infrastructure) -> Pseudonyms:
+    """The deployment's pseudonyms: from the configured secret, else the shared one in the
+    secrets bucket, so the service, its CLI reports and its reads agree on every pseudonym."""
+    secret = (infra.settings.pseudonym_secret or "").encode()
+    return Pseudonyms(secret or await shared_secret(infra.js, infra.topology, "pseudonym"))
+
+
 @contextlib.asynccontextmanager
 async def offline_queries(settings: Settings) -> AsyncIterator[QueryHandlers]:
     """The reads of the query catalogue over the log alone (the CLI): nothing kept live, every
     read replays the log at its moment (now, without one); audited, with the running
     service's pseudonyms."""
     async with infrastructure(settings) as infra, audit_trail(infra) as trail:
-        key = (settings.pseudonym_secret or "").encode() or await shared_secret(
-            infra.js, infra.topology, "pseudonym"
-        )
         read = ReadModels(infra.store, infra.clock, None, infra.keys)
-        yield QueryHandlers(read, Recorder(trail, infra.clock), Pseudonyms(key))
+        yield QueryHandlers(read, Recorder(trail, infra.clock), await pseudonyms_of(infra))
 
 
 @contextlib.asynccontextmanager
@@ -802,7 +803,4 @@ async def reviews(settings: Settings) -> AsyncIterator[Reviews]:
     multi-incident view finds its escalations on their own subjects. The pseudonyms are the
     running service's (its shared secret), so a CLI report and an API report agree."""
     async with infrastructure(settings) as infra:
-        key = (settings.pseudonym_secret or "").encode() or await shared_secret(
-            infra.js, infra.topology, "pseudonym"
-        )
-        yield Reviews(infra.store, None, infra.clock, Pseudonyms(key))
+        yield Reviews(infra.store, None, infra.clock, await pseudonyms_of(infra))

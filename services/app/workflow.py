@@ -78,8 +78,8 @@ class Workflow:
         waited for, so urgent signals of different areas are decided side by side (the
         urgent reactor runs them concurrently; one area's stay in order)."""
         env = raw.decode()
-        area, themes = getattr(env.data, "area", ""), getattr(env.data, "themes", ())
-        ours = max((self._written.get((area, theme), 0) for theme in themes), default=0)
+        signal = env.data
+        ours = max((self._written.get((signal.area, t), 0) for t in signal.themes), default=0)
         if not await self.read.escalations.wait_for(ours, timeout=10):
             raise ReadModelLagging(f"escalations behind position {ours}")
         await self.run(pm.react(self.view(), env))

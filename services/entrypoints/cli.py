@@ -15,6 +15,7 @@ import re
 import signal
 import sys
 import tempfile
+import typing
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -340,9 +341,9 @@ async def _query(args: argparse.Namespace, settings: Settings) -> int:
         if not is_set or not key:
             print(texts.QUERY_BAD_PARAM.format(param=param), file=sys.stderr)
             return 2
-        listed = query_type.model_fields.get(key)
-        is_list = listed is not None and "list" in str(listed.annotation)
-        fields[key] = [v for v in value.split(",") if v] if is_list else value
+        known = query_type.model_fields.get(key)
+        listed = known is not None and typing.get_origin(known.annotation) is list
+        fields[key] = [v for v in value.split(",") if v] if listed else value
     try:
         query = query_type.model_validate({k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:

@@ -106,6 +106,8 @@ def request_model(command: type[c.Command]) -> type[BaseModel]:
 
 
 QUERY_BY_NAME = {q.NAME: q for q in QUERIES}
+QUERY_TOKEN = "query"  # noqa: S105 - a subject token, not a password
+"""The second token of a query's subject (a command's is ``cmd``)."""
 
 
 def action_of(tokens: list[str]) -> str:
@@ -123,25 +125,16 @@ async def decode(message: NatsStreamMessage) -> Any:
     return load_json(message.body, message.headers.get("content-type"))
 
 
-def command_subject(subject_prefix: str, name: str, principal: Principal) -> str:
-    """The request subject of a command for one identity:
+def command_subject(subject_prefix: str, name: str, principal: Principal, kind: str = "cmd") -> str:
+    """The request subject of a command (or a query, ``kind`` ``query``) for one identity:
     ``<prefix>.cmd.<role>.<id>.<command name>``."""
-    return f"{subject_prefix}.cmd.{principal.role.value}.{principal.id}.{name}"
+    return f"{subject_prefix}.{kind}.{principal.role.value}.{principal.id}.{name}"
 
 
 def subscription_subject(subject_prefix: str, name: str, kind: str = "cmd") -> str:
     """What the service subscribes to for a command (or a query, ``kind`` ``query``): every
     identity (FastStream path parameters ``role`` and ``id``)."""
     return f"{subject_prefix}.{kind}.{{role}}.{{id}}.{name}"
-
-
-QUERY_TOKEN = "query"  # noqa: S105 - a subject token, not a password
-
-
-def query_subject(subject_prefix: str, name: str, principal: Principal) -> str:
-    """The request subject of a query for one identity:
-    ``<prefix>.query.<role>.<id>.<query name>``."""
-    return f"{subject_prefix}.{QUERY_TOKEN}.{principal.role.value}.{principal.id}.{name}"
 
 
 FASTSTREAM_LOG = logging.getLogger("bondgenoten.faststream")

@@ -30,7 +30,7 @@ import nats.errors
 from nats.aio.client import Client as NatsClient
 
 from domain.access import Principal, Role, inbox_prefix
-from services.entrypoints.nats.api import command_subject, query_subject
+from services.entrypoints.nats.api import QUERY_TOKEN, command_subject
 
 _DENIED = re.compile(r'permissions violation for (publish|subscription) to "?([^"\s]+)"?', re.I)
 
@@ -144,7 +144,7 @@ class IntegrationClient:
     ) -> dict[str, Any]:
         """Ask a query (``services.app.queries``, e.g. ``tension-map`` with ``as_of``) as this
         identity and return the reply (``ok`` and the ``result``, or the errors)."""
-        subject = query_subject(self.subject_prefix, name, self.principal)
+        subject = command_subject(self.subject_prefix, name, self.principal, QUERY_TOKEN)
         data = json.dumps(params or {}).encode()
         return json.loads(await self.request_raw(subject, data, timeout=timeout))  # type: ignore[no-any-return]
 
